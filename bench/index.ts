@@ -1,0 +1,14 @@
+// `npm run bench [-- --quick] [-- --filter <text>] [-- --threads 1,2] [-- --json]`
+import * as ce from './crossEntropy.bench';
+import { machine, parseArgs, writeResults } from './harness';
+
+const args = parseArgs(process.argv.slice(2));
+const m = machine();
+console.log(`fuseloss bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ISA ${m.isa} (supported: ${m.supportedIsas.join(', ')})`);
+const { rows, rooflines } = ce.run(args);
+console.log('\nroofline (y = a·x, 4 B read + 4 B written per element): ' +
+  Object.entries(rooflines).map(([k, v]) => `${k.replace('@', ' elems, threads=')}: ${v.toFixed(1)} GB/s`).join('; '));
+console.log('\n' + ce.render(rows));
+const file = writeResults('crossEntropy', { machine: m, args, date: new Date().toISOString(), rooflines, rows });
+console.log(`\nwrote ${file}`);
+if (args.json) console.log(JSON.stringify({ machine: m, rooflines, rows }));

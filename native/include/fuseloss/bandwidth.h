@@ -1,0 +1,8 @@
+// The roofline probe: y[i] = a * x[i] over the thread pool with the same chunking as the kernels. It reads
+// and writes the same bytes per element as a fused loss (4 in, 4 out), so its GB/s bound a kernel's speed.
+#pragma once
+#include <cstdint>
+
+namespace fuseloss {
+void scale_copy(const float* x, float* y, int64_t n, float a);
+}  // namespace fuseloss

@@ -1,0 +1,151 @@
+// Cross-entropy driver: checks every size and class id before anything is written, computes the mean's
+// denominator from the targets (so the single pass can scale gradients), splits the work into chunks
+// sized from the problem alone (never from the thread count), runs the chunk kernel of the active ISA
+// on the pool, and adds the chunk losses in chunk order: identical bits for any thread count.
+#include "fuseloss/cross_entropy.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "cross_entropy_kernel.h"
+#include "fuseloss/cpu.h"
+#include "fuseloss/thread_pool.h"
+
+namespace fuseloss {
+namespace {
+
+// About 128 KiB of logits per chunk: large enough to amortise scheduling, small enough to balance.
+constexpr int64_t kChunkElems = 32768;
+
+ce::ChunkKernel kernel_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return ce::chunk_avx512;
+    case Isa::Avx2: return ce::chunk_avx2;
+    default: return ce::chunk_baseline;
+  }
+}
+
+struct Job {
+  const ce::KernelArgs* args;
+  ce::ChunkKernel kernel;
+  int64_t units, units_per_chunk;
+  double* partial;
+};
+
+void run_chunk(void* ctx, size_t i) {
+  const Job& job = *static_cast<const Job*>(ctx);
+  const int64_t begin = int64_t(i) * job.units_per_chunk;
+  const int64_t end = std::min(job.units, begin + job.units_per_chunk);
+  job.partial[i] = job.kernel(*job.args, begin, end);
+}
+
+bool overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
+  if (!a || !b || a_bytes == 0 || b_bytes == 0) return false;
+  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+  return pa < pb + b_bytes && pb < pa + a_bytes;
+}
+
+}  // namespace
+
+Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
+  // ---- shapes
+  if (a.n < 0 || a.c < 1 || a.s < 0)
+    return Status::range_error("shape: expected N >= 0, C >= 1 and spatial dims >= 0, got N=" + std::to_string(a.n) +
+                               ", C=" + std::to_string(a.c) + ", S=" + std::to_string(a.s));
+  const int64_t kMax = int64_t(1) << 50;  // far beyond any buffer; keeps every product below 2^63
+  if (a.c > kMax || a.s > kMax || a.n > kMax || (a.s && a.n > kMax / a.s) || (a.n * a.s != 0 && a.c > kMax / (a.n * a.s)))
+    return Status::range_error("shape: element count overflows");
+  const int64_t positions = a.n * a.s, elems = positions * a.c;
+  auto length_error = [&](const char* name, int64_t got, int64_t want, const char* what) {
+    return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what +
+                               ") but received " + std::to_string(got));
+  };
+  const std::string shape_txt = "N*C*S = " + std::to_string(a.n) + "*" + std::to_string(a.c) + "*" + std::to_string(a.s);
+  const std::string pos_txt = "N*S = " + std::to_string(a.n) + "*" + std::to_string(a.s);
+  if (a.input_len >= 0 && a.input_len != elems) return length_error("input", a.input_len, elems, shape_txt.c_str());
+  if (a.grad_len >= 0 && a.grad_len != elems) return length_error("out.grad", a.grad_len, elems, shape_txt.c_str());
+  if (a.target_len >= 0) {
+    const int64_t want = a.target_index ? positions : elems;
+    if (a.target_len != want) return length_error("target", a.target_len, want, a.target_index ? pos_txt.c_str() : shape_txt.c_str());
+  }
+  if (a.weight && a.weight_len >= 0 && a.weight_len != a.c) return length_error("weight", a.weight_len, a.c, "C");
+  if (a.grad_output && a.grad_output_len >= 0 && a.grad_output_len != positions)
+    return length_error("gradOutput", a.grad_output_len, positions, pos_txt.c_str());
+  if (a.loss_out && a.loss_len >= 0 && a.loss_len != positions)
+    return length_error("out.loss", a.loss_len, positions, pos_txt.c_str());
+  if (!a.input && elems) return Status::type_error("input: expected a Float32Array");
+  if (!a.grad && elems) return Status::type_error("grad: expected an output Float32Array");
+  if ((a.target_index == nullptr) == (a.target_prob == nullptr) && elems)
+    return Status::type_error("target: expected an Int32Array of class ids or a Float32Array of probabilities");
+  if (a.reduction != Reduction::None && a.reduction != Reduction::Mean && a.reduction != Reduction::Sum)
+    return Status::range_error("reduction: expected 'mean', 'sum' or 'none'");
+  if (!(a.label_smoothing >= 0.0 && a.label_smoothing <= 1.0))
+    return Status::range_error("labelSmoothing: expected a number in [0, 1], got " + std::to_string(a.label_smoothing));
+  if (a.reduction == Reduction::None && !a.loss_out && positions)
+    return Status::type_error("loss: reduction 'none' needs an output Float32Array of N*S elements");
+  if (a.grad_output && a.reduction != Reduction::None)
+    return Status::type_error("gradOutput: only allowed with reduction 'none' (use gradScale for reduced losses)");
+  // In place is the only allowed overlap of the gradient with an input.
+  const size_t bytes = size_t(elems) * sizeof(float);
+  if (a.grad != a.input && overlaps(a.grad, bytes, a.input, bytes))
+    return Status::range_error("out.grad: overlaps input without being the same array (in place needs the same array)");
+  if (overlaps(a.grad, bytes, a.target_prob, bytes) || overlaps(a.grad, bytes, a.target_index, size_t(positions) * 4) ||
+      overlaps(a.grad, bytes, a.weight, size_t(a.c) * 4) || overlaps(a.grad, bytes, a.grad_output, size_t(positions) * 4) ||
+      overlaps(a.grad, bytes, a.loss_out, size_t(positions) * 4))
+    return Status::range_error("out.grad: must not overlap target, weight, gradOutput or the loss output");
+
+  // ---- class ids and the mean's denominator (PyTorch: Σ w[y] over non-ignored targets; N·S for probabilities)
+  double denom = double(positions);
+  if (a.target_index) {
+    double w_total = 0.0;
+    for (int64_t i = 0; i < positions; ++i) {
+      const int32_t y = a.target_index[i];
+      if (y == a.ignore_index) continue;
+      if (y < 0 || y >= a.c)
+        return Status::range_error("target[" + std::to_string(i) + "] = " + std::to_string(y) +
+                                   ": expected a class id in [0, " + std::to_string(a.c) + ") or ignoreIndex (" +
+                                   std::to_string(a.ignore_index) + ")");
+      w_total += a.weight ? double(a.weight[y]) : 1.0;
+    }
+    denom = w_total;
+  }
+
+  ce::KernelArgs k{};
+  k.x = a.input, k.ti = a.target_index, k.tp = a.target_prob, k.w = a.weight, k.go = a.grad_output;
+  k.g = a.grad, k.lo = a.loss_out;
+  k.n = a.n, k.c = a.c, k.s = a.s;
+  k.ignore_index = a.ignore_index;
+  k.eps = a.label_smoothing;
+  k.keep = float(1.0 - a.label_smoothing), k.spread = float(a.label_smoothing / double(a.c));
+  k.none = a.reduction == Reduction::None;
+  double wsum = double(a.c);
+  if (a.weight) {
+    wsum = 0.0;
+    for (int64_t c = 0; c < a.c; ++c) wsum += double(a.weight[c]);
+  }
+  k.wsum = wsum;
+  // Mean with a zero denominator: the loss is NaN (0/0), and so is every gradient a counted row
+  // receives (its weight is 0·∞), as in PyTorch; rows that are all ignored keep a zero gradient.
+  k.scale = a.reduction == Reduction::Mean ? a.grad_scale / denom : a.grad_scale;
+
+  const int64_t units = ce::unit_count(k);
+  double total = 0.0;
+  if (units > 0 && a.c > 0) {
+    const int64_t per_chunk = std::max<int64_t>(1, kChunkElems / ce::unit_elems(k));
+    const int64_t chunks = (units + per_chunk - 1) / per_chunk;
+    std::vector<double> partial(size_t(chunks), 0.0);
+    Job job{&k, kernel_for(active_isa()), units, per_chunk, partial.data()};
+    parallel_for(size_t(chunks), run_chunk, &job);
+    for (double p : partial) total += p;
+  }
+  if (a.reduction == Reduction::Mean) *loss = total / denom;
+  else if (a.reduction == Reduction::Sum) *loss = total;
+  else *loss = 0.0;
+  return Status::ok();
+}
+
+}  // namespace fuseloss

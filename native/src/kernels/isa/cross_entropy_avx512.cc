@@ -1,0 +1,26 @@
+// Cross-entropy chunk kernels compiled for the avx512 level (flags set per file in CMakeLists.txt).
+#include <immintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "../cross_entropy_kernel.h"
+#include "../cross_entropy_math.h"
+
+namespace fuseloss {
+namespace avx512 {
+
+template <class F> F splat(float);
+template <class F> F load(const float*);
+template <class D> D dzero();
+#include "../../simd/vec_avx512.h"
+#include "../../simd/lane.h"
+#include "../simd_exp.inc"
+#include "../cross_entropy_kernels.inc"
+
+}  // namespace avx512
+
+double ce::chunk_avx512(const ce::KernelArgs& k, int64_t begin, int64_t end) { return avx512::chunk_any(k, begin, end); }
+
+}  // namespace fuseloss

@@ -1,0 +1,26 @@
+// Cross-entropy chunk kernels compiled for the baseline level (flags set per file in CMakeLists.txt).
+#include <emmintrin.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "../cross_entropy_kernel.h"
+#include "../cross_entropy_math.h"
+
+namespace fuseloss {
+namespace baseline {
+
+template <class F> F splat(float);
+template <class F> F load(const float*);
+template <class D> D dzero();
+#include "../../simd/vec_sse2.h"
+#include "../../simd/lane.h"
+#include "../simd_exp.inc"
+#include "../cross_entropy_kernels.inc"
+
+}  // namespace baseline
+
+double ce::chunk_baseline(const ce::KernelArgs& k, int64_t begin, int64_t end) { return baseline::chunk_any(k, begin, end); }
+
+}  // namespace fuseloss

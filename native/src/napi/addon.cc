@@ -1,0 +1,14 @@
+// The addon's entry point: registers each family of bindings.
+#include <napi.h>
+
+#include "napi_exports.h"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  fuseloss::napi::register_runtime(env, exports);
+  fuseloss::napi::register_cross_entropy(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(fuseloss, Init)

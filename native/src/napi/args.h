@@ -1,0 +1,83 @@
+// Conversions from JS values to core arguments. Only native/src/napi/ includes napi.h.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "fuseloss/status.h"
+
+namespace fuseloss {
+namespace napi {
+
+// A typed array argument: pointer and element count, or null when the value is null/undefined.
+template <class T>
+struct ArrayArg {
+  T* data = nullptr;
+  int64_t length = -1;
+  bool present = false;
+};
+
+inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name,
+                          bool optional, void** data, int64_t* length, bool* present) {
+  *present = false;
+  if (v.IsNull() || v.IsUndefined()) {
+    if (optional) return Status::ok();
+    return Status::type_error(std::string("Expected ") + type_name + " for " + name + " but received " +
+                              (v.IsNull() ? "null" : "undefined"));
+  }
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    return Status::type_error(std::string("Expected ") + type_name + " for " + name);
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  Napi::ArrayBuffer buffer = ta.ArrayBuffer();
+  *data = static_cast<uint8_t*>(buffer.Data()) + ta.ByteOffset();
+  *length = int64_t(ta.ElementLength());
+  if (*length > 0 && buffer.Data() == nullptr)
+    return Status::type_error(std::string(name) + ": its ArrayBuffer is detached");
+  *present = true;
+  return Status::ok();
+}
+
+template <class T>
+Status float_array(const Napi::Value& v, const char* name, bool optional, ArrayArg<T>* out) {
+  void* d = nullptr;
+  Status st = typed_array(v, napi_float32_array, "Float32Array", name, optional, &d, &out->length, &out->present);
+  out->data = static_cast<T*>(d);
+  return st;
+}
+
+inline Status int32_array(const Napi::Value& v, const char* name, ArrayArg<const int32_t>* out) {
+  void* d = nullptr;
+  Status st = typed_array(v, napi_int32_array, "Int32Array", name, false, &d, &out->length, &out->present);
+  out->data = static_cast<const int32_t*>(d);
+  return st;
+}
+
+inline Status number(const Napi::Value& v, const char* name, double* out) {
+  if (!v.IsNumber()) return Status::type_error(std::string("Expected a number for ") + name);
+  *out = v.As<Napi::Number>().DoubleValue();
+  return Status::ok();
+}
+
+inline Status integer(const Napi::Value& v, const char* name, int64_t lo, int64_t hi, int64_t* out) {
+  double d;
+  Status st = number(v, name, &d);
+  if (!st.is_ok()) return st;
+  if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))
+    return Status::range_error(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) +
+                               "] for " + name);
+  *out = static_cast<int64_t>(d);
+  return Status::ok();
+}
+
+inline Napi::Error to_js_error(Napi::Env env, const Status& st) {
+  switch (st.kind) {
+    case Status::Kind::Type: return Napi::TypeError::New(env, st.message);
+    case Status::Kind::Range: return Napi::RangeError::New(env, st.message);
+    default: return Napi::Error::New(env, st.message);
+  }
+}
+
+}  // namespace napi
+}  // namespace fuseloss

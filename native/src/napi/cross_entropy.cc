@@ -1,0 +1,122 @@
+// crossEntropy / crossEntropyAsync bindings. Positional arguments (the TS layer normalises options):
+//   (input, target, n, c, s, weight|null, ignoreIndex, labelSmoothing, reduction(0 none,1 mean,2 sum),
+//    gradScale, gradOutput|null, grad, lossOut|null)  ->  number (the reduced loss; 0 for 'none')
+// Typed arrays are used in place (zero copy). The async form holds references to every array until the
+// kernel has finished on a libuv worker thread.
+#include <napi.h>
+
+#include <vector>
+
+#include "args.h"
+#include "fuseloss/cross_entropy.h"
+#include "napi_exports.h"
+
+namespace fuseloss {
+namespace napi {
+namespace {
+
+constexpr int kArgCount = 13;
+
+Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
+  if (info.Length() < kArgCount) return Status::type_error("crossEntropy: expected 13 arguments from the TS layer");
+  ArrayArg<const float> input, weight, grad_output, target_prob;
+  ArrayArg<const int32_t> target_index;
+  ArrayArg<float> grad, loss_out;
+  Status st = float_array(info[0], "input", false, &input);
+  if (!st.is_ok()) return st;
+  if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    st = int32_array(info[1], "target", &target_index);
+    a->target_index = target_index.data;
+    a->target_len = target_index.length;
+  } else {
+    st = float_array(info[1], "target (Int32Array of class ids or Float32Array of probabilities)", false, &target_prob);
+    a->target_prob = target_prob.data;
+    a->target_len = target_prob.length;
+  }
+  if (!st.is_ok()) return st;
+  const int64_t kMaxDim = int64_t(1) << 50;
+  if (!(st = integer(info[2], "N", 0, kMaxDim, &a->n)).is_ok()) return st;
+  if (!(st = integer(info[3], "C", 1, kMaxDim, &a->c)).is_ok()) return st;
+  if (!(st = integer(info[4], "S", 0, kMaxDim, &a->s)).is_ok()) return st;
+  if (!(st = float_array(info[5], "weight", true, &weight)).is_ok()) return st;
+  if (!(st = integer(info[6], "ignoreIndex", INT32_MIN, INT32_MAX, &a->ignore_index)).is_ok()) return st;
+  if (!(st = number(info[7], "labelSmoothing", &a->label_smoothing)).is_ok()) return st;
+  int64_t reduction;
+  if (!(st = integer(info[8], "reduction", 0, 2, &reduction)).is_ok()) return st;
+  a->reduction = Reduction(reduction);
+  if (!(st = number(info[9], "gradScale", &a->grad_scale)).is_ok()) return st;
+  if (!(st = float_array(info[10], "gradOutput", true, &grad_output)).is_ok()) return st;
+  if (!(st = float_array(info[11], "out.grad", false, &grad)).is_ok()) return st;
+  if (!(st = float_array(info[12], "out.loss", true, &loss_out)).is_ok()) return st;
+  a->input = input.data, a->input_len = input.length;
+  a->weight = weight.data, a->weight_len = weight.present ? weight.length : -1;
+  a->grad_output = grad_output.data, a->grad_output_len = grad_output.present ? grad_output.length : -1;
+  a->grad = grad.data, a->grad_len = grad.length;
+  a->loss_out = loss_out.data, a->loss_len = loss_out.present ? loss_out.length : -1;
+  return Status::ok();
+}
+
+Napi::Value CrossEntropySync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CrossEntropyArgs args;
+  Status st = parse(info, &args);
+  double loss = 0.0;
+  if (st.is_ok()) st = cross_entropy(args, &loss);
+  if (!st.is_ok()) {
+    to_js_error(env, st).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, loss);
+}
+
+class CrossEntropyWorker : public Napi::AsyncWorker {
+ public:
+  CrossEntropyWorker(Napi::Env env, const Napi::CallbackInfo& info, const CrossEntropyArgs& args)
+      : Napi::AsyncWorker(env, "fuseloss.crossEntropy"), deferred_(Napi::Promise::Deferred::New(env)), args_(args) {
+    // Keep every array argument (and so its ArrayBuffer) alive until the kernel is done.
+    for (size_t i = 0; i < info.Length(); ++i)
+      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { status_ = cross_entropy(args_, &loss_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(env, loss_));
+    else deferred_.Reject(to_js_error(env, status_).Value());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  CrossEntropyArgs args_;
+  std::vector<Napi::ObjectReference> refs_;
+  Status status_;
+  double loss_ = 0.0;
+};
+
+Napi::Value CrossEntropyAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CrossEntropyArgs args;
+  Status st = parse(info, &args);
+  if (!st.is_ok()) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(to_js_error(env, st).Value());
+    return d.Promise();
+  }
+  auto* worker = new CrossEntropyWorker(env, info, args);
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+void register_cross_entropy(Napi::Env env, Napi::Object exports) {
+  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropySync, "crossEntropy"));
+  exports.Set("crossEntropyAsync", Napi::Function::New(env, CrossEntropyAsync, "crossEntropyAsync"));
+}
+
+}  // namespace napi
+}  // namespace fuseloss

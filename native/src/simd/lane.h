@@ -1,0 +1,29 @@
+// One-lane pack with the same operations as the vector packs (see README.md). Included inside an ISA
+// namespace by each kernel translation unit.
+#include <cstdint>
+#include <cstring>
+
+struct F1 { float v; };
+struct D1 { double v; };
+
+template <> inline F1 load<F1>(const float* p) { return {*p}; }
+inline void store(float* p, F1 a) { *p = a.v; }
+template <> inline F1 splat<F1>(float a) { return {a}; }
+inline F1 add(F1 a, F1 b) { return {a.v + b.v}; }
+inline F1 sub(F1 a, F1 b) { return {a.v - b.v}; }
+inline F1 mul(F1 a, F1 b) { return {a.v * b.v}; }
+// Same NaN/zero behaviour as MAXPS: the second operand unless the comparison holds.
+inline F1 max(F1 a, F1 b) { return {a.v > b.v ? a.v : b.v}; }
+inline float hmax(F1 a) { return a.v; }
+inline F1 pow2_magic(F1 tn) {
+  int32_t i;
+  std::memcpy(&i, &tn.v, 4);
+  i = int32_t(uint32_t(i - 0x4B400000 + 127) << 23);
+  float r;
+  std::memcpy(&r, &i, 4);
+  return {r};
+}
+template <> inline D1 dzero<D1>() { return {0.0}; }
+inline void dacc(D1& acc, F1 a) { acc.v += double(a.v); }
+inline void dacc_prod(D1& acc, F1 a, F1 b) { acc.v += double(a.v) * double(b.v); }
+inline void dstore(double* p, D1 a) { *p = a.v; }

@@ -1,0 +1,44 @@
+// AVX2: F16 = 2 x __m256, D16 = 4 x __m256d.
+#include <immintrin.h>
+
+struct F16 { __m256 v[2]; };
+struct D16 { __m256d v[4]; };
+
+template <> inline F16 load<F16>(const float* p) { return {{_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}}; }
+inline void store(float* p, const F16& a) { _mm256_storeu_ps(p, a.v[0]); _mm256_storeu_ps(p + 8, a.v[1]); }
+template <> inline F16 splat<F16>(float a) { __m256 s = _mm256_set1_ps(a); return {{s, s}}; }
+#define FUSELOSS_BINOP(name, op) \
+  inline F16 name(const F16& a, const F16& b) { return {{op(a.v[0], b.v[0]), op(a.v[1], b.v[1])}}; }
+FUSELOSS_BINOP(add, _mm256_add_ps)
+FUSELOSS_BINOP(sub, _mm256_sub_ps)
+FUSELOSS_BINOP(mul, _mm256_mul_ps)
+FUSELOSS_BINOP(max, _mm256_max_ps)
+#undef FUSELOSS_BINOP
+inline float hmax(const F16& a) {
+  alignas(32) float t[16];
+  store(t, a);
+  float m = t[0];
+  for (int i = 1; i < 16; ++i) m = t[i] > m ? t[i] : m;
+  return m;
+}
+inline F16 pow2_magic(const F16& tn) {
+  const __m256i k = _mm256_set1_epi32(0x4B400000 - 127);
+  auto one = [&](__m256 t) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(t), k), 23)); };
+  return {{one(tn.v[0]), one(tn.v[1])}};
+}
+template <> inline D16 dzero<D16>() { __m256d z = _mm256_setzero_pd(); return {{z, z, z, z}}; }
+inline __m256d lo4(__m256 a) { return _mm256_cvtps_pd(_mm256_castps256_ps128(a)); }
+inline __m256d hi4(__m256 a) { return _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)); }
+inline void dacc(D16& acc, const F16& a) {
+  for (int i = 0; i < 2; ++i) {
+    acc.v[2 * i] = _mm256_add_pd(acc.v[2 * i], lo4(a.v[i]));
+    acc.v[2 * i + 1] = _mm256_add_pd(acc.v[2 * i + 1], hi4(a.v[i]));
+  }
+}
+inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
+  for (int i = 0; i < 2; ++i) {
+    acc.v[2 * i] = _mm256_add_pd(acc.v[2 * i], _mm256_mul_pd(lo4(a.v[i]), lo4(b.v[i])));
+    acc.v[2 * i + 1] = _mm256_add_pd(acc.v[2 * i + 1], _mm256_mul_pd(hi4(a.v[i]), hi4(b.v[i])));
+  }
+}
+inline void dstore(double* p, const D16& a) { for (int i = 0; i < 4; ++i) _mm256_storeu_pd(p + 4 * i, a.v[i]); }

@@ -1,0 +1,38 @@
+// AVX-512F: F16 = __m512, D16 = 2 x __m512d.
+#include <immintrin.h>
+
+struct F16 { __m512 v; };
+struct D16 { __m512d v[2]; };
+
+template <> inline F16 load<F16>(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline void store(float* p, const F16& a) { _mm512_storeu_ps(p, a.v); }
+template <> inline F16 splat<F16>(float a) { return {_mm512_set1_ps(a)}; }
+inline F16 add(const F16& a, const F16& b) { return {_mm512_add_ps(a.v, b.v)}; }
+inline F16 sub(const F16& a, const F16& b) { return {_mm512_sub_ps(a.v, b.v)}; }
+inline F16 mul(const F16& a, const F16& b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline F16 max(const F16& a, const F16& b) { return {_mm512_max_ps(a.v, b.v)}; }
+inline float hmax(const F16& a) {
+  alignas(64) float t[16];
+  store(t, a);
+  float m = t[0];
+  for (int i = 1; i < 16; ++i) m = t[i] > m ? t[i] : m;
+  return m;
+}
+inline F16 pow2_magic(const F16& tn) {
+  const __m512i k = _mm512_set1_epi32(0x4B400000 - 127);
+  return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_sub_epi32(_mm512_castps_si512(tn.v), k), 23))};
+}
+template <> inline D16 dzero<D16>() { __m512d z = _mm512_setzero_pd(); return {{z, z}}; }
+inline __m512d lo8(__m512 a) { return _mm512_cvtps_pd(_mm512_castps512_ps256(a)); }
+inline __m512d hi8(__m512 a) {
+  return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
+}
+inline void dacc(D16& acc, const F16& a) {
+  acc.v[0] = _mm512_add_pd(acc.v[0], lo8(a.v));
+  acc.v[1] = _mm512_add_pd(acc.v[1], hi8(a.v));
+}
+inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
+  acc.v[0] = _mm512_add_pd(acc.v[0], _mm512_mul_pd(lo8(a.v), lo8(b.v)));
+  acc.v[1] = _mm512_add_pd(acc.v[1], _mm512_mul_pd(hi8(a.v), hi8(b.v)));
+}
+inline void dstore(double* p, const D16& a) { _mm512_storeu_pd(p, a.v[0]); _mm512_storeu_pd(p + 8, a.v[1]); }

@@ -1,0 +1,46 @@
+// Baseline x86-64 (SSE2): F16 = 4 x __m128, D16 = 8 x __m128d.
+#include <emmintrin.h>
+
+struct F16 { __m128 v[4]; };
+struct D16 { __m128d v[8]; };
+
+template <> inline F16 load<F16>(const float* p) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_loadu_ps(p + 4 * i); return r; }
+inline void store(float* p, const F16& a) { for (int i = 0; i < 4; ++i) _mm_storeu_ps(p + 4 * i, a.v[i]); }
+template <> inline F16 splat<F16>(float a) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_set1_ps(a); return r; }
+#define FUSELOSS_BINOP(name, op) \
+  inline F16 name(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = op(a.v[i], b.v[i]); return r; }
+FUSELOSS_BINOP(add, _mm_add_ps)
+FUSELOSS_BINOP(sub, _mm_sub_ps)
+FUSELOSS_BINOP(mul, _mm_mul_ps)
+FUSELOSS_BINOP(max, _mm_max_ps)
+#undef FUSELOSS_BINOP
+inline float hmax(const F16& a) {
+  alignas(16) float t[16];
+  store(t, a);
+  float m = t[0];
+  for (int i = 1; i < 16; ++i) m = t[i] > m ? t[i] : m;
+  return m;
+}
+inline F16 pow2_magic(const F16& tn) {
+  const __m128i k = _mm_set1_epi32(0x4B400000 - 127);
+  F16 r;
+  for (int i = 0; i < 4; ++i)
+    r.v[i] = _mm_castsi128_ps(_mm_slli_epi32(_mm_sub_epi32(_mm_castps_si128(tn.v[i]), k), 23));
+  return r;
+}
+template <> inline D16 dzero<D16>() { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_setzero_pd(); return r; }
+inline __m128d lo2(__m128 a) { return _mm_cvtps_pd(a); }
+inline __m128d hi2(__m128 a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
+inline void dacc(D16& acc, const F16& a) {
+  for (int i = 0; i < 4; ++i) {
+    acc.v[2 * i] = _mm_add_pd(acc.v[2 * i], lo2(a.v[i]));
+    acc.v[2 * i + 1] = _mm_add_pd(acc.v[2 * i + 1], hi2(a.v[i]));
+  }
+}
+inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
+  for (int i = 0; i < 4; ++i) {
+    acc.v[2 * i] = _mm_add_pd(acc.v[2 * i], _mm_mul_pd(lo2(a.v[i]), lo2(b.v[i])));
+    acc.v[2 * i + 1] = _mm_add_pd(acc.v[2 * i + 1], _mm_mul_pd(hi2(a.v[i]), hi2(b.v[i])));
+  }
+}
+inline void dstore(double* p, const D16& a) { for (int i = 0; i < 8; ++i) _mm_storeu_pd(p + 2 * i, a.v[i]); }

@@ -1,0 +1,51 @@
+// fuseloss: fused loss kernels (loss + gradient in one pass) over a C++ Node-API addon, with a
+// pure-TypeScript reference of every kernel.
+import { native } from './binding';
+
+export { crossEntropy, crossEntropyAsync } from './crossEntropy';
+export type { CrossEntropyOptions, LossResult } from './crossEntropy';
+export type { TensorLike, FloatInput, TargetInput } from './tensor';
+export type { Reduction, Backend, LossSpec, OptionSpec } from './ops';
+export { LOSSES, crossEntropySpec, optionsTable } from './ops';
+export { AddonLoadError, nativeAvailable, nativeLoadError } from './binding';
+
+/** Threads the native kernels use (the calling thread included). Default: the number of cores. */
+export function setNumThreads(n: number): void {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 1024)
+    throw new RangeError(`Expected an integer in [1, 1024] for threads but received ${String(n)}`);
+  native().setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native().numThreads();
+}
+
+export type Isa = 'baseline' | 'avx2' | 'avx512';
+
+/** The instruction-set level the kernels dispatch to, the levels this CPU supports, and build facts. */
+export function runtimeInfo(): { isa: Isa; supportedIsas: Isa[]; threads: number; hardwareThreads: number; compiler: string } {
+  const b = native();
+  return {
+    isa: b.isa() as Isa,
+    supportedIsas: b.supportedIsas() as Isa[],
+    threads: b.numThreads(),
+    hardwareThreads: b.hardwareThreads(),
+    compiler: b.build.compiler,
+  };
+}
+
+/**
+ * Forces an instruction-set level (tests and benchmarks; FUSELOSS_ISA sets it at load). Every level gives
+ * the same bits; only speed differs. Throws RangeError if this CPU cannot run it.
+ */
+export function setIsa(isa: Isa): void {
+  native().setIsa(isa);
+}
+
+/** Internal probes used by the benchmarks. */
+export const internal = {
+  /** y = a·x over the thread pool: the memory-bandwidth roofline (4 bytes read + 4 written per element). */
+  scaleCopy(x: Float32Array, y: Float32Array, a: number): void {
+    native().scaleCopy(x, y, a);
+  },
+};

@@ -1,0 +1,74 @@
+// Inputs are Float32Arrays with `options.shape`, or tensor-like objects `{ data, dims }` such as an
+// onnxruntime-node Tensor. Data is used in place (zero copy) whenever it is already the right type.
+import { checkNotDetached, rangeError, typeError } from './validate';
+
+export interface TensorLike<T extends ArrayBufferView = ArrayBufferView> {
+  readonly data: T;
+  readonly dims: readonly number[];
+  readonly type?: string;
+}
+
+export type FloatInput = Float32Array | TensorLike<Float32Array>;
+export type TargetInput = Int32Array | Float32Array | BigInt64Array | TensorLike<Int32Array | Float32Array | BigInt64Array>;
+
+export function isTensorLike(v: unknown): v is TensorLike {
+  return typeof v === 'object' && v !== null && !ArrayBuffer.isView(v) && 'data' in v && 'dims' in v;
+}
+
+export function checkDims(dims: unknown, name: string): number[] {
+  if (!Array.isArray(dims) || dims.length === 0) throw typeError('a non-empty array of dims', name, dims);
+  const out: number[] = [];
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
+      throw rangeError('non-negative integer dims', `${name}[${i}]`, d);
+    out.push(d);
+  }
+  const count = out.reduce((a, b) => a * b, 1);
+  // Beyond 2^32 elements no typed array can hold it; also keeps products exact as doubles.
+  if (!(count <= 2 ** 32)) throw rangeError('an element count of at most 2^32', name, `[${out.join(', ')}]`);
+  return out;
+}
+
+export function elementCount(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** A float input with its dims; `shape` from options must agree with tensor dims when both are given. */
+export function floatInput(v: unknown, shape: unknown, name: string): { data: Float32Array; dims: number[] } {
+  let data: unknown, dims: unknown;
+  if (isTensorLike(v)) {
+    data = v.data;
+    dims = v.dims;
+    if (v.type !== undefined && v.type !== 'float32') throw typeError("a 'float32' tensor", name, `a '${v.type}' tensor`);
+    if (shape !== undefined) {
+      const s = checkDims(shape, 'options.shape');
+      const d = checkDims(dims, `${name}.dims`);
+      if (s.length !== d.length || s.some((x, i) => x !== d[i]))
+        throw rangeError(`options.shape to equal ${name}.dims [${d.join(', ')}]`, 'options.shape', `[${s.join(', ')}]`);
+    }
+  } else {
+    data = v;
+    dims = shape;
+    if (dims === undefined && v instanceof Float32Array)
+      throw new TypeError(`Expected options.shape (e.g. [N, C]) for a Float32Array ${name} but received undefined`);
+  }
+  if (!(data instanceof Float32Array)) throw typeError('a Float32Array (or a tensor with float32 data)', name, data);
+  checkNotDetached(data, name);
+  const d = checkDims(dims, isTensorLike(v) ? `${name}.dims` : 'options.shape');
+  const count = elementCount(d);
+  if (data.length !== count)
+    throw rangeError(`${count} elements (shape [${d.join(', ')}])`, name, data);
+  return { data, dims: d };
+}
+
+/** Class ids as Int32Array (BigInt64Array targets, as ONNX models emit, are converted with a range check). */
+export function toInt32(data: BigInt64Array, name: string): Int32Array {
+  const out = new Int32Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < -2147483648n || v > 2147483647n) throw rangeError('class ids that fit in int32', `${name}[${i}]`, v);
+    out[i] = Number(v);
+  }
+  return out;
+}

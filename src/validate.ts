@@ -1,0 +1,92 @@
+// Argument checks with one error shape: "Expected <what> for <name> but received <value>". Everything is
+// checked here, before any output is touched; the native layer re-checks sizes before it reads memory.
+import type { LossSpec, OptionSpec } from './ops';
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (Array.isArray(v)) return `Array(${v.length})`;
+  if (typeof v === 'function') return 'a function';
+  return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+}
+
+export function typeError(what: string, name: string, v: unknown): TypeError {
+  return new TypeError(`Expected ${what} for ${name} but received ${describe(v)}`);
+}
+
+export function rangeError(what: string, name: string, v: unknown): RangeError {
+  return new RangeError(`Expected ${what} for ${name} but received ${describe(v)}`);
+}
+
+export function isFloat32(v: unknown): v is Float32Array {
+  return v instanceof Float32Array;
+}
+
+export function checkNotDetached(a: ArrayBufferView, name: string): void {
+  if (a.byteLength !== 0) return;
+  try {
+    (a.buffer as ArrayBuffer).slice(0, 0); // throws on a detached buffer
+  } catch {
+    throw new TypeError(`Expected an attached ArrayBuffer for ${name} but its buffer is detached`);
+  }
+}
+
+export function number(v: unknown, spec: OptionSpec, owner: string): number {
+  const name = `${owner}.${spec.name}`;
+  if (typeof v !== 'number') throw typeError(spec.type === 'integer' ? 'an integer' : 'a number', name, v);
+  if (spec.type === 'integer' && !Number.isInteger(v)) throw rangeError('an integer', name, v);
+  if (spec.range && !(v >= spec.range[0] && v <= spec.range[1]))
+    throw rangeError(`a number in [${spec.range[0]}, ${spec.range[1]}]`, name, v);
+  return v;
+}
+
+export function oneOf<T extends string>(v: unknown, values: readonly T[], name: string): T {
+  if (typeof v !== 'string' || !(values as readonly string[]).includes(v))
+    throw typeError(values.map((x) => `'${x}'`).join(' | '), name, v);
+  return v as T;
+}
+
+/** Rejects option names the loss does not know (a typo would otherwise be ignored silently). */
+export function checkOptionNames(options: object, spec: LossSpec): void {
+  for (const key of Object.keys(options)) {
+    if ((options as Record<string, unknown>)[key] === undefined) continue;
+    if (!spec.options.some((o) => o.name === key))
+      throw new TypeError(
+        `Unknown option '${key}' for ${spec.name}; expected one of: ${spec.options.map((o) => o.name).join(', ')}`,
+      );
+  }
+}
+
+export function optionSpec(spec: LossSpec, name: string): OptionSpec {
+  const o = spec.options.find((x) => x.name === name);
+  if (!o) throw new Error(`internal: ${spec.name} has no option ${name}`);
+  return o;
+}
+
+/** Reads a scalar option with its default and range from the op table. */
+export function scalarOption<T extends number | string | boolean>(options: Record<string, unknown>, spec: LossSpec, name: string): T {
+  const o = optionSpec(spec, name);
+  const v = options[name];
+  if (v === undefined) return o.default as T;
+  if (o.type === 'number' || o.type === 'integer') return number(v, o, spec.name) as T;
+  if (o.type === 'enum' || o.type === 'backend') return oneOf(v, o.values as readonly string[], `${spec.name}.${name}`) as T;
+  if (o.type === 'boolean') {
+    if (typeof v !== 'boolean') throw typeError('a boolean', `${spec.name}.${name}`, v);
+    return v as T;
+  }
+  throw new Error(`internal: ${name} is not a scalar option`);
+}
+
+/** Byte ranges of two views intersect (same buffer). */
+export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (a.buffer !== b.buffer) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+export function sameView(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
+}

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+
+/** Deterministic PRNG (mulberry32) so random tests replay. */
+export function rng(seed: number) {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+  return {
+    next,
+    int: (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo)),
+    floats: (n: number, scale = 1) => Float32Array.from({ length: n }, () => normal() * scale),
+  };
+}
+
+export function decode(values: (number | string)[]): Float32Array {
+  return Float32Array.from(values, (v) => (typeof v === 'string' ? Number(v) : v));
+}
+
+export interface FixtureCase {
+  name: string;
+  shape: number[];
+  input: (number | string)[];
+  targetKind: 'index' | 'prob';
+  target: (number | string)[];
+  options: {
+    reduction: 'mean' | 'sum' | 'none';
+    ignoreIndex: number;
+    labelSmoothing: number;
+    weight?: (number | string)[];
+    gradOutput?: (number | string)[];
+    gradScale?: number;
+  };
+  loss: number | string | (number | string)[];
+  grad: (number | string)[];
+}
+
+export function loadFixtures(name: string): { torch: string; cases: FixtureCase[] } {
+  return JSON.parse(readFileSync(join(__dirname, 'fixtures', `${name}.json`), 'utf8'));
+}
+
+/**
+ * |actual - expected| <= atol + rtol·|expected| elementwise, where atol = atolFrac · max|expected| (so
+ * a tensor's tiny entries are judged on the tensor's scale). NaN must match NaN and infinities match exactly.
+ */
+export function expectClose(
+  actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atolFrac: number, label = '',
+): void {
+  expect(actual.length, `${label} length`).toBe(expected.length);
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]));
+  const atol = atolFrac * scale;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (Number.isNaN(e) || !Number.isFinite(e)) {
+      if (!Object.is(a, e)) expect.fail(`${label}[${i}]: expected ${e}, got ${a}`);
+      continue;
+    }
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e)))
+      expect.fail(`${label}[${i}]: expected ${e}, got ${a} (diff ${Math.abs(a - e)}, tol ${atol + rtol * Math.abs(e)})`);
+  }
+}
+
+export function bits(a: Float32Array): Uint32Array {
+  return new Uint32Array(a.buffer, a.byteOffset, a.length);
+}
+
+/** Bit-identical float arrays (fast on large arrays; reports the first difference). */
+export function expectSameBits(actual: Float32Array, expected: Float32Array, label = ''): void {
+  expect(actual.length, `${label} length`).toBe(expected.length);
+  const a = bits(actual), e = bits(expected);
+  for (let i = 0; i < a.length; i++)
+    if (a[i] !== e[i]) expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
+}
