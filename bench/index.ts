@@ -5,10 +5,12 @@ import { machine, parseArgs, writeResults } from './harness';
 const args = parseArgs(process.argv.slice(2));
 const m = machine();
 console.log(`fuseloss bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ISA ${m.isa} (supported: ${m.supportedIsas.join(', ')})`);
-const { rows, rooflines } = ce.run(args);
-console.log('\nroofline (y = a·x, 4 B read + 4 B written per element): ' +
-  Object.entries(rooflines).map(([k, v]) => `${k.replace('@', ' elems, threads=')}: ${v.toFixed(1)} GB/s`).join('; '));
+const { rows, rooflines, dram } = ce.run(args);
+console.log('\nrooflines (y = a·x, 4 B read + 4 B written per element, GB/s):');
+console.log('  DRAM (2^26 elements): ' + Object.entries(dram).map(([t, v]) => `${t} thread(s) ${v.toFixed(1)}`).join(', '));
+console.log('  same working set:     ' +
+  Object.entries(rooflines).map(([k, v]) => `${k.replace('@', ' elems/')}thr ${v.toFixed(1)}`).join(', '));
 console.log('\n' + ce.render(rows));
-const file = writeResults('crossEntropy', { machine: m, args, date: new Date().toISOString(), rooflines, rows });
+const file = writeResults('crossEntropy', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows });
 console.log(`\nwrote ${file}`);
-if (args.json) console.log(JSON.stringify({ machine: m, rooflines, rows }));
+if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows }));

@@ -27,3 +27,23 @@ template <> inline D1 dzero<D1>() { return {0.0}; }
 inline void dacc(D1& acc, F1 a) { acc.v += double(a.v); }
 inline void dacc_prod(D1& acc, F1 a, F1 b) { acc.v += double(a.v) * double(b.v); }
 inline void dstore(double* p, D1 a) { *p = a.v; }
+
+// ---- float64 lane: the same operations as the D16 packs
+inline D1 operator+(D1 a, D1 b) { return {a.v + b.v}; }
+inline D1 operator-(D1 a, D1 b) { return {a.v - b.v}; }
+inline D1 operator*(D1 a, D1 b) { return {a.v * b.v}; }
+inline D1 operator/(D1 a, D1 b) { return {a.v / b.v}; }
+template <> inline D1 dsplat<D1>(double a) { return {a}; }
+template <> inline D1 dload<D1>(const double* p) { return {*p}; }
+template <> inline D1 dload_f<D1>(const float* p) { return {double(*p)}; }
+inline void dstore_f(float* p, D1 a) { *p = float(a.v); }
+inline void log_reduce(D1 x, D1* m, D1* k) {
+  uint64_t bits;
+  std::memcpy(&bits, &x.v, 8);
+  bits += uint64_t(0x3ff00000 - 0x3fe6a09e) << 32;
+  uint64_t kb = (bits >> 52) | 0x4330000000000000ULL, mb = (bits & 0x000FFFFFFFFFFFFFULL) + (uint64_t(0x3fe6a09e) << 32);
+  double kd;
+  std::memcpy(&kd, &kb, 8);
+  std::memcpy(&m->v, &mb, 8);
+  k->v = kd - (4503599627370496.0 + 1023.0);
+}

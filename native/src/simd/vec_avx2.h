@@ -42,3 +42,32 @@ inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
   }
 }
 inline void dstore(double* p, const D16& a) { for (int i = 0; i < 4; ++i) _mm256_storeu_pd(p + 4 * i, a.v[i]); }
+
+// ---- float64 lanes: arithmetic for per-lane epilogues, conversions, log's range reduction
+#define FUSELOSS_DOP(op, fn) \
+  inline D16 operator op(const D16& a, const D16& b) { D16 r; for (int i = 0; i < 4; ++i) r.v[i] = fn(a.v[i], b.v[i]); return r; }
+FUSELOSS_DOP(+, _mm256_add_pd)
+FUSELOSS_DOP(-, _mm256_sub_pd)
+FUSELOSS_DOP(*, _mm256_mul_pd)
+FUSELOSS_DOP(/, _mm256_div_pd)
+#undef FUSELOSS_DOP
+template <> inline D16 dsplat<D16>(double a) { __m256d s = _mm256_set1_pd(a); return {{s, s, s, s}}; }
+template <> inline D16 dload<D16>(const double* p) { D16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm256_loadu_pd(p + 4 * i); return r; }
+template <> inline D16 dload_f<D16>(const float* p) {
+  const F16 f = load<F16>(p);
+  return {{lo4(f.v[0]), hi4(f.v[0]), lo4(f.v[1]), hi4(f.v[1])}};
+}
+inline void dstore_f(float* p, const D16& a) {
+  for (int i = 0; i < 4; ++i) _mm_storeu_ps(p + 4 * i, _mm256_cvtpd_ps(a.v[i]));
+}
+inline void log_reduce(const D16& x, D16* m, D16* k) {
+  const __m256i bias = _mm256_set1_epi64x(int64_t(0x3ff00000 - 0x3fe6a09e) << 32);
+  const __m256i mant = _mm256_set1_epi64x(0x000FFFFFFFFFFFFFLL), mbase = _mm256_set1_epi64x(int64_t(0x3fe6a09e) << 32);
+  const __m256i magic = _mm256_set1_epi64x(0x4330000000000000LL);
+  const __m256d kbias = _mm256_set1_pd(4503599627370496.0 + 1023.0);
+  for (int i = 0; i < 4; ++i) {
+    const __m256i bits = _mm256_add_epi64(_mm256_castpd_si256(x.v[i]), bias);
+    k->v[i] = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(bits, 52), magic)), kbias);
+    m->v[i] = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_and_si256(bits, mant), mbase));
+  }
+}

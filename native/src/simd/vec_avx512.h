@@ -36,3 +36,33 @@ inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
   acc.v[1] = _mm512_add_pd(acc.v[1], _mm512_mul_pd(hi8(a.v), hi8(b.v)));
 }
 inline void dstore(double* p, const D16& a) { _mm512_storeu_pd(p, a.v[0]); _mm512_storeu_pd(p + 8, a.v[1]); }
+
+// ---- float64 lanes: arithmetic for per-lane epilogues, conversions, log's range reduction
+#define FUSELOSS_DOP(op, fn) \
+  inline D16 operator op(const D16& a, const D16& b) { return {{fn(a.v[0], b.v[0]), fn(a.v[1], b.v[1])}}; }
+FUSELOSS_DOP(+, _mm512_add_pd)
+FUSELOSS_DOP(-, _mm512_sub_pd)
+FUSELOSS_DOP(*, _mm512_mul_pd)
+FUSELOSS_DOP(/, _mm512_div_pd)
+#undef FUSELOSS_DOP
+template <> inline D16 dsplat<D16>(double a) { __m512d s = _mm512_set1_pd(a); return {{s, s}}; }
+template <> inline D16 dload<D16>(const double* p) { return {{_mm512_loadu_pd(p), _mm512_loadu_pd(p + 8)}}; }
+template <> inline D16 dload_f<D16>(const float* p) {
+  const __m512 f = _mm512_loadu_ps(p);
+  return {{lo8(f), hi8(f)}};
+}
+inline void dstore_f(float* p, const D16& a) {
+  _mm256_storeu_ps(p, _mm512_cvtpd_ps(a.v[0]));
+  _mm256_storeu_ps(p + 8, _mm512_cvtpd_ps(a.v[1]));
+}
+inline void log_reduce(const D16& x, D16* m, D16* k) {
+  const __m512i bias = _mm512_set1_epi64(int64_t(0x3ff00000 - 0x3fe6a09e) << 32);
+  const __m512i mant = _mm512_set1_epi64(0x000FFFFFFFFFFFFFLL), mbase = _mm512_set1_epi64(int64_t(0x3fe6a09e) << 32);
+  const __m512i magic = _mm512_set1_epi64(0x4330000000000000LL);
+  const __m512d kbias = _mm512_set1_pd(4503599627370496.0 + 1023.0);
+  for (int i = 0; i < 2; ++i) {
+    const __m512i bits = _mm512_add_epi64(_mm512_castpd_si512(x.v[i]), bias);
+    k->v[i] = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(bits, 52), magic)), kbias);
+    m->v[i] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_and_si512(bits, mant), mbase));
+  }
+}

@@ -44,3 +44,37 @@ inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
   }
 }
 inline void dstore(double* p, const D16& a) { for (int i = 0; i < 8; ++i) _mm_storeu_pd(p + 2 * i, a.v[i]); }
+
+// ---- float64 lanes: arithmetic for per-lane epilogues, conversions, log's range reduction
+#define FUSELOSS_DOP(op, fn) \
+  inline D16 operator op(const D16& a, const D16& b) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = fn(a.v[i], b.v[i]); return r; }
+FUSELOSS_DOP(+, _mm_add_pd)
+FUSELOSS_DOP(-, _mm_sub_pd)
+FUSELOSS_DOP(*, _mm_mul_pd)
+FUSELOSS_DOP(/, _mm_div_pd)
+#undef FUSELOSS_DOP
+template <> inline D16 dsplat<D16>(double a) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_set1_pd(a); return r; }
+template <> inline D16 dload<D16>(const double* p) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_loadu_pd(p + 2 * i); return r; }
+template <> inline D16 dload_f<D16>(const float* p) {
+  D16 r;
+  for (int i = 0; i < 4; ++i) {
+    const __m128 f = _mm_loadu_ps(p + 4 * i);
+    r.v[2 * i] = lo2(f), r.v[2 * i + 1] = hi2(f);
+  }
+  return r;
+}
+inline void dstore_f(float* p, const D16& a) {
+  for (int i = 0; i < 4; ++i) _mm_storeu_ps(p + 4 * i, _mm_movelh_ps(_mm_cvtpd_ps(a.v[2 * i]), _mm_cvtpd_ps(a.v[2 * i + 1])));
+}
+// x = 2^k·m with m in [sqrt(1/2), sqrt(2)), for positive normal x (musl's log reduction on 64-bit lanes).
+inline void log_reduce(const D16& x, D16* m, D16* k) {
+  const __m128i bias = _mm_set1_epi64x(int64_t(0x3ff00000 - 0x3fe6a09e) << 32);
+  const __m128i mant = _mm_set1_epi64x(0x000FFFFFFFFFFFFFLL), mbase = _mm_set1_epi64x(int64_t(0x3fe6a09e) << 32);
+  const __m128i magic = _mm_set1_epi64x(0x4330000000000000LL);
+  const __m128d kbias = _mm_set1_pd(4503599627370496.0 + 1023.0);
+  for (int i = 0; i < 8; ++i) {
+    const __m128i bits = _mm_add_epi64(_mm_castpd_si128(x.v[i]), bias);
+    k->v[i] = _mm_sub_pd(_mm_castsi128_pd(_mm_or_si128(_mm_srli_epi64(bits, 52), magic)), kbias);
+    m->v[i] = _mm_castsi128_pd(_mm_add_epi64(_mm_and_si128(bits, mant), mbase));
+  }
+}

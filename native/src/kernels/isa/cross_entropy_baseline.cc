@@ -14,6 +14,9 @@ namespace baseline {
 template <class F> F splat(float);
 template <class F> F load(const float*);
 template <class D> D dzero();
+template <class D> D dsplat(double);
+template <class D> D dload(const double*);
+template <class D> D dload_f(const float*);
 #include "../../simd/vec_sse2.h"
 #include "../../simd/lane.h"
 #include "../simd_exp.inc"
