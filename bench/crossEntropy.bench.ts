@@ -3,7 +3,7 @@
 // (the same working set, so as cache-resident as the loss itself), and y = a·x over 2^26 elements
 // (512 MiB moved, far beyond the last-level cache: DRAM bandwidth).
 // Bytes per element counted: 4 read (logits) + 4 written (gradient); class-id targets add 4 per row.
-import { crossEntropy, getNumThreads, runtimeInfo, setNumThreads, type CrossEntropyOptions } from '../src/index';
+import { crossEntropy, cuda, getNumThreads, runtimeInfo, setNumThreads, type CrossEntropyOptions } from '../src/index';
 import { type Args, fmt, progress, roofline, table, time, type Timing } from './harness';
 
 interface Workload {
@@ -77,6 +77,16 @@ export function run(args: Args): { rows: Row[]; rooflines: Record<string, number
         workload: w.name, impl: `native ${runtimeInfo().isa}`, threads: t, timing: nat,
         nsPerElem: (nat.medianMs * 1e6) / p.elems, gbps, vsReference: ref.medianMs / nat.medianMs,
         pctRoofline: (100 * gbps) / rooflines[key], pctDram: (100 * gbps) / dram[t],
+      });
+    }
+    if (cuda.available()) {
+      // Host arrays in and out: the copies over PCIe are part of what a caller of backend 'cuda' pays.
+      progress(`${w.name}: cuda`);
+      const gpu = time(() => crossEntropy(p.input, p.target, { ...opts, backend: 'cuda' }), { samples });
+      rows.push({
+        workload: w.name, impl: `cuda ${cuda.devices()[0].name} (host arrays)`, threads: 0, timing: gpu,
+        nsPerElem: (gpu.medianMs * 1e6) / p.elems, gbps: bytes / (gpu.medianMs * 1e6), vsReference: ref.medianMs / gpu.medianMs,
+        pctRoofline: NaN, pctDram: NaN,
       });
     }
   }

@@ -61,23 +61,20 @@ function packageRoot(): string {
   }
 }
 
-function candidates(root: string): string[] {
+function candidates(root: string, name: 'fuseloss' | 'fuseloss_cuda', envVar: string): string[] {
   // An explicit path is the only place looked at: asking for one file and silently loading another
   // would hide the problem.
-  if (process.env.FUSELOSS_ADDON_PATH) return [path.resolve(process.env.FUSELOSS_ADDON_PATH)];
-  const out = [path.join(root, 'build', 'Release', 'fuseloss.node')];
+  if (process.env[envVar]) return [path.resolve(process.env[envVar]!)];
+  const out = [path.join(root, 'build', 'Release', `${name}.node`)];
   const pre = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  const prebuilt = fs.existsSync(pre) ? fs.readdirSync(pre).filter((f) => f.endsWith('.node')).sort() : [];
+  const ours = (f: string) => f.endsWith('.node') && (name === 'fuseloss_cuda') === f.startsWith('fuseloss_cuda');
+  const prebuilt = fs.existsSync(pre) ? fs.readdirSync(pre).filter(ours).sort() : [];
   if (prebuilt.length) for (const f of prebuilt) out.push(path.join(pre, f));
-  else out.push(path.join(pre, '*.node'));
+  else out.push(path.join(pre, `${name}*.node`));
   return out;
 }
 
-let loaded: { binding?: NativeBinding; error?: AddonLoadError } | undefined;
-
-function load(): { binding?: NativeBinding; error?: AddonLoadError } {
-  const root = packageRoot();
-  const looked = candidates(root);
+function dlopenFirst<T>(looked: readonly string[]): { binding?: T; file?: string; reasons: string[] } {
   const reasons: string[] = [];
   for (const file of looked) {
     if (!fs.existsSync(file)) {
@@ -85,15 +82,26 @@ function load(): { binding?: NativeBinding; error?: AddonLoadError } {
       continue;
     }
     try {
-      const mod = { exports: {} as NativeBinding };
+      const mod = { exports: {} as T };
       process.dlopen(mod, file);
-      if (mod.exports.isaEnvError) return { error: new AddonLoadError([file], mod.exports.isaEnvError) };
-      return { binding: mod.exports };
+      return { binding: mod.exports, file, reasons };
     } catch (e) {
       reasons.push(`${file}: ${(e as Error).message}`);
     }
   }
-  return { error: new AddonLoadError(looked, reasons.join('; ')) };
+  return { reasons };
+}
+
+let loaded: { binding?: NativeBinding; error?: AddonLoadError } | undefined;
+
+function load(): { binding?: NativeBinding; error?: AddonLoadError } {
+  const looked = candidates(packageRoot(), 'fuseloss', 'FUSELOSS_ADDON_PATH');
+  const r = dlopenFirst<NativeBinding>(looked);
+  if (r.binding) {
+    if (r.binding.isaEnvError) return { error: new AddonLoadError([r.file!], r.binding.isaEnvError) };
+    return { binding: r.binding };
+  }
+  return { error: new AddonLoadError(looked, r.reasons.join('; ')) };
 }
 
 /** The addon, or throws AddonLoadError explaining why it is unavailable. */
@@ -113,3 +121,69 @@ export function nativeLoadError(): Error | undefined {
   loaded ??= load();
   return loaded.error;
 }
+
+// ---- CUDA: a separate addon (fuseloss_cuda.node), loaded only when backend 'cuda' is asked for.
+
+export interface CudaDevice {
+  index: number;
+  name: string;
+  totalMemory: number;
+  computeCapability: string;
+  multiprocessors: number;
+}
+
+export interface CudaBinding {
+  crossEntropy: NativeBinding['crossEntropy'];
+  crossEntropyAsync: NativeBinding['crossEntropyAsync'];
+  devices(): CudaDevice[];
+  readonly cudaRuntimeVersion: number;
+}
+
+export class CudaUnavailableError extends Error {
+  constructor(readonly reason: string) {
+    super(
+      `fuseloss: backend 'cuda' is unavailable: ${reason}. ` +
+        `The CUDA addon is built by \`npm run build:native\` when nvcc is found (cmake option FUSELOSS_CUDA), ` +
+        `and needs an NVIDIA driver and GPU at run time; use backend 'native' (CPU) otherwise.`,
+    );
+    this.name = 'CudaUnavailableError';
+  }
+}
+
+let cudaLoaded: { binding?: CudaBinding; devices?: CudaDevice[]; error?: CudaUnavailableError } | undefined;
+
+function loadCuda(): NonNullable<typeof cudaLoaded> {
+  const looked = candidates(packageRoot(), 'fuseloss_cuda', 'FUSELOSS_CUDA_ADDON_PATH');
+  const r = dlopenFirst<CudaBinding>(looked);
+  if (!r.binding) return { error: new CudaUnavailableError(`the CUDA addon could not be loaded (${r.reasons.join('; ')})`) };
+  try {
+    return { binding: r.binding, devices: r.binding.devices() };
+  } catch (e) {
+    return { error: new CudaUnavailableError((e as Error).message) };
+  }
+}
+
+/** The CUDA addon with at least one device, or throws CudaUnavailableError saying why not. */
+export function cudaNative(): CudaBinding {
+  cudaLoaded ??= loadCuda();
+  if (cudaLoaded.error) throw cudaLoaded.error;
+  return cudaLoaded.binding!;
+}
+
+export const cuda = {
+  /** Whether backend 'cuda' can run here (the CUDA addon loads and sees a device). */
+  available(): boolean {
+    cudaLoaded ??= loadCuda();
+    return cudaLoaded.binding !== undefined;
+  },
+  /** The visible devices (empty when CUDA is unavailable). */
+  devices(): CudaDevice[] {
+    cudaLoaded ??= loadCuda();
+    return cudaLoaded.devices ?? [];
+  },
+  /** Why backend 'cuda' is unavailable, or undefined when it is available. */
+  unavailableReason(): string | undefined {
+    cudaLoaded ??= loadCuda();
+    return cudaLoaded.error?.reason;
+  },
+};

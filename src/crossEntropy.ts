@@ -1,6 +1,6 @@
 // crossEntropy / crossEntropyAsync: validation and output allocation (once, here), then the native
 // kernel or the reference. PyTorch's F.cross_entropy semantics; see src/ops.ts for the options.
-import { native, type NativeReduction } from './binding';
+import { cudaNative, native, type NativeReduction } from './binding';
 import { type Backend, crossEntropySpec as spec, type Reduction } from './ops';
 import { crossEntropyReference, type CrossEntropyProblem } from './reference/crossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from './tensor';
@@ -180,6 +180,7 @@ export function crossEntropy<R extends Reduction = 'mean'>(
 ): LossResult<R> {
   const p = plan(input, target, options);
   if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'cuda') return result(p, cudaNative().crossEntropy(...nativeArgs(p)));
   return result(p, native().crossEntropy(...nativeArgs(p)));
 }
 
@@ -193,6 +194,7 @@ export async function crossEntropyAsync<R extends Reduction = 'mean'>(
 ): Promise<LossResult<R>> {
   const p = plan(input, target, options);
   if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'cuda') return result(p, await cudaNative().crossEntropyAsync(...nativeArgs(p)));
   return result(p, await native().crossEntropyAsync(...nativeArgs(p)));
 }
 

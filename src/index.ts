@@ -7,7 +7,8 @@ export type { CrossEntropyOptions, LossResult } from './crossEntropy';
 export type { TensorLike, FloatInput, TargetInput } from './tensor';
 export type { Reduction, Backend, LossSpec, OptionSpec } from './ops';
 export { LOSSES, crossEntropySpec, optionsTable } from './ops';
-export { AddonLoadError, nativeAvailable, nativeLoadError } from './binding';
+export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
+export type { CudaDevice } from './binding';
 
 /** Threads the native kernels use (the calling thread included). Default: the number of cores. */
 export function setNumThreads(n: number): void {

@@ -23,7 +23,7 @@ export interface LossSpec {
 
 export const REDUCTIONS = ['mean', 'sum', 'none'] as const;
 export type Reduction = (typeof REDUCTIONS)[number];
-export const BACKENDS = ['native', 'reference'] as const;
+export const BACKENDS = ['native', 'reference', 'cuda'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
 /** Options every loss takes (shape, reduction conventions, outputs, backend). */
@@ -34,7 +34,7 @@ const common: readonly OptionSpec[] = [
   { name: 'gradScale', type: 'number', default: 1, doc: 'Multiplies the gradient (e.g. a task weight or 1/accumulation steps), in the same pass.' },
   { name: 'out', type: 'outputs', doc: '`{ grad?, loss? }`: preallocated Float32Arrays to write into (`loss` for `\'none\'`).' },
   { name: 'inplace', type: 'boolean', default: false, doc: 'Write the gradient over `input` (no second buffer).' },
-  { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (the addon) or `'reference'` (pure TypeScript)." },
+  { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (CPU addon), `'reference'` (pure TypeScript) or `'cuda'` (NVIDIA GPU; host arrays in and out)." },
 ];
 
 export const crossEntropySpec: LossSpec = {

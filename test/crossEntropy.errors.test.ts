@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { native } from '../src/binding';
-import { crossEntropy, crossEntropyAsync, type CrossEntropyOptions } from '../src/index';
+import { crossEntropy, crossEntropyAsync, cuda, type CrossEntropyOptions } from '../src/index';
 
 const SENTINEL = 12345;
 const x6 = () => Float32Array.from([1, 2, 3, 4, 5, 6]);
@@ -63,15 +63,18 @@ const cases: Case[] = [
   { name: 'unknown key in out', error: TypeError, message: /Unknown key 'gradient'/, args: () => [x6(), t2(), { shape: [2, 3], out: { gradient: out() } as never }] },
   { name: 'inplace with a different out.grad', error: TypeError, message: /inplace/, args: () => [x6(), t2(), { shape: [2, 3], inplace: true, out: { grad: out() } }] },
   { name: 'unknown option (a typo)', error: TypeError, message: /Unknown option 'label_smoothing' for crossEntropy; expected one of: weight, ignoreIndex, labelSmoothing/, args: () => [x6(), t2(), { shape: [2, 3], label_smoothing: 0.1, out: { grad: out() } }] },
-  { name: 'unknown backend', error: TypeError, message: /'native' \| 'reference' for crossEntropy\.backend/, args: () => [x6(), t2(), { shape: [2, 3], backend: 'gpu' as never, out: { grad: out() } }] },
+  { name: 'unknown backend', error: TypeError, message: /'native' \| 'reference' \| 'cuda' for crossEntropy\.backend/, args: () => [x6(), t2(), { shape: [2, 3], backend: 'gpu' as never, out: { grad: out() } }] },
   { name: 'options that are not an object', error: TypeError, message: /options/, args: () => [x6(), t2(), 'mean' as never] },
   { name: 'detached input buffer', error: TypeError, message: /detached/, args: () => [detached(), t2(), { shape: [2, 3], out: { grad: out() } }] },
   { name: 'detached out.grad buffer', error: TypeError, message: /out\.grad.*detached|detached.*out\.grad/, args: () => [x6(), t2(), { shape: [2, 3], out: { grad: detached() } }], untouched: () => undefined },
 ];
 
+// On a machine with a GPU the CUDA backend must reject the same inputs the same way.
+const backends = cuda.available() ? (['native', 'reference', 'cuda'] as const) : (['native', 'reference'] as const);
+
 describe('crossEntropy rejects bad input before writing anything', () => {
   for (const c of cases) {
-    for (const backend of ['native', 'reference'] as const) {
+    for (const backend of backends) {
       it(`${c.name} (${backend})`, async () => {
         const args = c.args();
         const opts = args[2] && typeof args[2] === 'object' ? { backend, ...args[2] } : args[2];

@@ -51,7 +51,7 @@ bool overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
 
 }  // namespace
 
-Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
+Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denominator) {
   // ---- shapes
   if (a.n < 0 || a.c < 1 || a.s < 0)
     return Status::range_error("shape: expected N >= 0, C >= 1 and spatial dims >= 0, got N=" + std::to_string(a.n) +
@@ -131,10 +131,25 @@ Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
   // Mean with a zero denominator: the loss is NaN (0/0), and so is every gradient a counted row
   // receives (its weight is 0·∞), as in PyTorch; rows that are all ignored keep a zero gradient.
   k.scale = a.reduction == Reduction::Mean ? a.grad_scale / denom : a.grad_scale;
+  *out = k;
+  *denominator = denom;
+  return Status::ok();
+}
 
+double ce::reduce(Reduction reduction, double total, double denominator) {
+  if (reduction == Reduction::Mean) return total / denominator;
+  if (reduction == Reduction::Sum) return total;
+  return 0.0;
+}
+
+Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
+  ce::KernelArgs k;
+  double denom = 0.0;
+  Status st = ce::prepare(a, &k, &denom);
+  if (!st.is_ok()) return st;
   const int64_t units = ce::unit_count(k);
   double total = 0.0;
-  if (units > 0 && a.c > 0) {
+  if (units > 0) {
     const int64_t per_chunk = std::max<int64_t>(1, kChunkElems / ce::unit_elems(k));
     const int64_t chunks = (units + per_chunk - 1) / per_chunk;
     std::vector<double> partial(size_t(chunks), 0.0);
@@ -142,9 +157,7 @@ Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
     parallel_for(size_t(chunks), run_chunk, &job);
     for (double p : partial) total += p;
   }
-  if (a.reduction == Reduction::Mean) *loss = total / denom;
-  else if (a.reduction == Reduction::Sum) *loss = total;
-  else *loss = 0.0;
+  *loss = ce::reduce(a.reduction, total, denom);
   return Status::ok();
 }
 

@@ -3,6 +3,8 @@
 #pragma once
 #include <cstdint>
 
+#include "fuseloss/cross_entropy.h"
+
 namespace fuseloss {
 namespace ce {
 
@@ -42,6 +44,12 @@ inline int64_t unit_count(const KernelArgs& k) {
   }
 }
 inline int64_t unit_elems(const KernelArgs& k) { return layout(k) == Layout::Rows ? k.c : k.c * kTile; }
+
+// Checks sizes, overlaps and class ids (before anything is written) and fills the kernel arguments and the
+// mean's denominator. Shared by the CPU driver and the CUDA backend.
+Status prepare(const CrossEntropyArgs& args, KernelArgs* out, double* denominator);
+// The reduced loss from the sum of per-row losses.
+double reduce(Reduction reduction, double total, double denominator);
 
 // Each processes units [begin, end) and returns the sum of their losses (float64, in unit order).
 using ChunkKernel = double (*)(const KernelArgs&, int64_t begin, int64_t end);

@@ -1,4 +1,4 @@
-// The addon's entry point: registers each family of bindings.
+// The CPU addon's entry point: registers each family of bindings.
 #include <napi.h>
 
 #include "napi_exports.h"
@@ -6,7 +6,7 @@
 namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_runtime(env, exports);
-  fuseloss::napi::register_cross_entropy(env, exports);
+  fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cross_entropy);
   return exports;
 }
 }  // namespace

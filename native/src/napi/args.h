@@ -61,7 +61,7 @@ inline Status number(const Napi::Value& v, const char* name, double* out) {
 }
 
 inline Status integer(const Napi::Value& v, const char* name, int64_t lo, int64_t hi, int64_t* out) {
-  double d;
+  double d = 0.0;
   Status st = number(v, name, &d);
   if (!st.is_ok()) return st;
   if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))

@@ -1,9 +1,13 @@
 #pragma once
 #include <napi.h>
 
+#include "fuseloss/cross_entropy.h"
+
 namespace fuseloss {
 namespace napi {
-void register_cross_entropy(Napi::Env env, Napi::Object exports);
+// A backend's cross-entropy: the CPU kernels (fuseloss::cross_entropy) or CUDA (fuseloss::cuda::cross_entropy).
+using ComputeFn = Status (*)(const CrossEntropyArgs&, double*);
+void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compute);
 void register_runtime(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

@@ -1,0 +1,110 @@
+// backend 'cuda'. On a machine with an NVIDIA GPU (and the CUDA addon built), the CUDA kernels are
+// compared with PyTorch's golden values and with the CPU kernels on random problems, sync and async.
+// Without one, backend 'cuda' must fail with a clear error and never fall back to the CPU silently.
+// Tolerance vs CPU/PyTorch: gradients |a-e| <= 2e-5·|e| + 2e-6·max|e|, losses 2e-5 relative (the GPU sums
+// in another order and uses CUDA's expf).
+import { describe, expect, it } from 'vitest';
+import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, type CrossEntropyOptions } from '../src/index';
+import { decode, expectClose, loadFixtures, rng } from './helpers';
+
+const available = cuda.available();
+
+if (!available) {
+  describe('backend cuda without a usable GPU', () => {
+    it('reports why it is unavailable and throws a clear error instead of falling back', async () => {
+      const reason = cuda.unavailableReason();
+      expect(reason).toBeTruthy();
+      expect(cuda.devices()).toEqual([]);
+      const call = () => crossEntropy(new Float32Array(6), new Int32Array([0, 1]), { shape: [2, 3], backend: 'cuda' });
+      expect(call).toThrow(CudaUnavailableError);
+      expect(call).toThrow(/backend 'cuda' is unavailable/);
+      await expect(crossEntropyAsync(new Float32Array(6), new Int32Array([0, 1]), { shape: [2, 3], backend: 'cuda' })).rejects.toThrow(
+        CudaUnavailableError,
+      );
+    });
+  });
+} else {
+  const fixtures = loadFixtures('crossEntropy');
+  describe(`backend cuda on ${cuda.devices()[0]?.name}`, () => {
+    it('lists its devices', () => {
+      const d = cuda.devices();
+      expect(d.length).toBeGreaterThan(0);
+      expect(d[0].totalMemory).toBeGreaterThan(0);
+      expect(d[0].computeCapability).toMatch(/^\d+\.\d+$/);
+    });
+
+    for (const c of fixtures.cases) {
+      it(`matches PyTorch: ${c.name}`, () => {
+        const input = decode(c.input);
+        const target = c.targetKind === 'index' ? Int32Array.from(c.target as number[]) : decode(c.target);
+        const o = c.options;
+        const r = crossEntropy(input, target, {
+          shape: c.shape, reduction: o.reduction, ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing,
+          weight: o.weight ? decode(o.weight) : undefined, gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
+          gradScale: o.gradScale, backend: 'cuda',
+        });
+        if (Array.isArray(c.loss)) expectClose(r.loss as Float32Array, decode(c.loss), 2e-5, 2e-6, 'loss');
+        else expectClose([r.loss as number], decode([c.loss]), 2e-5, 0, 'loss');
+        expectClose(r.grad, decode(c.grad), 2e-5, 2e-6, 'grad');
+      });
+    }
+
+    const shapes = [[4096, 1000], [256, 32000], [65536, 10], [4, 21, 64, 64], [7, 33], [3, 5, 17]];
+    for (const shape of shapes)
+      for (const kind of ['index', 'prob'] as const)
+        for (const [reduction, ls, weighted] of [['mean', 0, false], ['sum', 0.1, true], ['none', 0.05, false]] as const) {
+          it(`matches the CPU kernels: [${shape}] ${kind} ${reduction} ls=${ls} weight=${weighted}`, async () => {
+            const r = rng(shape[0] * 31 + shape[1]);
+            const [n, c] = shape;
+            const s = shape.slice(2).reduce((a, b) => a * b, 1);
+            const input = r.floats(n * c * s, 3);
+            let target: Int32Array | Float32Array;
+            if (kind === 'index') target = Int32Array.from({ length: n * s }, () => (r.next() < 0.1 ? -100 : r.int(0, c)));
+            else {
+              target = new Float32Array(n * c * s);
+              for (let i = 0; i < n; i++)
+                for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) target[(i * c + k) * s + j] = 1 / c;
+            }
+            const opts: CrossEntropyOptions = {
+              shape, reduction, labelSmoothing: ls,
+              weight: weighted ? Float32Array.from({ length: c }, () => 0.5 + r.next()) : undefined,
+              gradOutput: reduction === 'none' ? r.floats(n * s) : undefined,
+            };
+            const cpu = crossEntropy(input, target, opts);
+            const gpu = crossEntropy(input, target, { ...opts, backend: 'cuda' });
+            const gpuAsync = await crossEntropyAsync(input, target, { ...opts, backend: 'cuda' });
+            if (reduction === 'none') {
+              expectClose(gpu.loss as Float32Array, cpu.loss as Float32Array, 2e-5, 2e-6, 'loss');
+              expectClose(gpuAsync.loss as Float32Array, cpu.loss as Float32Array, 2e-5, 2e-6, 'async loss');
+            } else {
+              expectClose([gpu.loss as number], [cpu.loss as number], 2e-5, 0, 'loss');
+              expect(gpuAsync.loss).toBe(gpu.loss);
+            }
+            expectClose(gpu.grad, cpu.grad, 2e-5, 2e-6, 'grad');
+            expectClose(gpuAsync.grad, gpu.grad, 0, 0, 'async grad');
+          });
+        }
+
+    it('works in place and with preallocated outputs', () => {
+      const r = rng(9);
+      const input = r.floats(64 * 500, 2);
+      const target = Int32Array.from({ length: 64 }, () => r.int(0, 500));
+      const cpu = crossEntropy(input, target, { shape: [64, 500] });
+      const buf = input.slice();
+      const inplace = crossEntropy(buf, target, { shape: [64, 500], backend: 'cuda', inplace: true });
+      expect(inplace.grad).toBe(buf);
+      expectClose(buf, cpu.grad, 2e-5, 2e-6, 'inplace');
+      const grad = new Float32Array(64 * 500);
+      crossEntropy(input, target, { shape: [64, 500], backend: 'cuda', out: { grad } });
+      expectClose(grad, cpu.grad, 2e-5, 2e-6, 'out');
+    });
+
+    it('rejects out-of-range class ids before writing anything', () => {
+      const grad = new Float32Array(6).fill(7);
+      expect(() => crossEntropy(new Float32Array(6), new Int32Array([0, 3]), { shape: [2, 3], backend: 'cuda', out: { grad } })).toThrow(
+        /target\[1\] = 3/,
+      );
+      expect(grad.every((v) => v === 7)).toBe(true);
+    });
+  });
+}
