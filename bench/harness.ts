@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { internal, runtimeInfo, setNumThreads } from '../src/index';
+import { cuda, getNumThreads, internal, runtimeInfo, setNumThreads } from '../src/index';
 
 export interface Args {
   quick: boolean;
@@ -104,4 +104,100 @@ export function writeResults(name: string, data: unknown): string {
 export function progress(msg: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
   else process.stderr.write(`${msg}\n`);
+}
+
+/** One benchmark case: the same work done by the native kernel, the reference and (optionally) CUDA. */
+export interface Workload {
+  name: string;
+  elems: number;
+  /** Bytes a perfect kernel must move per element (inputs read + gradient written). */
+  bytesPerElem: number;
+  native: () => void;
+  reference: () => void;
+  cuda?: () => void;
+}
+
+export interface Row {
+  workload: string;
+  impl: string;
+  threads: number;
+  timing: Timing;
+  nsPerElem: number;
+  gbps: number;
+  vsReference: number;
+  pctRoofline: number;
+  pctDram: number;
+}
+
+export interface RunResult {
+  rows: Row[];
+  rooflines: Record<string, number>;
+  dram: Record<number, number>;
+}
+
+/**
+ * Times each workload: the reference once per run (single-threaded JS), native with each thread count,
+ * CUDA when available; rooflines (y = a·x) over the same element count and over 2^26 elements (DRAM),
+ * with the same threads, in the same run.
+ */
+export function runWorkloads(workloads: Workload[], args: Args, dram: Record<number, number> = {}): RunResult {
+  const all = getNumThreads();
+  const threadSet = args.threads ?? [...new Set([1, all])];
+  const samples = args.quick ? 3 : 7;
+  const rows: Row[] = [];
+  const rooflines: Record<string, number> = {};
+  for (const t of threadSet) {
+    if (dram[t] !== undefined) continue;
+    progress(`DRAM roofline, ${t} thread(s)`);
+    dram[t] = roofline(1 << 26, t, args.quick ? 3 : 5).gbps;
+  }
+  for (const w of workloads) {
+    if (args.filter && !w.name.includes(args.filter)) continue;
+    progress(`${w.name}: reference`);
+    const bytes = w.bytesPerElem * w.elems;
+    const ref = time(w.reference, { samples: args.quick ? 1 : 3, minSampleMs: w.elems > 1e5 ? 0 : 20, warmupMs: w.elems > 1e5 ? 0 : 50 });
+    const row = (impl: string, threads: number, timing: Timing, roof?: number, dramBw?: number): Row => {
+      const gbps = bytes / (timing.medianMs * 1e6);
+      return {
+        workload: w.name, impl, threads, timing, nsPerElem: (timing.medianMs * 1e6) / w.elems, gbps,
+        vsReference: ref.medianMs / timing.medianMs,
+        pctRoofline: roof ? (100 * gbps) / roof : NaN, pctDram: dramBw ? (100 * gbps) / dramBw : NaN,
+      };
+    };
+    rows.push(row('reference (TS)', 1, ref));
+    for (const t of threadSet) {
+      const key = `${w.elems}@${t}`;
+      progress(`${w.name}: roofline, ${t} thread(s)`);
+      rooflines[key] ??= roofline(w.elems, t, samples).gbps;
+      setNumThreads(t);
+      progress(`${w.name}: native, ${t} thread(s)`);
+      rows.push(row(`native ${runtimeInfo().isa}`, t, time(w.native, { samples }), rooflines[key], dram[t]));
+    }
+    if (w.cuda && cuda.available()) {
+      // Host arrays in and out: the copies over PCIe are part of what a caller of backend 'cuda' pays.
+      progress(`${w.name}: cuda`);
+      rows.push(row(`cuda ${cuda.devices()[0].name} (host arrays)`, 0, time(w.cuda, { samples })));
+    }
+  }
+  setNumThreads(all);
+  progress('');
+  return { rows, rooflines, dram };
+}
+
+export function render(rows: Row[]): string {
+  return table(
+    ['workload', 'impl', 'thr', 'ms (median)', 'spread', 'ns/elem', 'GB/s', '× reference', '% roofline', '% DRAM'],
+    rows.map((r) => [
+      r.workload, r.impl, String(r.threads), r.timing.medianMs,
+      `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`, r.nsPerElem, r.gbps,
+      `${fmt(r.vsReference)}×`, Number.isNaN(r.pctRoofline) ? '—' : `${fmt(r.pctRoofline)}%`,
+      Number.isNaN(r.pctDram) ? '—' : `${fmt(r.pctDram)}%`,
+    ]),
+  );
+}
+
+/** Deterministic pseudo-random floats (LCG), so every run times the same data. */
+export function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
 }

@@ -17,6 +17,16 @@ export interface NativeBinding {
     input: F32, target: Int32Array | F32, n: number, c: number, s: number, weight: F32 | null, ignoreIndex: number,
     labelSmoothing: number, reduction: NativeReduction, gradScale: number, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
   ): Promise<number>;
+  elementwiseLoss(
+    kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
+    posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    reduction: NativeReduction, batchmean: boolean, gradScale: number, p0: number, p1: number, flag: boolean, flag2: boolean,
+  ): number;
+  elementwiseLossAsync(
+    kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
+    posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    reduction: NativeReduction, batchmean: boolean, gradScale: number, p0: number, p1: number, flag: boolean, flag2: boolean,
+  ): Promise<number>;
   setNumThreads(n: number): void;
   numThreads(): number;
   hardwareThreads(): number;

@@ -4,9 +4,19 @@ import { native } from './binding';
 
 export { crossEntropy, crossEntropyAsync } from './crossEntropy';
 export type { CrossEntropyOptions, LossResult } from './crossEntropy';
+export {
+  mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
+  binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
+  hingeEmbeddingLoss, hingeEmbeddingLossAsync, klDiv, klDivAsync, poissonNllLoss, poissonNllLossAsync,
+  sigmoidFocalLoss, sigmoidFocalLossAsync,
+} from './elementwise';
+export type {
+  ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
+  BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
+} from './elementwise';
 export type { TensorLike, FloatInput, TargetInput } from './tensor';
-export type { Reduction, Backend, LossSpec, OptionSpec } from './ops';
-export { LOSSES, crossEntropySpec, optionsTable } from './ops';
+export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec } from './ops';
+export { LOSSES, ELEMENTWISE_LOSSES, crossEntropySpec, optionsTable } from './ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
 export type { CudaDevice } from './binding';
 

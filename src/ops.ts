@@ -23,6 +23,8 @@ export interface LossSpec {
 
 export const REDUCTIONS = ['mean', 'sum', 'none'] as const;
 export type Reduction = (typeof REDUCTIONS)[number];
+/** klDiv also takes 'batchmean' (sum / first dim), as PyTorch's F.kl_div. */
+export type KlReduction = Reduction | 'batchmean';
 export const BACKENDS = ['native', 'reference', 'cuda'] as const;
 export type Backend = (typeof BACKENDS)[number];
 
@@ -49,13 +51,98 @@ export const crossEntropySpec: LossSpec = {
   ],
 };
 
-export const LOSSES: readonly LossSpec[] = [crossEntropySpec];
+// ---- elementwise losses: input and target of the same shape, one loss per element
+
+/** The kind codes of native/include/fuseloss/elementwise.h. */
+export const ELEMENTWISE_KIND = {
+  mseLoss: 0, l1Loss: 1, smoothL1Loss: 2, huberLoss: 3, binaryCrossEntropy: 4, binaryCrossEntropyWithLogits: 5,
+  hingeEmbeddingLoss: 6, klDiv: 7, poissonNllLoss: 8, sigmoidFocalLoss: 9,
+} as const;
+export type ElementwiseName = keyof typeof ELEMENTWISE_KIND;
+
+export interface ElementwiseSpec extends LossSpec {
+  readonly name: ElementwiseName;
+  readonly kind: number;
+}
+
+const sampleWeight: OptionSpec = {
+  name: 'sampleWeight', type: 'float32',
+  doc: 'Per-sample weight (length = first dim): multiplies each sample\'s losses and gradients before the reduction (the mean still divides by the element count).',
+};
+
+function elementwise(
+  name: ElementwiseName, torch: string, targets: string, specific: readonly OptionSpec[],
+  reduction: { values?: readonly string[]; default?: string } = {},
+): ElementwiseSpec {
+  const values = reduction.values ?? REDUCTIONS;
+  const options = [
+    ...specific,
+    sampleWeight,
+    ...common.map((o) => {
+      if (o.name === 'reduction')
+        return { ...o, values, default: reduction.default ?? 'mean', doc: `${values.map((v) => `\`'${v}'\``).join(', ')}${values.includes('batchmean') ? ' (sum / first dim)' : ''}; \`'none'\` keeps the input's shape.` };
+      if (o.name === 'backend') return { ...o, values: ['native', 'reference'], doc: "`'native'` (CPU addon) or `'reference'` (pure TypeScript)." };
+      return o;
+    }),
+  ];
+  return { name, torch, targets, kind: ELEMENTWISE_KIND[name], options };
+}
+
+const sameShape = 'Float32Array with the input\'s shape';
+const bceWeight: OptionSpec = { name: 'weight', type: 'float32', doc: 'Rescales each element: length = the element count, or the last dim (broadcast).' };
+
+export const mseLossSpec = elementwise('mseLoss', 'torch.nn.functional.mse_loss', sameShape, []);
+export const l1LossSpec = elementwise('l1Loss', 'torch.nn.functional.l1_loss', sameShape, []);
+export const smoothL1LossSpec = elementwise('smoothL1Loss', 'torch.nn.functional.smooth_l1_loss', sameShape, [
+  { name: 'beta', type: 'number', default: 1, range: [0, Infinity], doc: 'Quadratic below |x − t| < beta, linear above; beta = 0 is L1.' },
+]);
+export const huberLossSpec = elementwise('huberLoss', 'torch.nn.functional.huber_loss', sameShape, [
+  { name: 'delta', type: 'number', default: 1, range: [Number.MIN_VALUE, Infinity], doc: 'Quadratic below |x − t| < delta, delta·(|x − t| − delta/2) above; > 0.' },
+]);
+export const binaryCrossEntropySpec = elementwise('binaryCrossEntropy', 'torch.nn.functional.binary_cross_entropy',
+  'Float32Array of probabilities in [0, 1], the input\'s shape (input: probabilities in [0, 1])', [bceWeight]);
+export const binaryCrossEntropyWithLogitsSpec = elementwise('binaryCrossEntropyWithLogits',
+  'torch.nn.functional.binary_cross_entropy_with_logits', `${sameShape} (input: logits)`, [
+    bceWeight,
+    { name: 'posWeight', type: 'float32', doc: 'Weight of positive examples per class (length = last dim).' },
+  ]);
+export const hingeEmbeddingLossSpec = elementwise('hingeEmbeddingLoss', 'torch.nn.functional.hinge_embedding_loss',
+  `${sameShape}, values 1 or -1`, [
+    { name: 'margin', type: 'number', default: 1, range: [-Infinity, Infinity], doc: 'ℓ = x where t = 1, max(0, margin − x) where t = −1.' },
+  ]);
+export const klDivSpec = elementwise('klDiv', 'torch.nn.functional.kl_div', `${sameShape} (input: log-probabilities)`, [
+  { name: 'logTarget', type: 'boolean', default: false, doc: 'The target is given as log-probabilities.' },
+], { values: ['mean', 'sum', 'none', 'batchmean'] });
+export const poissonNllLossSpec = elementwise('poissonNllLoss', 'torch.nn.functional.poisson_nll_loss', `${sameShape} (counts)`, [
+  { name: 'logInput', type: 'boolean', default: true, doc: 'ℓ = exp(x) − t·x if true, else x − t·log(x + eps).' },
+  { name: 'full', type: 'boolean', default: false, doc: 'Adds the Stirling term t·log t − t + ½·log(2πt) (where t > 1).' },
+  { name: 'eps', type: 'number', default: 1e-8, range: [0, Infinity], doc: 'Added to x inside the log when logInput is false.' },
+]);
+export const sigmoidFocalLossSpec = elementwise('sigmoidFocalLoss', 'torchvision.ops.sigmoid_focal_loss', `${sameShape} (input: logits)`, [
+  { name: 'alpha', type: 'number', default: 0.25, range: [-Infinity, 1], doc: 'Weight of positives, α·t + (1 − α)·(1 − t); negative disables it.' },
+  { name: 'gamma', type: 'number', default: 2, range: [0, Infinity], doc: 'Focusing exponent on (1 − p_t).' },
+], { default: 'none' });
+
+export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
+  mseLossSpec, l1LossSpec, smoothL1LossSpec, huberLossSpec, binaryCrossEntropySpec, binaryCrossEntropyWithLogitsSpec,
+  hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec,
+];
+
+export const LOSSES: readonly LossSpec[] = [crossEntropySpec, ...ELEMENTWISE_LOSSES];
+
+function rangeText([lo, hi]: readonly [number, number]): string {
+  if (lo === Number.MIN_VALUE) return ' > 0';
+  if (lo === -Infinity && hi === Infinity) return '';
+  if (hi === Infinity) return ` ≥ ${lo}`;
+  if (lo === -Infinity) return ` ≤ ${hi}`;
+  return ` in [${lo}, ${hi}]`;
+}
 
 /** Markdown table of a loss's options, as the README shows it. */
 export function optionsTable(spec: LossSpec): string {
   const rows = spec.options.map((o) => {
     const def = o.default === undefined ? '—' : `\`${JSON.stringify(o.default)}\``;
-    const range = o.range ? ` in [${o.range[0]}, ${o.range[1]}]` : '';
+    const range = o.range ? rangeText(o.range) : '';
     return `| \`${o.name}\` | ${o.type}${range} | ${def} | ${o.doc} |`;
   });
   return ['| option | type | default | meaning |', '|---|---|---|---|', ...rows].join('\n');

@@ -7,6 +7,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_runtime(env, exports);
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cross_entropy);
+  fuseloss::napi::register_elementwise(env, exports);
   return exports;
 }
 }  // namespace

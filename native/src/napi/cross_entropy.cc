@@ -2,14 +2,12 @@
 // its own compute function). Positional arguments (the TS layer normalises options):
 //   (input, target, n, c, s, weight|null, ignoreIndex, labelSmoothing, reduction(0 none,1 mean,2 sum),
 //    gradScale, gradOutput|null, grad, lossOut|null)  ->  number (the reduced loss; 0 for 'none')
-// Typed arrays are used in place (zero copy). The async form holds references to every array until the
-// kernel has finished on a libuv worker thread.
+// Typed arrays are used in place (zero copy).
 #include <napi.h>
-
-#include <vector>
 
 #include "args.h"
 #include "fuseloss/cross_entropy.h"
+#include "kernel_call.h"
 #include "napi_exports.h"
 
 namespace fuseloss {
@@ -57,73 +55,10 @@ Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
   return Status::ok();
 }
 
-ComputeFn compute_of(const Napi::CallbackInfo& info) { return reinterpret_cast<ComputeFn>(info.Data()); }
-
-Napi::Value CrossEntropySync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CrossEntropyArgs args;
-  Status st = parse(info, &args);
-  double loss = 0.0;
-  if (st.is_ok()) st = compute_of(info)(args, &loss);
-  if (!st.is_ok()) {
-    to_js_error(env, st).ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, loss);
-}
-
-class CrossEntropyWorker : public Napi::AsyncWorker {
- public:
-  CrossEntropyWorker(Napi::Env env, const Napi::CallbackInfo& info, const CrossEntropyArgs& args, ComputeFn compute)
-      : Napi::AsyncWorker(env, "fuseloss.crossEntropy"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        args_(args),
-        compute_(compute) {
-    // Keep every array argument (and so its ArrayBuffer) alive until the kernel is done.
-    for (size_t i = 0; i < info.Length(); ++i)
-      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override { status_ = compute_(args_, &loss_); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(env, loss_));
-    else deferred_.Reject(to_js_error(env, status_).Value());
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  CrossEntropyArgs args_;
-  ComputeFn compute_;
-  std::vector<Napi::ObjectReference> refs_;
-  Status status_;
-  double loss_ = 0.0;
-};
-
-Napi::Value CrossEntropyAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CrossEntropyArgs args;
-  Status st = parse(info, &args);
-  if (!st.is_ok()) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(to_js_error(env, st).Value());
-    return d.Promise();
-  }
-  auto* worker = new CrossEntropyWorker(env, info, args, compute_of(info));
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
-}
-
 }  // namespace
 
 void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compute) {
-  void* data = reinterpret_cast<void*>(compute);
-  exports.Set("crossEntropy", Napi::Function::New(env, CrossEntropySync, "crossEntropy", data));
-  exports.Set("crossEntropyAsync", Napi::Function::New(env, CrossEntropyAsync, "crossEntropyAsync", data));
+  register_kernel<CrossEntropyArgs, parse>(env, exports, "crossEntropy", compute);
 }
 
 }  // namespace napi

@@ -9,5 +9,6 @@ namespace napi {
 using ComputeFn = Status (*)(const CrossEntropyArgs&, double*);
 void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compute);
 void register_runtime(Napi::Env env, Napi::Object exports);
+void register_elementwise(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

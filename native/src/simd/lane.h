@@ -47,3 +47,25 @@ inline void log_reduce(D1 x, D1* m, D1* k) {
   std::memcpy(&m->v, &mb, 8);
   k->v = kd - (4503599627370496.0 + 1023.0);
 }
+
+// ---- more float ops (the same as the vector packs')
+inline F1 div(F1 a, F1 b) { return {a.v / b.v}; }
+inline F1 min(F1 a, F1 b) { return {a.v < b.v ? a.v : b.v}; }
+inline F1 abs(F1 a) {
+  uint32_t i;
+  std::memcpy(&i, &a.v, 4);
+  i &= 0x7fffffffu;
+  std::memcpy(&a.v, &i, 4);
+  return a;
+}
+inline F1 select_lt(F1 p, F1 q, F1 a, F1 b) { return {p.v < q.v ? a.v : b.v}; }
+inline F1 select_le(F1 p, F1 q, F1 a, F1 b) { return {p.v <= q.v ? a.v : b.v}; }
+inline F1 select_eq(F1 p, F1 q, F1 a, F1 b) { return {p.v == q.v ? a.v : b.v}; }
+inline void logf_reduce(F1 x, F1* m, F1* k) {
+  uint32_t ix;
+  std::memcpy(&ix, &x.v, 4);
+  ix += 0x3f800000u - 0x3f3504f3u;
+  k->v = float(int32_t(ix >> 23) - 0x7f);
+  ix = (ix & 0x007fffffu) + 0x3f3504f3u;
+  std::memcpy(&m->v, &ix, 4);
+}

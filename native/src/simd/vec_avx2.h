@@ -71,3 +71,28 @@ inline void log_reduce(const D16& x, D16* m, D16* k) {
     m->v[i] = _mm256_castsi256_pd(_mm256_add_epi64(_mm256_and_si256(bits, mant), mbase));
   }
 }
+
+// ---- more float ops for the elementwise losses: div, min, abs, compare-selects, log's range reduction
+inline F16 div(const F16& a, const F16& b) { return {{_mm256_div_ps(a.v[0], b.v[0]), _mm256_div_ps(a.v[1], b.v[1])}}; }
+inline F16 min(const F16& a, const F16& b) { return {{_mm256_min_ps(a.v[0], b.v[0]), _mm256_min_ps(a.v[1], b.v[1])}}; }
+inline F16 abs(const F16& a) {
+  const __m256 m = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  return {{_mm256_and_ps(a.v[0], m), _mm256_and_ps(a.v[1], m)}};
+}
+#define FUSELOSS_SELECT(name, pred) \
+  inline F16 name(const F16& p, const F16& q, const F16& a, const F16& b) { \
+    return {{_mm256_blendv_ps(b.v[0], a.v[0], _mm256_cmp_ps(p.v[0], q.v[0], pred)), \
+             _mm256_blendv_ps(b.v[1], a.v[1], _mm256_cmp_ps(p.v[1], q.v[1], pred))}}; }
+FUSELOSS_SELECT(select_lt, _CMP_LT_OQ)
+FUSELOSS_SELECT(select_le, _CMP_LE_OQ)
+FUSELOSS_SELECT(select_eq, _CMP_EQ_OQ)
+#undef FUSELOSS_SELECT
+inline void logf_reduce(const F16& x, F16* m, F16* k) {
+  const __m256i bias = _mm256_set1_epi32(0x3f800000 - 0x3f3504f3), mant = _mm256_set1_epi32(0x007fffff);
+  const __m256i base = _mm256_set1_epi32(0x3f3504f3), k0 = _mm256_set1_epi32(0x7f);
+  for (int i = 0; i < 2; ++i) {
+    const __m256i ix = _mm256_add_epi32(_mm256_castps_si256(x.v[i]), bias);
+    k->v[i] = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_srli_epi32(ix, 23), k0));
+    m->v[i] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(ix, mant), base));
+  }
+}

@@ -66,3 +66,18 @@ inline void log_reduce(const D16& x, D16* m, D16* k) {
     m->v[i] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_and_si512(bits, mant), mbase));
   }
 }
+
+// ---- more float ops for the elementwise losses: div, min, abs, compare-selects, log's range reduction
+inline F16 div(const F16& a, const F16& b) { return {_mm512_div_ps(a.v, b.v)}; }
+inline F16 min(const F16& a, const F16& b) { return {_mm512_min_ps(a.v, b.v)}; }
+inline F16 abs(const F16& a) {
+  return {_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a.v), _mm512_set1_epi32(0x7fffffff)))};
+}
+inline F16 select_lt(const F16& p, const F16& q, const F16& a, const F16& b) { return {_mm512_mask_blend_ps(_mm512_cmp_ps_mask(p.v, q.v, _CMP_LT_OQ), b.v, a.v)}; }
+inline F16 select_le(const F16& p, const F16& q, const F16& a, const F16& b) { return {_mm512_mask_blend_ps(_mm512_cmp_ps_mask(p.v, q.v, _CMP_LE_OQ), b.v, a.v)}; }
+inline F16 select_eq(const F16& p, const F16& q, const F16& a, const F16& b) { return {_mm512_mask_blend_ps(_mm512_cmp_ps_mask(p.v, q.v, _CMP_EQ_OQ), b.v, a.v)}; }
+inline void logf_reduce(const F16& x, F16* m, F16* k) {
+  const __m512i ix = _mm512_add_epi32(_mm512_castps_si512(x.v), _mm512_set1_epi32(0x3f800000 - 0x3f3504f3));
+  k->v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix, 23), _mm512_set1_epi32(0x7f)));
+  m->v = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f3504f3)));
+}

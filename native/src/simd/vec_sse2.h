@@ -78,3 +78,28 @@ inline void log_reduce(const D16& x, D16* m, D16* k) {
     m->v[i] = _mm_castsi128_pd(_mm_add_epi64(_mm_and_si128(bits, mant), mbase));
   }
 }
+
+// ---- more float ops for the elementwise losses: div, min, abs, compare-selects, log's range reduction
+inline F16 div(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_div_ps(a.v[i], b.v[i]); return r; }
+inline F16 min(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_min_ps(a.v[i], b.v[i]); return r; }
+inline F16 abs(const F16& a) {
+  const __m128 m = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+  F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_and_ps(a.v[i], m); return r;
+}
+inline __m128 blend4(__m128 mask, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b)); }
+#define FUSELOSS_SELECT(name, cmp) \
+  inline F16 name(const F16& p, const F16& q, const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = blend4(cmp(p.v[i], q.v[i]), a.v[i], b.v[i]); return r; }
+FUSELOSS_SELECT(select_lt, _mm_cmplt_ps)
+FUSELOSS_SELECT(select_le, _mm_cmple_ps)
+FUSELOSS_SELECT(select_eq, _mm_cmpeq_ps)
+#undef FUSELOSS_SELECT
+// x = 2^k·m with m in [sqrt(1/2), sqrt(2)) for positive normal float x (musl's logf reduction).
+inline void logf_reduce(const F16& x, F16* m, F16* k) {
+  const __m128i bias = _mm_set1_epi32(0x3f800000 - 0x3f3504f3), mant = _mm_set1_epi32(0x007fffff), base = _mm_set1_epi32(0x3f3504f3);
+  const __m128i k0 = _mm_set1_epi32(0x7f);
+  for (int i = 0; i < 4; ++i) {
+    const __m128i ix = _mm_add_epi32(_mm_castps_si128(x.v[i]), bias);
+    k->v[i] = _mm_cvtepi32_ps(_mm_sub_epi32(_mm_srli_epi32(ix, 23), k0));
+    m->v[i] = _mm_castsi128_ps(_mm_add_epi32(_mm_and_si128(ix, mant), base));
+  }
+}

@@ -1,0 +1,41 @@
+// The elementwise losses at a large shape ([4096, 1024], 4 Mi elements) and a small one ([64, 64]).
+// Bytes per element counted: 8 read (input, target) + 4 written (gradient).
+import * as fl from '../src/index';
+import { ELEMENTWISE_LOSSES, type ElementwiseName } from '../src/ops';
+import { lcg, type Workload } from './harness';
+
+type Loss = (input: Float32Array, target: Float32Array, options?: object) => unknown;
+
+function data(name: ElementwiseName, n: number) {
+  const rand = lcg(777);
+  const input = new Float32Array(n), target = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rand(), z = (rand() - 0.5) * 6;
+    if (name === 'binaryCrossEntropy') (input[i] = rand()), (target[i] = u);
+    else if (name === 'binaryCrossEntropyWithLogits' || name === 'sigmoidFocalLoss') (input[i] = z), (target[i] = u < 0.3 ? 1 : 0);
+    else if (name === 'hingeEmbeddingLoss') (input[i] = z), (target[i] = u < 0.5 ? 1 : -1);
+    else if (name === 'klDiv') (input[i] = -Math.abs(z)), (target[i] = u);
+    else if (name === 'poissonNllLoss') (input[i] = z / 3), (target[i] = Math.floor(u * 5));
+    else (input[i] = z), (target[i] = (rand() - 0.5) * 6);
+  }
+  return { input, target };
+}
+
+export function workloads(): Workload[] {
+  const out: Workload[] = [];
+  for (const spec of ELEMENTWISE_LOSSES) {
+    const loss = (fl as unknown as Record<string, Loss>)[spec.name];
+    for (const shape of [[4096, 1024], [64, 64]]) {
+      const n = shape[0] * shape[1];
+      const { input, target } = data(spec.name, n);
+      const grad = new Float32Array(n);
+      const opts = { shape, reduction: 'mean', out: { grad } };
+      out.push({
+        name: `${spec.name} [${shape}]`, elems: n, bytesPerElem: 12,
+        native: () => loss(input, target, opts),
+        reference: () => loss(input, target, { ...opts, backend: 'reference' }),
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,50 @@
+// Elementwise losses: loss and d(loss)/d(input) in one pass, PyTorch semantics. Input and target have the
+// same shape; weights broadcast per element, per last dim ("class") or per sample (first dim).
+#pragma once
+#include <cstdint>
+
+#include "fuseloss/cross_entropy.h"  // Reduction
+#include "fuseloss/status.h"
+
+namespace fuseloss {
+
+enum class ElementwiseLoss : int {
+  Mse = 0,            // (x - t)²
+  L1 = 1,             // |x - t|
+  SmoothL1 = 2,       // p0 = beta
+  Huber = 3,          // p0 = delta
+  Bce = 4,            // binary cross-entropy on probabilities, logs clamped at -100
+  BceWithLogits = 5,  // pos_weight optional
+  HingeEmbedding = 6, // p0 = margin
+  KlDiv = 7,          // flag = log_target
+  PoissonNll = 8,     // flag = log_input, flag2 = full, p0 = eps
+  SigmoidFocal = 9,   // p0 = alpha (< 0: no alpha weighting), p1 = gamma
+};
+
+struct ElementwiseArgs {
+  ElementwiseLoss kind = ElementwiseLoss::Mse;
+  const float* input = nullptr;
+  const float* target = nullptr;
+  float* grad = nullptr;       // may equal input (in place)
+  float* loss_out = nullptr;   // reduction None
+  int64_t numel = 0;
+  int64_t samples = 1;         // size of the first dim (sampleWeight, 'batchmean')
+  int64_t classes = 1;         // size of the last dim (per-class weight / posWeight)
+  const float* weight = nullptr;        // numel (per element) or classes (per last dim)
+  int64_t weight_len = 0;
+  const float* pos_weight = nullptr;    // classes
+  const float* sample_weight = nullptr; // samples
+  const float* grad_output = nullptr;   // numel, reduction None
+  Reduction reduction = Reduction::Mean;
+  bool batchmean = false;      // klDiv: sum / samples
+  double grad_scale = 1.0;
+  double p0 = 0.0, p1 = 0.0;
+  bool flag = false, flag2 = false;
+  // Element counts of the caller's buffers, checked before anything is touched (-1: unchecked).
+  int64_t input_len = -1, target_len = -1, grad_len = -1, loss_len = -1, pos_weight_len = -1, sample_weight_len = -1,
+          grad_output_len = -1;
+};
+
+Status elementwise_loss(const ElementwiseArgs& args, double* loss);
+
+}  // namespace fuseloss

@@ -1,0 +1,133 @@
+// Elementwise-loss driver: checks sizes and option values before anything is written, then runs the
+// active ISA's chunk kernel over fixed 32 Ki-element chunks on the pool and adds chunk sums in order.
+#include "fuseloss/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "elementwise_kernel.h"
+#include "fuseloss/cpu.h"
+#include "fuseloss/thread_pool.h"
+
+namespace fuseloss {
+namespace {
+
+ew::ChunkKernel kernel_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return ew::chunk_avx512;
+    case Isa::Avx2: return ew::chunk_avx2;
+    default: return ew::chunk_baseline;
+  }
+}
+
+struct Job {
+  const ew::KernelArgs* args;
+  ew::ChunkKernel kernel;
+  double* partial;
+};
+
+void run_chunk(void* ctx, size_t i) {
+  const Job& job = *static_cast<const Job*>(ctx);
+  const int64_t begin = int64_t(i) * ew::kChunk, end = std::min(job.args->numel, begin + ew::kChunk);
+  job.partial[i] = job.kernel(*job.args, begin, end);
+}
+
+bool overlaps(const void* a, int64_t a_elems, const void* b, int64_t b_elems) {
+  if (!a || !b || a_elems <= 0 || b_elems <= 0) return false;
+  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
+  return pa < pb + uintptr_t(b_elems) * 4 && pb < pa + uintptr_t(a_elems) * 4;
+}
+
+Status length(const char* name, int64_t got, int64_t want) {
+  if (got < 0 || got == want) return Status::ok();
+  return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements but received " +
+                             std::to_string(got));
+}
+
+}  // namespace
+
+Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
+  const int64_t n = a.numel;
+  if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("input: element count out of range");
+  if (a.samples < 0 || a.classes < 1 || (n > 0 && (a.samples < 1 || n % a.samples != 0 || n % a.classes != 0)))
+    return Status::range_error("shape: the first and last dims must divide the element count");
+  if (int(a.kind) < 0 || int(a.kind) > int(ElementwiseLoss::SigmoidFocal)) return Status::range_error("loss: unknown kind");
+  if (n > 0 && (!a.input || !a.target || !a.grad)) return Status::type_error("input, target and grad are required");
+  Status st;
+  if (!(st = length("input", a.input_len, n)).is_ok() || !(st = length("target", a.target_len, n)).is_ok() ||
+      !(st = length("out.grad", a.grad_len, n)).is_ok())
+    return st;
+  if (a.weight && a.weight_len != n && a.weight_len != a.classes)
+    return Status::range_error("weight: expected " + std::to_string(n) + " elements (the input's shape) or " +
+                               std::to_string(a.classes) + " (the last dim) but received " + std::to_string(a.weight_len));
+  if (a.pos_weight && !(st = length("posWeight", a.pos_weight_len, a.classes)).is_ok()) return st;
+  if (a.sample_weight && !(st = length("sampleWeight", a.sample_weight_len, a.samples)).is_ok()) return st;
+  if (a.grad_output && a.reduction != Reduction::None)
+    return Status::type_error("gradOutput: only allowed with reduction 'none' (use gradScale for reduced losses)");
+  if (a.grad_output && !(st = length("gradOutput", a.grad_output_len, n)).is_ok()) return st;
+  if (a.reduction == Reduction::None && n > 0 && !a.loss_out)
+    return Status::type_error("loss: reduction 'none' needs an output Float32Array");
+  if (a.loss_out && !(st = length("out.loss", a.loss_len, n)).is_ok()) return st;
+  if (a.grad != a.input && overlaps(a.grad, n, a.input, n))
+    return Status::range_error("out.grad: overlaps input without being the same array (in place needs the same array)");
+  if (overlaps(a.grad, n, a.target, n) || overlaps(a.grad, n, a.weight, a.weight_len) ||
+      overlaps(a.grad, n, a.grad_output, n) || overlaps(a.grad, n, a.loss_out, n) ||
+      overlaps(a.grad, n, a.pos_weight, a.classes) || overlaps(a.grad, n, a.sample_weight, a.samples))
+    return Status::range_error("out.grad: must not overlap target, weights, gradOutput or the loss output");
+  switch (a.kind) {
+    case ElementwiseLoss::SmoothL1:
+      if (!(a.p0 >= 0.0)) return Status::range_error("smoothL1Loss.beta: expected a number >= 0");
+      break;
+    case ElementwiseLoss::Huber:
+      if (!(a.p0 > 0.0)) return Status::range_error("huberLoss.delta: expected a number > 0");
+      break;
+    case ElementwiseLoss::PoissonNll:
+      if (!(a.p0 >= 0.0)) return Status::range_error("poissonNllLoss.eps: expected a number >= 0");
+      break;
+    case ElementwiseLoss::SigmoidFocal:
+      if (!(a.p1 >= 0.0)) return Status::range_error("sigmoidFocalLoss.gamma: expected a number >= 0");
+      break;
+    case ElementwiseLoss::Bce:
+      // PyTorch refuses probabilities outside [0, 1]; checked before anything is written.
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = a.input[i];
+        if (!(v >= 0.0f && v <= 1.0f))
+          return Status::range_error("input[" + std::to_string(i) + "] = " + std::to_string(v) +
+                                     ": binaryCrossEntropy expects probabilities in [0, 1]");
+      }
+      break;
+    default:
+      break;
+  }
+
+  ew::KernelArgs k{};
+  k.kind = a.kind == ElementwiseLoss::SmoothL1 && a.p0 == 0.0 ? ElementwiseLoss::L1 : a.kind;  // PyTorch: beta = 0 is L1
+  k.x = a.input, k.t = a.target, k.g = a.grad, k.lo = a.loss_out;
+  k.numel = n, k.classes = a.classes, k.per_sample = a.samples > 0 ? std::max<int64_t>(1, n / a.samples) : 1;
+  k.w = a.weight, k.w_classes = a.weight && a.weight_len != n;
+  if (a.weight && a.weight_len == n && n == a.classes) k.w_classes = false;
+  k.pw = a.pos_weight, k.sw = a.sample_weight, k.go = a.grad_output;
+  k.none = a.reduction == Reduction::None;
+  const double denom = a.batchmean ? double(a.samples) : double(n);
+  const bool mean = a.reduction == Reduction::Mean;
+  k.scale = float(mean ? a.grad_scale / denom : a.grad_scale);
+  k.p0 = float(a.p0), k.p1 = float(a.p1), k.flag = a.flag, k.flag2 = a.flag2;
+
+  double total = 0.0;
+  if (n > 0) {
+    const int64_t chunks = (n + ew::kChunk - 1) / ew::kChunk;
+    std::vector<double> partial(size_t(chunks), 0.0);
+    Job job{&k, kernel_for(active_isa()), partial.data()};
+    parallel_for(size_t(chunks), run_chunk, &job);
+    for (double p : partial) total += p;
+  }
+  if (mean) *loss = total / denom;
+  else if (a.reduction == Reduction::Sum) *loss = total;
+  else *loss = 0.0;
+  return Status::ok();
+}
+
+}  // namespace fuseloss

@@ -1,0 +1,36 @@
+// Internal interface between the elementwise-loss driver and its per-ISA chunk kernels.
+#pragma once
+#include <cstdint>
+
+#include "fuseloss/elementwise.h"
+
+namespace fuseloss {
+namespace ew {
+
+struct KernelArgs {
+  ElementwiseLoss kind;
+  const float* x;
+  const float* t;
+  float* g;
+  float* lo;                 // reduction None
+  int64_t numel, classes, per_sample;  // per_sample = numel / samples
+  const float* w;            // per element (w_classes = false) or per class
+  bool w_classes;
+  const float* pw;           // per class
+  const float* sw;           // per sample
+  const float* go;           // per element (None)
+  float scale;               // gradient scale (reduced) or the factor on grad_output (None)
+  float p0, p1;
+  bool flag, flag2, none;
+};
+
+constexpr int64_t kChunk = 32768;  // elements per chunk: fixed, so sums never depend on the thread count
+
+// Processes elements [begin, end) (begin a multiple of 16) and returns the sum of their weighted losses.
+using ChunkKernel = double (*)(const KernelArgs&, int64_t begin, int64_t end);
+double chunk_baseline(const KernelArgs&, int64_t, int64_t);
+double chunk_avx2(const KernelArgs&, int64_t, int64_t);
+double chunk_avx512(const KernelArgs&, int64_t, int64_t);
+
+}  // namespace ew
+}  // namespace fuseloss

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Writes test/fixtures/elementwise.json: golden losses and input gradients of the elementwise losses.
+
+Ground truth is float64: PyTorch evaluates each loss in double precision on the (float32) inputs stored
+in the fixture. Run with Debian's python3-torch (`npm run fixtures`); tests read the committed file.
+sigmoid_focal_loss is torchvision.ops.sigmoid_focal_loss, written out here (torchvision is not in Debian's
+python3-torch) exactly as torchvision defines it.
+"""
+import json
+import math
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.manual_seed(7)
+OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'elementwise.json')
+
+
+def enc(values):
+    out = []
+    for v in values:
+        v = float(v)
+        if math.isnan(v):
+            out.append('NaN')
+        elif math.isinf(v):
+            out.append('Infinity' if v > 0 else '-Infinity')
+        else:
+            out.append(v)
+    return out
+
+
+def enc32(values):
+    # shortest decimal that round-trips through float32 (Math.fround restores the exact input)
+    return [v if isinstance(v, str) else float(repr(np.float32(v))) for v in enc(values)]
+
+
+def f32(t):
+    return t.float()
+
+
+def sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2.0, reduction='none'):
+    # torchvision.ops.sigmoid_focal_loss
+    p = torch.sigmoid(inputs)
+    ce_loss = F.binary_cross_entropy_with_logits(inputs, targets, reduction='none')
+    p_t = p * targets + (1 - p) * (1 - targets)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        alpha_t = alpha * targets + (1 - alpha) * (1 - targets)
+        loss = alpha_t * loss
+    if reduction == 'mean':
+        loss = loss.mean()
+    elif reduction == 'sum':
+        loss = loss.sum()
+    return loss
+
+
+def apply(name, x, t, o, reduction):
+    w = o.get('weight')
+    if name == 'mseLoss':
+        return F.mse_loss(x, t, reduction=reduction)
+    if name == 'l1Loss':
+        return F.l1_loss(x, t, reduction=reduction)
+    if name == 'smoothL1Loss':
+        return F.smooth_l1_loss(x, t, reduction=reduction, beta=o.get('beta', 1.0))
+    if name == 'huberLoss':
+        return F.huber_loss(x, t, reduction=reduction, delta=o.get('delta', 1.0))
+    if name == 'binaryCrossEntropy':
+        return F.binary_cross_entropy(x, t, weight=w, reduction=reduction)
+    if name == 'binaryCrossEntropyWithLogits':
+        return F.binary_cross_entropy_with_logits(x, t, weight=w, pos_weight=o.get('posWeight'), reduction=reduction)
+    if name == 'hingeEmbeddingLoss':
+        return F.hinge_embedding_loss(x, t, margin=o.get('margin', 1.0), reduction=reduction)
+    if name == 'klDiv':
+        return F.kl_div(x, t, reduction=reduction, log_target=o.get('logTarget', False))
+    if name == 'poissonNllLoss':
+        return F.poisson_nll_loss(x, t, log_input=o.get('logInput', True), full=o.get('full', False),
+                                  eps=o.get('eps', 1e-8), reduction=reduction)
+    if name == 'sigmoidFocalLoss':
+        return sigmoid_focal_loss(x, t, alpha=o.get('alpha', 0.25), gamma=o.get('gamma', 2.0), reduction=reduction)
+    raise ValueError(name)
+
+
+def case(name, x, t, reduction, options=None, label=''):
+    options = dict(options or {})
+    x32, t32 = f32(x), f32(t)
+    xd = x32.double().clone().requires_grad_(True)
+    od = {k: (v.double() if torch.is_tensor(v) else v) for k, v in options.items()}
+    loss = apply(name, xd, t32.double(), od, reduction)
+    (loss.sum() if reduction == 'none' else loss).backward()
+    c = {
+        'name': f'{name} {label} {list(x.shape)} {reduction}'.replace('  ', ' '),
+        'loss_fn': name,
+        'shape': list(x.shape),
+        'input': enc32(x32.flatten().tolist()),
+        'target': enc32(t32.flatten().tolist()),
+        'options': {k: (enc32(f32(v).flatten().tolist()) if torch.is_tensor(v) else v) for k, v in options.items()},
+        'reduction': reduction,
+        'loss': enc(loss.detach().flatten().tolist()) if reduction == 'none' else enc([loss.item()])[0],
+        'grad': enc(xd.grad.flatten().tolist()),
+    }
+    return c
+
+
+cases = []
+shapes = [(6, 5), (3, 4, 7), (10,)]
+for shape in shapes:
+    for reduction in ['mean', 'sum', 'none']:
+        x = torch.randn(shape) * 2
+        t = torch.randn(shape)
+        cases.append(case('mseLoss', x, t, reduction))
+        cases.append(case('l1Loss', x, t, reduction))
+        cases.append(case('smoothL1Loss', x, t, reduction, {'beta': 0.5}, 'beta=0.5'))
+        cases.append(case('smoothL1Loss', x, t, reduction, {'beta': 0.0}, 'beta=0'))
+        cases.append(case('huberLoss', x, t, reduction, {'delta': 0.8}, 'delta=0.8'))
+        p = torch.rand(shape)
+        tp = torch.rand(shape)
+        C = shape[-1]
+        cases.append(case('binaryCrossEntropy', p, tp, reduction))
+        cases.append(case('binaryCrossEntropy', p, tp, reduction, {'weight': torch.rand(C) + 0.5}, 'class weight'))
+        tb = (torch.rand(shape) < 0.4).float()
+        cases.append(case('binaryCrossEntropyWithLogits', x, tb, reduction))
+        cases.append(case('binaryCrossEntropyWithLogits', x, tp, reduction,
+                          {'weight': torch.rand(shape) + 0.5, 'posWeight': torch.rand(C) * 3}, 'weight+posWeight'))
+        tpm = torch.where(torch.rand(shape) < 0.5, torch.tensor(1.0), torch.tensor(-1.0))
+        cases.append(case('hingeEmbeddingLoss', x, tpm, reduction, {'margin': 0.7}, 'margin=0.7'))
+        lp = F.log_softmax(torch.randn(shape), -1)
+        q = F.softmax(torch.randn(shape), -1)
+        cases.append(case('klDiv', lp, q, reduction))
+        cases.append(case('klDiv', lp, torch.log(q), reduction, {'logTarget': True}, 'logTarget'))
+        counts = torch.poisson(torch.rand(shape) * 4)
+        cases.append(case('poissonNllLoss', x, counts, reduction))
+        cases.append(case('poissonNllLoss', torch.rand(shape) * 3, counts, reduction, {'logInput': False, 'full': True}, 'rate full'))
+        cases.append(case('sigmoidFocalLoss', x, tb, reduction))
+        cases.append(case('sigmoidFocalLoss', x, tp, reduction, {'alpha': -1.0, 'gamma': 0.5}, 'no alpha gamma=0.5'))
+    cases.append(case('klDiv', F.log_softmax(torch.randn(shape), -1), F.softmax(torch.randn(shape), -1), 'batchmean'))
+
+# Extreme inputs: |logits| up to 1e4, probabilities exactly 0 and 1
+big = torch.tensor([[-1e4, -50., -1., 0., 1., 50., 1e4, 3.]])
+bits = torch.tensor([[0., 1., 1., 0., 1., 0., 1., 0.5]])
+for reduction in ['mean', 'none']:
+    cases.append(case('binaryCrossEntropyWithLogits', big, bits, reduction, {}, 'extreme'))
+    cases.append(case('sigmoidFocalLoss', big, bits, reduction, {}, 'extreme'))
+    cases.append(case('binaryCrossEntropy', torch.tensor([[0., 1., 0., 1., 0.5, 1e-7]]), torch.tensor([[0., 1., 1., 0., 1., 0.]]), reduction, {}, 'extreme'))
+    cases.append(case('mseLoss', big, bits, reduction, {}, 'extreme'))
+    cases.append(case('huberLoss', big, bits, reduction, {'delta': 2.0}, 'extreme'))
+    cases.append(case('klDiv', torch.tensor([[-1e4, -3., 0.]]), torch.tensor([[0., 0.5, 0.5]]), reduction, {}, 'extreme'))
+    cases.append(case('poissonNllLoss', torch.tensor([[-50., -1., 0., 1., 30.]]), torch.tensor([[0., 1., 2., 0., 5.]]), reduction, {}, 'extreme'))
+for reduction in ['mean', 'sum', 'none']:
+    cases.append(case('mseLoss', torch.zeros(0, 4), torch.zeros(0, 4), reduction, {}, 'empty'))
+# A size that crosses two 32 Ki-element chunks
+x = torch.randn(34, 1000) * 3
+cases.append(case('binaryCrossEntropyWithLogits', x, (torch.rand(34, 1000) < 0.3).float(), 'mean', {'posWeight': torch.rand(1000) + 0.5}, 'multi-chunk'))
+
+with open(OUT, 'w') as f:
+    json.dump({'generator': 'scripts/gen-fixtures-elementwise.py', 'torch': torch.__version__, 'dtype': 'float64', 'cases': cases},
+              f, separators=(',', ':'))
+print(f'{len(cases)} cases -> {os.path.relpath(OUT)} ({os.path.getsize(OUT) // 1024} KiB)')

@@ -1,0 +1,216 @@
+// The elementwise losses (input and target of the same shape): validation and output allocation, then
+// the native kernel or the reference. Options and their ranges come from the op table (src/ops.ts).
+import { native } from './binding';
+import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type Reduction } from './ops';
+import type { LossResult } from './crossEntropy';
+import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
+import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './tensor';
+import { checkNotDetached, checkOptionNames, overlaps, rangeError, sameView, scalarOption, typeError } from './validate';
+
+export interface ElementwiseOptions<R extends string = Reduction> {
+  /** Dims of a Float32Array input (any rank >= 1); the target has the same shape. */
+  shape?: readonly number[];
+  reduction?: R;
+  /** Per-sample weight, length = first dim. */
+  sampleWeight?: Float32Array | readonly number[] | null;
+  gradOutput?: Float32Array | null;
+  gradScale?: number;
+  out?: { grad?: Float32Array; loss?: Float32Array };
+  inplace?: boolean;
+  backend?: Exclude<Backend, 'cuda'>;
+}
+export type MseLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
+export type L1LossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
+export interface SmoothL1LossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { beta?: number }
+export interface HuberLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { delta?: number }
+export interface BinaryCrossEntropyOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  weight?: Float32Array | readonly number[] | null;
+}
+export interface BinaryCrossEntropyWithLogitsOptions<R extends Reduction = Reduction> extends BinaryCrossEntropyOptions<R> {
+  posWeight?: Float32Array | readonly number[] | null;
+}
+export interface HingeEmbeddingLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { margin?: number }
+export interface KlDivOptions<R extends KlReduction = KlReduction> extends ElementwiseOptions<R> { logTarget?: boolean }
+export interface PoissonNllLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  logInput?: boolean;
+  full?: boolean;
+  eps?: number;
+}
+export interface SigmoidFocalLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  alpha?: number;
+  gamma?: number;
+}
+
+type Result<R extends string> = LossResult<R extends 'none' ? 'none' : 'mean'>;
+const REDUCTION_CODE = { none: 0, mean: 1, sum: 2, batchmean: 1 } as const;
+
+interface Plan {
+  spec: ElementwiseSpec;
+  problem: ElementwiseProblem;
+  grad: Float32Array;
+  lossOut: Float32Array | null;
+  backend: Exclude<Backend, 'cuda'>;
+}
+
+function floatArrayOption(v: unknown, name: string): Float32Array | null {
+  if (v == null) return null;
+  let a: Float32Array;
+  if (v instanceof Float32Array) a = v;
+  else if (Array.isArray(v) && v.every((e) => typeof e === 'number')) a = Float32Array.from(v);
+  else throw typeError('a Float32Array or number[]', name, v);
+  checkNotDetached(a, name);
+  return a;
+}
+
+function plan(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): Plan {
+  const name = spec.name;
+  if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
+  checkOptionNames(options, spec);
+  const o = options as Record<string, unknown>;
+  const x = floatInput(input, o.shape, 'input');
+  const dims = x.dims;
+  const numel = x.data.length;
+  const t = isTensorLike(target) ? target.data : target;
+  if (isTensorLike(target) && (target.dims.length !== dims.length || target.dims.some((d, i) => d !== dims[i])))
+    throw rangeError(`target.dims [${dims.join(', ')}] (the input's dims)`, 'target.dims', `[${target.dims.join(', ')}]`);
+  if (!(t instanceof Float32Array)) throw typeError('a Float32Array (the input\'s shape)', 'target', t);
+  checkNotDetached(t, 'target');
+  if (t.length !== numel) throw rangeError(`${numel} elements (the input's shape [${dims.join(', ')}])`, 'target', t);
+  const samples = dims[0];
+  const classes = Math.max(1, dims[dims.length - 1]);
+
+  const weight = floatArrayOption(o.weight, `${name}.weight`);
+  if (weight && weight.length !== numel && weight.length !== classes)
+    throw rangeError(`${numel} elements (the input's shape) or ${classes} (the last dim)`, `${name}.weight`, weight);
+  const posWeight = floatArrayOption(o.posWeight, `${name}.posWeight`);
+  if (posWeight && posWeight.length !== classes) throw rangeError(`${classes} elements (the last dim)`, `${name}.posWeight`, posWeight);
+  const sampleWeight = floatArrayOption(o.sampleWeight, `${name}.sampleWeight`);
+  if (sampleWeight && sampleWeight.length !== samples)
+    throw rangeError(`${samples} elements (the first dim)`, `${name}.sampleWeight`, sampleWeight);
+
+  const reduction = scalarOption<KlReduction>(o, spec, 'reduction');
+  const gradScale = scalarOption<number>(o, spec, 'gradScale');
+  const inplace = scalarOption<boolean>(o, spec, 'inplace');
+  const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
+  const has = (k: string) => spec.options.some((s) => s.name === k);
+  const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
+  const params = {
+    beta: param('beta', 1), delta: param('delta', 1), margin: param('margin', 1), logTarget: param('logTarget', false),
+    logInput: param('logInput', true), full: param('full', false), eps: param('eps', 1e-8), alpha: param('alpha', 0.25),
+    gamma: param('gamma', 2),
+  };
+
+  let gradOutput: Float32Array | null = null;
+  if (o.gradOutput != null) {
+    if (reduction !== 'none') throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
+    if (!(o.gradOutput instanceof Float32Array)) throw typeError('a Float32Array', `${name}.gradOutput`, o.gradOutput);
+    gradOutput = o.gradOutput;
+    checkNotDetached(gradOutput, 'gradOutput');
+    if (gradOutput.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.gradOutput`, gradOutput);
+  }
+
+  const out = o.out as { grad?: unknown; loss?: unknown } | undefined;
+  if (out !== undefined && (typeof out !== 'object' || out === null)) throw typeError('{ grad?, loss? }', `${name}.out`, out);
+  if (out)
+    for (const k of Object.keys(out))
+      if (k !== 'grad' && k !== 'loss' && (out as Record<string, unknown>)[k] !== undefined)
+        throw new TypeError(`Unknown key '${k}' in ${name}.out; expected grad and/or loss`);
+  let grad: Float32Array;
+  if (out?.grad !== undefined) {
+    if (!(out.grad instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.grad`, out.grad);
+    checkNotDetached(out.grad, 'out.grad');
+    if (out.grad.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.out.grad`, out.grad);
+    if (inplace && !sameView(out.grad, x.data))
+      throw new TypeError(`${name}: inplace: true writes the gradient over input; out.grad must be omitted or be input`);
+    grad = out.grad;
+  } else {
+    grad = inplace ? x.data : new Float32Array(numel);
+  }
+  if (!sameView(grad, x.data) && overlaps(grad, x.data))
+    throw new RangeError(`${name}.out.grad overlaps input without being the same array (in place needs the same array)`);
+  for (const [label, other] of [['target', t], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]] as const)
+    if (other && overlaps(grad, other)) throw new RangeError(`${name}: the gradient output overlaps ${label}`);
+
+  let lossOut: Float32Array | null = null;
+  if (reduction === 'none') {
+    if (out?.loss !== undefined) {
+      if (!(out.loss instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.loss`, out.loss);
+      checkNotDetached(out.loss, 'out.loss');
+      if (out.loss.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.out.loss`, out.loss);
+      if (overlaps(out.loss, grad) || overlaps(out.loss, x.data) || overlaps(out.loss, t))
+        throw new RangeError(`${name}.out.loss overlaps input, target or the gradient`);
+      lossOut = out.loss;
+    } else {
+      lossOut = new Float32Array(numel);
+    }
+  } else if (out?.loss !== undefined) {
+    throw new TypeError(`${name}.out.loss is only used with reduction 'none' (got '${reduction}')`);
+  }
+  return {
+    spec, grad, lossOut, backend,
+    problem: { name, input: x.data, target: t, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },
+  };
+}
+
+function nativeArgs(p: Plan) {
+  const q = p.problem, k = q.params;
+  const [p0, p1, flag, flag2] = ({
+    mseLoss: [0, 0, false, false], l1Loss: [0, 0, false, false], smoothL1Loss: [k.beta, 0, false, false],
+    huberLoss: [k.delta, 0, false, false], binaryCrossEntropy: [0, 0, false, false], binaryCrossEntropyWithLogits: [0, 0, false, false],
+    hingeEmbeddingLoss: [k.margin, 0, false, false], klDiv: [0, 0, k.logTarget, false],
+    poissonNllLoss: [k.eps, 0, k.logInput, k.full], sigmoidFocalLoss: [k.alpha, k.gamma, false, false],
+  } as const)[q.name];
+  return [
+    p.spec.kind, q.input, q.target, q.numel, q.samples, q.classes, q.weight, q.posWeight, q.sampleWeight, q.gradOutput, p.grad,
+    p.lossOut, REDUCTION_CODE[q.reduction], q.reduction === 'batchmean', q.gradScale, p0, p1, flag, flag2,
+  ] as const;
+}
+
+function result<R extends string>(p: Plan, loss: number): Result<R> {
+  return { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as Result<R>;
+}
+
+function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Result<R> {
+  const p = plan(spec, input, target, options);
+  if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
+  return result(p, native().elementwiseLoss(...nativeArgs(p)));
+}
+
+async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<Result<R>> {
+  const p = plan(spec, input, target, options);
+  if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
+  return result(p, await native().elementwiseLossAsync(...nativeArgs(p)));
+}
+
+const specOf = (name: ElementwiseSpec['name']) => ELEMENTWISE_LOSSES.find((s) => s.name === name)!;
+type Target = Float32Array | TensorLike<Float32Array>;
+
+function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name']) {
+  const spec = specOf(name);
+  return [
+    <R extends string = 'mean'>(input: FloatInput, target: Target, options?: O & { reduction?: R }) => runSync<R>(spec, input, target, options),
+    <R extends string = 'mean'>(input: FloatInput, target: Target, options?: O & { reduction?: R }) => runAsync<R>(spec, input, target, options),
+  ] as const;
+}
+
+/** (x − t)², PyTorch's F.mse_loss. */
+export const [mseLoss, mseLossAsync] = pair<MseLossOptions>('mseLoss');
+/** |x − t|, PyTorch's F.l1_loss. */
+export const [l1Loss, l1LossAsync] = pair<L1LossOptions>('l1Loss');
+/** PyTorch's F.smooth_l1_loss (option beta). */
+export const [smoothL1Loss, smoothL1LossAsync] = pair<SmoothL1LossOptions>('smoothL1Loss');
+/** PyTorch's F.huber_loss (option delta). */
+export const [huberLoss, huberLossAsync] = pair<HuberLossOptions>('huberLoss');
+/** PyTorch's F.binary_cross_entropy on probabilities (logs clamped at −100). */
+export const [binaryCrossEntropy, binaryCrossEntropyAsync] = pair<BinaryCrossEntropyOptions>('binaryCrossEntropy');
+/** PyTorch's F.binary_cross_entropy_with_logits (weight, posWeight). */
+export const [binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync] =
+  pair<BinaryCrossEntropyWithLogitsOptions>('binaryCrossEntropyWithLogits');
+/** PyTorch's F.hinge_embedding_loss (targets ±1, option margin). */
+export const [hingeEmbeddingLoss, hingeEmbeddingLossAsync] = pair<HingeEmbeddingLossOptions>('hingeEmbeddingLoss');
+/** PyTorch's F.kl_div: input log-probabilities; logTarget; reduction incl. 'batchmean'. */
+export const [klDiv, klDivAsync] = pair<KlDivOptions>('klDiv');
+/** PyTorch's F.poisson_nll_loss (logInput, full, eps). */
+export const [poissonNllLoss, poissonNllLossAsync] = pair<PoissonNllLossOptions>('poissonNllLoss');
+/** torchvision.ops.sigmoid_focal_loss (alpha, gamma; default reduction 'none', as torchvision). */
+export const [sigmoidFocalLoss, sigmoidFocalLossAsync] = pair<SigmoidFocalLossOptions>('sigmoidFocalLoss');
