@@ -1,12 +1,13 @@
 // `npm run bench [-- --quick] [-- --filter <text>] [-- --threads 1,2] [-- --json]`
 import * as ce from './crossEntropy.bench';
 import * as ew from './elementwise.bench';
+import * as rw from './rowwise.bench';
 import { machine, parseArgs, render, runWorkloads, writeResults } from './harness';
 
 const args = parseArgs(process.argv.slice(2));
 const m = machine();
 console.log(`fuseloss bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ISA ${m.isa} (supported: ${m.supportedIsas.join(', ')})`);
-const { rows, rooflines, dram } = runWorkloads([...ce.workloads(), ...ew.workloads()], args);
+const { rows, rooflines, dram } = runWorkloads([...ce.workloads(), ...ew.workloads(), ...rw.workloads()], args);
 console.log('\nrooflines (y = a·x, 4 B read + 4 B written per element, GB/s):');
 console.log('  DRAM (2^26 elements): ' + Object.entries(dram).map(([t, v]) => `${t} thread(s) ${v.toFixed(1)}`).join(', '));
 console.log('  same working set:     ' +

@@ -7,33 +7,19 @@ sigmoid_focal_loss is torchvision.ops.sigmoid_focal_loss, written out here (torc
 python3-torch) exactly as torchvision defines it.
 """
 import json
-import math
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
+from fixtures_common import enc
+
+
+def enc32_(values):
+    return enc(values, f32=True)
+
 torch.manual_seed(7)
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'elementwise.json')
-
-
-def enc(values):
-    out = []
-    for v in values:
-        v = float(v)
-        if math.isnan(v):
-            out.append('NaN')
-        elif math.isinf(v):
-            out.append('Infinity' if v > 0 else '-Infinity')
-        else:
-            out.append(v)
-    return out
-
-
-def enc32(values):
-    # shortest decimal that round-trips through float32 (Math.fround restores the exact input)
-    return [v if isinstance(v, str) else float(repr(np.float32(v))) for v in enc(values)]
 
 
 def f32(t):
@@ -93,9 +79,9 @@ def case(name, x, t, reduction, options=None, label=''):
         'name': f'{name} {label} {list(x.shape)} {reduction}'.replace('  ', ' '),
         'loss_fn': name,
         'shape': list(x.shape),
-        'input': enc32(x32.flatten().tolist()),
-        'target': enc32(t32.flatten().tolist()),
-        'options': {k: (enc32(f32(v).flatten().tolist()) if torch.is_tensor(v) else v) for k, v in options.items()},
+        'input': enc32_(x32.flatten().tolist()),
+        'target': enc32_(t32.flatten().tolist()),
+        'options': {k: (enc32_(f32(v).flatten().tolist()) if torch.is_tensor(v) else v) for k, v in options.items()},
         'reduction': reduction,
         'loss': enc(loss.detach().flatten().tolist()) if reduction == 'none' else enc([loss.item()])[0],
         'grad': enc(xd.grad.flatten().tolist()),

@@ -7,37 +7,48 @@ stored as strings. Expected values are PyTorch's float32 results (loss and input
 the loss, with grad_outputs for reduction 'none' when the case sets gradOutput).
 """
 import json
-import math
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+
+from fixtures_common import enc
+
+
+def enc32(values):
+    return enc(values, f32=True)
 
 torch.manual_seed(20261122)
 OUT = os.path.join(os.path.dirname(__file__), '..', 'test', 'fixtures', 'crossEntropy.json')
 
 
-def enc(values):
-    out = []
-    for v in values:
-        v = float(v)
-        if math.isnan(v):
-            out.append('NaN')
-        elif math.isinf(v):
-            out.append('Infinity' if v > 0 else '-Infinity')
-        else:
-            # shortest decimal that round-trips through float32 (Math.fround restores the exact value)
-            out.append(float(repr(np.float32(v))))
-    return out
+def sample_weighted_ce(x, target, w, ignore_index, label_smoothing, reduction, sw):
+    # fuseloss's sampleWeight: per-sample losses (reduction 'none') times sw[n], then PyTorch's reduction
+    # with its own denominator (Σ w[y] over counted targets, or the number of positions).
+    per = F.cross_entropy(x, target, weight=w, ignore_index=ignore_index, reduction='none', label_smoothing=label_smoothing)
+    shape = [sw.shape[0]] + [1] * (per.dim() - 1)
+    per = per * sw.reshape(shape)
+    if reduction == 'none':
+        return per
+    if reduction == 'sum':
+        return per.sum()
+    if target.dtype == torch.long:
+        mask = target != ignore_index
+        denom = (w[target[mask]].sum() if w is not None else mask.sum())
+    else:
+        denom = per.numel()
+    return per.sum() / denom
 
 
 def case(name, x, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction='mean',
-         grad_output=None, grad_scale=1.0):
+         grad_output=None, grad_scale=1.0, sample_weight=None):
     x = x.float().detach().clone().requires_grad_(True)
     w = None if weight is None else weight.float()
-    loss = F.cross_entropy(x, target, weight=w, ignore_index=ignore_index, reduction=reduction,
-                           label_smoothing=label_smoothing)
+    if sample_weight is not None:
+        loss = sample_weighted_ce(x, target, w, ignore_index, label_smoothing, reduction, sample_weight.float())
+    else:
+        loss = F.cross_entropy(x, target, weight=w, ignore_index=ignore_index, reduction=reduction,
+                               label_smoothing=label_smoothing)
     if reduction == 'none':
         go = torch.ones_like(loss) if grad_output is None else grad_output.float().reshape(loss.shape)
         loss.backward(go)
@@ -47,19 +58,21 @@ def case(name, x, target, weight=None, ignore_index=-100, label_smoothing=0.0, r
     c = {
         'name': name,
         'shape': list(x.shape),
-        'input': enc(x.detach().flatten().tolist()),
+        'input': enc32(x.detach().flatten().tolist()),
         'targetKind': 'index' if target.dtype == torch.long else 'prob',
-        'target': target.flatten().tolist() if target.dtype == torch.long else enc(target.flatten().tolist()),
+        'target': target.flatten().tolist() if target.dtype == torch.long else enc32(target.flatten().tolist()),
         'options': {'reduction': reduction, 'ignoreIndex': ignore_index, 'labelSmoothing': label_smoothing},
-        'loss': enc(loss.detach().flatten().tolist()) if reduction == 'none' else enc([loss.item()])[0],
-        'grad': enc(grad.flatten().tolist()),
+        'loss': enc32(loss.detach().flatten().tolist()) if reduction == 'none' else enc32([loss.item()])[0],
+        'grad': enc32(grad.flatten().tolist()),
     }
     if w is not None:
-        c['options']['weight'] = enc(w.tolist())
+        c['options']['weight'] = enc32(w.tolist())
     if grad_output is not None:
-        c['options']['gradOutput'] = enc(grad_output.flatten().tolist())
+        c['options']['gradOutput'] = enc32(grad_output.flatten().tolist())
     if grad_scale != 1.0:
         c['options']['gradScale'] = grad_scale
+    if sample_weight is not None:
+        c['options']['sampleWeight'] = enc32(sample_weight.float().tolist())
     return c
 
 
@@ -130,6 +143,16 @@ cases.append(case('one sample [C]', torch.randn(11), torch.tensor(4), torch.rand
 cases.append(case('one sample [C] none', torch.randn(11), torch.tensor(4), None, -100, 0.1, 'none'))
 for reduction in ['mean', 'sum', 'none']:
     cases.append(case(f'empty batch {reduction}', torch.zeros(0, 5), torch.zeros(0, dtype=torch.long), None, -100, 0.0, reduction))
+# Per-sample weights (fuseloss's sampleWeight): rows, probabilities, spatial
+for reduction in ['mean', 'sum', 'none']:
+    x = torch.randn(6, 7)
+    cases.append(case(f'sampleWeight rows {reduction}', x, ids((6,), 7, 0.2), torch.rand(7) + 0.5, -100, 0.1, reduction,
+                      sample_weight=torch.rand(6) * 2))
+    cases.append(case(f'sampleWeight prob {reduction}', x, torch.softmax(torch.randn(6, 7), 1), None, -100, 0.0, reduction,
+                      sample_weight=torch.rand(6) * 2))
+    xs = torch.randn(3, 5, 4, 5)
+    cases.append(case(f'sampleWeight spatial {reduction}', xs, ids((3, 4, 5), 5, 0.1), None, -100, 0.05, reduction,
+                      sample_weight=torch.rand(3) * 2))
 # Large enough to cross several 32 Ki-element chunks of the thread pool
 x = torch.randn(160, 257) * 4
 cases.append(case('multi-chunk [160,257] mean w ls', x, ids((160,), 257, 0.05), torch.rand(257) + 0.5, -100, 0.1, 'mean'))

@@ -8,15 +8,36 @@ import * as path from 'node:path';
 export type NativeReduction = 0 | 1 | 2;
 type F32 = Float32Array;
 
+/** (input, input2, targetIndex, target, weight, sampleWeight, gradOutput, grad, grad2, lossOut, n, c, reduction, gradScale, p, margin, eps) */
+export type RowLossArgs = [
+  input: F32, input2: F32 | null, targetIndex: Int32Array | null, target: F32 | null, weight: F32 | null,
+  sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, grad2: F32 | null, lossOut: F32 | null, n: number, c: number,
+  reduction: NativeReduction, gradScale: number, p: number, margin: number, eps: number,
+];
+type RowLossFn = (...args: RowLossArgs) => number;
+type RowLossAsyncFn = (...args: RowLossArgs) => Promise<number>;
+
 export interface NativeBinding {
   crossEntropy(
     input: F32, target: Int32Array | F32, n: number, c: number, s: number, weight: F32 | null, ignoreIndex: number,
     labelSmoothing: number, reduction: NativeReduction, gradScale: number, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    sampleWeight: F32 | null,
   ): number;
   crossEntropyAsync(
     input: F32, target: Int32Array | F32, n: number, c: number, s: number, weight: F32 | null, ignoreIndex: number,
     labelSmoothing: number, reduction: NativeReduction, gradScale: number, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    sampleWeight: F32 | null,
   ): Promise<number>;
+  nllLoss: NativeBinding['crossEntropy'];
+  nllLossAsync: NativeBinding['crossEntropyAsync'];
+  multiMarginLoss: RowLossFn;
+  multiMarginLossAsync: RowLossAsyncFn;
+  multilabelSoftMarginLoss: RowLossFn;
+  multilabelSoftMarginLossAsync: RowLossAsyncFn;
+  cosineEmbeddingLoss: RowLossFn;
+  cosineEmbeddingLossAsync: RowLossAsyncFn;
+  softF1Loss: RowLossFn;
+  softF1LossAsync: RowLossAsyncFn;
   elementwiseLoss(
     kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
     posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,

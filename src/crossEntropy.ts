@@ -1,17 +1,18 @@
 // crossEntropy / crossEntropyAsync: validation and output allocation (once, here), then the native
 // kernel or the reference. PyTorch's F.cross_entropy semantics; see src/ops.ts for the options.
 import { cudaNative, native, type NativeReduction } from './binding';
-import { type Backend, crossEntropySpec as spec, type Reduction } from './ops';
+import { type Backend, crossEntropySpec, type LossSpec, type Reduction } from './ops';
 import { crossEntropyReference, type CrossEntropyProblem } from './reference/crossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from './tensor';
-import {
-  checkNotDetached, checkOptionNames, describe, overlaps, rangeError, sameView, scalarOption, typeError,
-} from './validate';
+import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
+import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
 
 export interface CrossEntropyOptions<R extends Reduction = Reduction> {
   /** Dims of a Float32Array input: [N, C] or [N, C, d1, …, dk] (or [C] for one sample). */
   shape?: readonly number[];
   weight?: Float32Array | readonly number[] | null;
+  /** Per-sample weight, length N: multiplies each sample's losses and gradients before the reduction. */
+  sampleWeight?: Float32Array | readonly number[] | null;
   ignoreIndex?: number;
   labelSmoothing?: number;
   reduction?: R;
@@ -38,8 +39,11 @@ interface Plan {
 
 const REDUCTION_CODE: Record<Reduction, NativeReduction> = { none: 0, mean: 1, sum: 2 };
 
-function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptions = {}): Plan {
-  if (typeof options !== 'object' || options === null) throw typeError('an options object', 'crossEntropy options', options);
+// crossEntropy and nllLoss share shapes, targets and options (nllLoss: class ids only, no smoothing).
+export function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptions = {}, spec: LossSpec = crossEntropySpec): Plan {
+  const name = spec.name;
+  const classIdsOnly = name === 'nllLoss';
+  if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
   checkOptionNames(options, spec);
   const opts = options as Record<string, unknown>;
   const x = floatInput(input, options.shape, 'input');
@@ -68,105 +72,52 @@ function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptio
       throw rangeError(`${n * s} class ids (shape [${positionDims.join(', ')}])`, 'target', t);
     if (tDims && (tDims.length !== positionDims.length || tDims.some((d, i) => d !== positionDims[i])))
       throw rangeError(`target.dims [${positionDims.join(', ')}]`, 'target.dims', `[${tDims.join(', ')}]`);
-  } else if (t instanceof Float32Array) {
+  } else if (t instanceof Float32Array && !classIdsOnly) {
     targetArr = t;
     checkNotDetached(t, 'target');
     if (t.length !== x.data.length)
       throw rangeError(`${x.data.length} probabilities (the input's shape [${dims.join(', ')}])`, 'target', t);
     if (tDims && (tDims.length !== dims.length || tDims.some((d, i) => d !== dims[i])))
       throw rangeError(`target.dims [${dims.join(', ')}]`, 'target.dims', `[${tDims.join(', ')}]`);
+  } else if (classIdsOnly) {
+    throw typeError('an Int32Array of class ids', 'target', t);
   } else {
     throw typeError('an Int32Array of class ids or a Float32Array of probabilities', 'target', t);
   }
 
-  let weight: Float32Array | null = null;
-  if (options.weight != null) {
-    const w = options.weight;
-    if (w instanceof Float32Array) weight = w;
-    else if (Array.isArray(w) && w.every((v) => typeof v === 'number')) weight = Float32Array.from(w);
-    else throw typeError('a Float32Array or number[] of per-class weights', 'crossEntropy.weight', w);
-    checkNotDetached(weight, 'weight');
-    if (weight.length !== c) throw rangeError(`${c} per-class weights (C)`, 'crossEntropy.weight', w);
-  }
+  const weight = floatArrayOption(options.weight, `${name}.weight`, c, 'C, one per class');
+  const sampleWeight = floatArrayOption(options.sampleWeight, `${name}.sampleWeight`, n, 'N, one per sample');
 
   const ignoreIndex = scalarOption<number>(opts, spec, 'ignoreIndex');
-  const labelSmoothing = scalarOption<number>(opts, spec, 'labelSmoothing');
+  const labelSmoothing = classIdsOnly ? 0 : scalarOption<number>(opts, spec, 'labelSmoothing');
   const reduction = scalarOption<Reduction>(opts, spec, 'reduction');
   const gradScale = scalarOption<number>(opts, spec, 'gradScale');
   const inplace = scalarOption<boolean>(opts, spec, 'inplace');
   const backend = scalarOption<Backend>(opts, spec, 'backend');
 
-  let gradOutput: Float32Array | null = null;
-  if (options.gradOutput != null) {
-    if (reduction !== 'none')
-      throw new TypeError(`crossEntropy.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
-    if (!(options.gradOutput instanceof Float32Array))
-      throw typeError('a Float32Array', 'crossEntropy.gradOutput', options.gradOutput);
-    gradOutput = options.gradOutput;
-    checkNotDetached(gradOutput, 'gradOutput');
-    if (gradOutput.length !== n * s)
-      throw rangeError(`${n * s} elements (shape [${positionDims.join(', ')}])`, 'crossEntropy.gradOutput', gradOutput);
-  }
-
-  const out = options.out;
-  if (out !== undefined && (typeof out !== 'object' || out === null)) throw typeError('{ grad?, loss? }', 'crossEntropy.out', out);
-  if (out) {
-    for (const k of Object.keys(out))
-      if (k !== 'grad' && k !== 'loss' && (out as Record<string, unknown>)[k] !== undefined)
-        throw new TypeError(`Unknown key '${k}' in crossEntropy.out; expected grad and/or loss`);
-  }
-  let grad: Float32Array;
-  if (out?.grad !== undefined) {
-    if (!(out.grad instanceof Float32Array)) throw typeError('a Float32Array', 'crossEntropy.out.grad', out.grad);
-    checkNotDetached(out.grad, 'out.grad');
-    if (out.grad.length !== x.data.length)
-      throw rangeError(`${x.data.length} elements (the input's shape [${dims.join(', ')}])`, 'crossEntropy.out.grad', out.grad);
-    if (inplace && !sameView(out.grad, x.data))
-      throw new TypeError('crossEntropy: inplace: true writes the gradient over input; out.grad must be omitted or be input');
-    grad = out.grad;
-  } else {
-    grad = inplace ? x.data : new Float32Array(x.data.length);
-  }
-  // The gradient may be the input itself (in place); no other overlap is safe.
-  if (!sameView(grad, x.data) && overlaps(grad, x.data))
-    throw new RangeError('crossEntropy.out.grad overlaps input without being the same array (in place needs the same array)');
-  for (const [name, other] of [['target', targetArr], ['weight', weight], ['gradOutput', gradOutput]] as const)
-    if (other && overlaps(grad, other)) throw new RangeError(`crossEntropy: the gradient output overlaps ${name}`);
-
-  let lossOut: Float32Array | null = null;
-  if (reduction === 'none') {
-    if (out?.loss !== undefined) {
-      if (!(out.loss instanceof Float32Array)) throw typeError('a Float32Array', 'crossEntropy.out.loss', out.loss);
-      checkNotDetached(out.loss, 'out.loss');
-      if (out.loss.length !== n * s)
-        throw rangeError(`${n * s} elements (shape [${positionDims.join(', ')}])`, 'crossEntropy.out.loss', out.loss);
-      if (overlaps(out.loss, grad) || overlaps(out.loss, x.data) || overlaps(out.loss, targetArr))
-        throw new RangeError('crossEntropy.out.loss overlaps input, target or the gradient');
-      lossOut = out.loss;
-    } else {
-      lossOut = new Float32Array(n * s);
-    }
-  } else if (out?.loss !== undefined) {
-    throw new TypeError(`crossEntropy.out.loss is only used with reduction 'none' (got '${reduction}')`);
-  }
+  const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, `shape [${positionDims.join(', ')}]`);
+  const { grad, lossOut } = resolveOutputs({
+    name, input: x.data, out: options.out, inplace, reduction, lossLength: n * s,
+    inputs: [['target', targetArr], ['weight', weight], ['gradOutput', gradOutput], ['sampleWeight', sampleWeight]],
+  });
 
   return {
-    problem: { input: x.data, target: targetArr, n, c, s, weight, ignoreIndex, labelSmoothing, reduction, gradScale, gradOutput },
+    problem: { input: x.data, target: targetArr, n, c, s, weight, sampleWeight, ignoreIndex, labelSmoothing, reduction, gradScale, gradOutput },
     grad,
     lossOut,
     backend,
   };
 }
 
-function nativeArgs(p: Plan) {
+export function nativeArgs(p: Plan) {
   const q = p.problem;
   return [
     q.input, q.target, q.n, q.c, q.s, q.weight, q.ignoreIndex, q.labelSmoothing, REDUCTION_CODE[q.reduction], q.gradScale,
-    q.gradOutput, p.grad, p.lossOut,
+    q.gradOutput, p.grad, p.lossOut, q.sampleWeight,
   ] as const;
 }
 
-function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> {
+export function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> {
   return { loss: (p.problem.reduction === 'none' ? p.lossOut! : loss) as LossResult<R>['loss'], grad: p.grad };
 }
 
@@ -198,4 +149,3 @@ export async function crossEntropyAsync<R extends Reduction = 'mean'>(
   return result(p, await native().crossEntropyAsync(...nativeArgs(p)));
 }
 
-export { describe as describeValue };

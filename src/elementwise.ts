@@ -5,7 +5,8 @@ import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReductio
 import type { LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './tensor';
-import { checkNotDetached, checkOptionNames, overlaps, rangeError, sameView, scalarOption, typeError } from './validate';
+import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
+import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
 
 export interface ElementwiseOptions<R extends string = Reduction> {
   /** Dims of a Float32Array input (any rank >= 1); the target has the same shape. */
@@ -52,16 +53,6 @@ interface Plan {
   backend: Exclude<Backend, 'cuda'>;
 }
 
-function floatArrayOption(v: unknown, name: string): Float32Array | null {
-  if (v == null) return null;
-  let a: Float32Array;
-  if (v instanceof Float32Array) a = v;
-  else if (Array.isArray(v) && v.every((e) => typeof e === 'number')) a = Float32Array.from(v);
-  else throw typeError('a Float32Array or number[]', name, v);
-  checkNotDetached(a, name);
-  return a;
-}
-
 function plan(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): Plan {
   const name = spec.name;
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
@@ -100,52 +91,11 @@ function plan(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | T
     gamma: param('gamma', 2),
   };
 
-  let gradOutput: Float32Array | null = null;
-  if (o.gradOutput != null) {
-    if (reduction !== 'none') throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
-    if (!(o.gradOutput instanceof Float32Array)) throw typeError('a Float32Array', `${name}.gradOutput`, o.gradOutput);
-    gradOutput = o.gradOutput;
-    checkNotDetached(gradOutput, 'gradOutput');
-    if (gradOutput.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.gradOutput`, gradOutput);
-  }
-
-  const out = o.out as { grad?: unknown; loss?: unknown } | undefined;
-  if (out !== undefined && (typeof out !== 'object' || out === null)) throw typeError('{ grad?, loss? }', `${name}.out`, out);
-  if (out)
-    for (const k of Object.keys(out))
-      if (k !== 'grad' && k !== 'loss' && (out as Record<string, unknown>)[k] !== undefined)
-        throw new TypeError(`Unknown key '${k}' in ${name}.out; expected grad and/or loss`);
-  let grad: Float32Array;
-  if (out?.grad !== undefined) {
-    if (!(out.grad instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.grad`, out.grad);
-    checkNotDetached(out.grad, 'out.grad');
-    if (out.grad.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.out.grad`, out.grad);
-    if (inplace && !sameView(out.grad, x.data))
-      throw new TypeError(`${name}: inplace: true writes the gradient over input; out.grad must be omitted or be input`);
-    grad = out.grad;
-  } else {
-    grad = inplace ? x.data : new Float32Array(numel);
-  }
-  if (!sameView(grad, x.data) && overlaps(grad, x.data))
-    throw new RangeError(`${name}.out.grad overlaps input without being the same array (in place needs the same array)`);
-  for (const [label, other] of [['target', t], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]] as const)
-    if (other && overlaps(grad, other)) throw new RangeError(`${name}: the gradient output overlaps ${label}`);
-
-  let lossOut: Float32Array | null = null;
-  if (reduction === 'none') {
-    if (out?.loss !== undefined) {
-      if (!(out.loss instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.loss`, out.loss);
-      checkNotDetached(out.loss, 'out.loss');
-      if (out.loss.length !== numel) throw rangeError(`${numel} elements (the input's shape)`, `${name}.out.loss`, out.loss);
-      if (overlaps(out.loss, grad) || overlaps(out.loss, x.data) || overlaps(out.loss, t))
-        throw new RangeError(`${name}.out.loss overlaps input, target or the gradient`);
-      lossOut = out.loss;
-    } else {
-      lossOut = new Float32Array(numel);
-    }
-  } else if (out?.loss !== undefined) {
-    throw new TypeError(`${name}.out.loss is only used with reduction 'none' (got '${reduction}')`);
-  }
+  const gradOutput = gradOutputOption(o.gradOutput, name, reduction, numel, "the input's shape");
+  const { grad, lossOut } = resolveOutputs({
+    name, input: x.data, out: o.out, inplace, reduction, lossLength: numel,
+    inputs: [['target', t], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
+  });
   return {
     spec, grad, lossOut, backend,
     problem: { name, input: x.data, target: t, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },

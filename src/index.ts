@@ -4,6 +4,13 @@ import { native } from './binding';
 
 export { crossEntropy, crossEntropyAsync } from './crossEntropy';
 export type { CrossEntropyOptions, LossResult } from './crossEntropy';
+export { nllLoss, nllLossAsync } from './nllLoss';
+export type { NllLossOptions } from './nllLoss';
+export {
+  multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
+  cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync,
+} from './rowwise';
+export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions } from './rowwise';
 export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
@@ -16,7 +23,7 @@ export type {
 } from './elementwise';
 export type { TensorLike, FloatInput, TargetInput } from './tensor';
 export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec } from './ops';
-export { LOSSES, ELEMENTWISE_LOSSES, crossEntropySpec, optionsTable } from './ops';
+export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
 export type { CudaDevice } from './binding';
 

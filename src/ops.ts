@@ -39,6 +39,11 @@ const common: readonly OptionSpec[] = [
   { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (CPU addon), `'reference'` (pure TypeScript) or `'cuda'` (NVIDIA GPU; host arrays in and out)." },
 ];
 
+const sampleWeight: OptionSpec = {
+  name: 'sampleWeight', type: 'float32',
+  doc: 'Per-sample weight (length = first dim): multiplies each sample\'s losses and gradients before the reduction (the mean still divides by the element count).',
+};
+
 export const crossEntropySpec: LossSpec = {
   name: 'crossEntropy',
   torch: 'torch.nn.functional.cross_entropy',
@@ -47,6 +52,7 @@ export const crossEntropySpec: LossSpec = {
     { name: 'weight', type: 'float32', doc: 'Per-class weight, length C (Float32Array or number[]).' },
     { name: 'ignoreIndex', type: 'integer', default: -100, range: [-2147483648, 2147483647], doc: 'Class-id targets equal to it contribute no loss and no gradient, and are left out of the mean.' },
     { name: 'labelSmoothing', type: 'number', default: 0, range: [0, 1], doc: 'Mixes the target with the uniform distribution: (1-ε)·target + ε/C, PyTorch\'s formula (weights included).' },
+    sampleWeight,
     ...common,
   ],
 };
@@ -64,11 +70,6 @@ export interface ElementwiseSpec extends LossSpec {
   readonly name: ElementwiseName;
   readonly kind: number;
 }
-
-const sampleWeight: OptionSpec = {
-  name: 'sampleWeight', type: 'float32',
-  doc: 'Per-sample weight (length = first dim): multiplies each sample\'s losses and gradients before the reduction (the mean still divides by the element count).',
-};
 
 function elementwise(
   name: ElementwiseName, torch: string, targets: string, specific: readonly OptionSpec[],
@@ -128,7 +129,78 @@ export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
   hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec,
 ];
 
-export const LOSSES: readonly LossSpec[] = [crossEntropySpec, ...ELEMENTWISE_LOSSES];
+// ---- row-coupled losses
+
+/** Common options with backend limited to the CPU addon and the reference. */
+function cpuCommon(reduction: { default?: string; doc?: string } = {}): OptionSpec[] {
+  return common.map((o) => {
+    if (o.name === 'backend') return { ...o, values: ['native', 'reference'], doc: "`'native'` (CPU addon) or `'reference'` (pure TypeScript)." };
+    if (o.name === 'reduction' && reduction.doc) return { ...o, default: reduction.default ?? 'mean', doc: reduction.doc };
+    return o;
+  });
+}
+
+export const nllLossSpec: LossSpec = {
+  name: 'nllLoss',
+  torch: 'torch.nn.functional.nll_loss',
+  targets: 'Int32Array of class ids `[N, d1…dk]` (input: log-probabilities `[N, C, d1…dk]`)',
+  options: [
+    { name: 'weight', type: 'float32', doc: 'Per-class weight, length C.' },
+    { name: 'ignoreIndex', type: 'integer', default: -100, range: [-2147483648, 2147483647], doc: 'Targets equal to it are left out (no loss, no gradient, not in the mean).' },
+    sampleWeight,
+    ...cpuCommon(),
+  ],
+};
+
+export const multiMarginLossSpec: LossSpec = {
+  name: 'multiMarginLoss',
+  torch: 'torch.nn.functional.multi_margin_loss',
+  targets: 'Int32Array of class ids `[N]` (input: scores `[N, C]`)',
+  options: [
+    { name: 'p', type: 'integer', default: 1, range: [1, 2], doc: '1 (hinge) or 2 (squared hinge).' },
+    { name: 'margin', type: 'number', default: 1, range: [-Infinity, Infinity], doc: 'ℓ = Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C.' },
+    { name: 'weight', type: 'float32', doc: 'Per-class weight (of the target class), length C.' },
+    sampleWeight,
+    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
+  ],
+};
+
+export const multilabelSoftMarginLossSpec: LossSpec = {
+  name: 'multilabelSoftMarginLoss',
+  torch: 'torch.nn.functional.multilabel_soft_margin_loss',
+  targets: 'Float32Array `[N, C]` of 0/1 labels (input: logits `[N, C]`)',
+  options: [
+    { name: 'weight', type: 'float32', doc: 'Per-class weight, length C.' },
+    sampleWeight,
+    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`: the mean over classes)." }),
+  ],
+};
+
+export const cosineEmbeddingLossSpec: LossSpec = {
+  name: 'cosineEmbeddingLoss',
+  torch: 'torch.nn.functional.cosine_embedding_loss',
+  targets: 'Float32Array `[N]` of 1 / −1 (inputs: two `[N, D]` arrays; gradients for both)',
+  options: [
+    { name: 'margin', type: 'number', default: 0, range: [-Infinity, Infinity], doc: 'ℓ = 1 − cos where t = 1, max(0, cos − margin) where t = −1.' },
+    sampleWeight,
+    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
+  ],
+};
+
+export const softF1LossSpec: LossSpec = {
+  name: 'softF1Loss',
+  torch: '(none: differentiable macro F1)',
+  targets: 'Float32Array `[N, C]` of labels in [0, 1] (input: logits `[N, C]`)',
+  options: [
+    { name: 'eps', type: 'number', default: 1e-8, range: [0, Infinity], doc: 'Added to each label\'s denominator Σ(p + t).' },
+    sampleWeight,
+    ...cpuCommon({ doc: "`'mean'` (macro: over labels), `'sum'` or `'none'` (per label, `[C]`)." }),
+  ],
+};
+
+export const ROW_LOSSES: readonly LossSpec[] = [multiMarginLossSpec, multilabelSoftMarginLossSpec, cosineEmbeddingLossSpec, softF1LossSpec];
+
+export const LOSSES: readonly LossSpec[] = [crossEntropySpec, nllLossSpec, ...ELEMENTWISE_LOSSES, ...ROW_LOSSES];
 
 function rangeText([lo, hi]: readonly [number, number]): string {
   if (lo === Number.MIN_VALUE) return ' > 0';
@@ -136,6 +208,19 @@ function rangeText([lo, hi]: readonly [number, number]): string {
   if (hi === Infinity) return ` ≥ ${lo}`;
   if (lo === -Infinity) return ` ≤ ${hi}`;
   return ` in [${lo}, ${hi}]`;
+}
+
+const COMMON_NAMES = new Set([...common.map((o) => o.name), 'sampleWeight']);
+
+/** Markdown table of every loss: function, PyTorch peer, target, its own options (common ones aside). */
+export function lossTable(specs: readonly LossSpec[]): string {
+  const rows = specs.map((spec) => {
+    const own = spec.options.filter((o) => !COMMON_NAMES.has(o.name) || (o.name === 'reduction' && o.default !== 'mean') ||
+      (o.name === 'reduction' && (o.values ?? []).length !== 3));
+    const opts = own.map((o) => `\`${o.name}\`${o.default === undefined ? '' : ` = ${JSON.stringify(o.default)}`}${o.name === 'reduction' ? ` (${(o.values ?? []).join(', ')})` : ''}`);
+    return `| \`${spec.name}\` | \`${spec.torch}\` | ${spec.targets} | ${opts.join(', ') || '—'} |`;
+  });
+  return ['| function | PyTorch peer | target | own options (= default) |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 /** Markdown table of a loss's options, as the README shows it. */

@@ -44,7 +44,7 @@ const cases: Case[] = [
   { name: 'class id = C', error: RangeError, message: /target\[1\] = 3: expected a class id in \[0, 3\) or ignoreIndex \(-100\)/, args: () => [x6(), Int32Array.from([0, 3]), { shape: [2, 3], out: { grad: out() } }] },
   { name: 'negative class id that is not ignoreIndex', error: RangeError, message: /target\[0\] = -1/, args: () => [x6(), Int32Array.from([-1, 0]), { shape: [2, 3], out: { grad: out() } }] },
   { name: 'class id out of range in a spatial target', error: RangeError, message: /target\[5\] = 7/, args: () => [new Float32Array(24), Int32Array.from([0, 1, 2, 0, 1, 7, 0, 0]), { shape: [2, 3, 4], out: { grad: new Float32Array(24).fill(SENTINEL) } }] },
-  { name: 'weight of the wrong length', error: RangeError, message: /3 per-class weights \(C\) for crossEntropy\.weight/, args: () => [x6(), t2(), { shape: [2, 3], weight: [1, 2], out: { grad: out() } }] },
+  { name: 'weight of the wrong length', error: RangeError, message: /3 elements \(C, one per class\) for crossEntropy\.weight/, args: () => [x6(), t2(), { shape: [2, 3], weight: [1, 2], out: { grad: out() } }] },
   { name: 'weight of the wrong type', error: TypeError, message: /crossEntropy\.weight/, args: () => [x6(), t2(), { shape: [2, 3], weight: 'heavy' as never, out: { grad: out() } }] },
   { name: 'labelSmoothing above 1', error: RangeError, message: /\[0, 1\] for crossEntropy\.labelSmoothing but received 1\.5/, args: () => [x6(), t2(), { shape: [2, 3], labelSmoothing: 1.5, out: { grad: out() } }] },
   { name: 'labelSmoothing NaN', error: RangeError, message: /labelSmoothing/, args: () => [x6(), t2(), { shape: [2, 3], labelSmoothing: NaN, out: { grad: out() } }] },
@@ -107,14 +107,14 @@ describe('the native layer re-checks sizes (defence in depth)', () => {
   const b = native();
   it('rejects lengths that disagree with the dims', () => {
     const g = new Float32Array(6).fill(SENTINEL);
-    expect(() => b.crossEntropy(new Float32Array(5), t2(), 2, 3, 1, null, -100, 0, 1, 1, null, g, null)).toThrow(/input: expected 6 elements/);
-    expect(() => b.crossEntropy(x6(), Int32Array.from([0]), 2, 3, 1, null, -100, 0, 1, 1, null, g, null)).toThrow(/target: expected 2 elements/);
-    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, new Float32Array(2), -100, 0, 1, 1, null, g, null)).toThrow(/weight: expected 3/);
-    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 0, 1, 1, null, new Float32Array(7), null)).toThrow(/out\.grad: expected 6/);
-    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 0, 0, 1, null, g, null)).toThrow(/reduction 'none' needs an output/);
-    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 2, 1, 1, null, g, null)).toThrow(RangeError);
-    expect(() => b.crossEntropy(x6(), t2(), 2.5, 3, 1, null, -100, 0, 1, 1, null, g, null)).toThrow(/N/);
-    expect(() => b.crossEntropy(x6() as never, new Uint8Array(2) as never, 2, 3, 1, null, -100, 0, 1, 1, null, g, null)).toThrow(TypeError);
+    expect(() => b.crossEntropy(new Float32Array(5), t2(), 2, 3, 1, null, -100, 0, 1, 1, null, g, null, null)).toThrow(/input: expected 6 elements/);
+    expect(() => b.crossEntropy(x6(), Int32Array.from([0]), 2, 3, 1, null, -100, 0, 1, 1, null, g, null, null)).toThrow(/target: expected 2 elements/);
+    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, new Float32Array(2), -100, 0, 1, 1, null, g, null, null)).toThrow(/weight: expected 3/);
+    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 0, 1, 1, null, new Float32Array(7), null, null)).toThrow(/out\.grad: expected 6/);
+    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 0, 0, 1, null, g, null, null)).toThrow(/reduction 'none' needs an output/);
+    expect(() => b.crossEntropy(x6(), t2(), 2, 3, 1, null, -100, 2, 1, 1, null, g, null, null)).toThrow(RangeError);
+    expect(() => b.crossEntropy(x6(), t2(), 2.5, 3, 1, null, -100, 0, 1, 1, null, g, null, null)).toThrow(/N/);
+    expect(() => b.crossEntropy(x6() as never, new Uint8Array(2) as never, 2, 3, 1, null, -100, 0, 1, 1, null, g, null, null)).toThrow(TypeError);
     expect(g.every((v) => v === SENTINEL)).toBe(true);
   });
 });

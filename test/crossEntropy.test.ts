@@ -30,6 +30,7 @@ function fixtureArgs(c: FixtureCase) {
     weight: o.weight ? decode(o.weight) : undefined,
     gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
     gradScale: o.gradScale,
+    sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined,
   };
   return { input, target, options };
 }
@@ -81,6 +82,7 @@ function randomProblem(seed: number, shape: number[], kind: 'index' | 'prob', op
   const options: CrossEntropyOptions = { shape, ...opts };
   if (opts.weight) options.weight = Float32Array.from({ length: c }, () => 0.2 + r.next());
   if (opts.gradOutput) options.gradOutput = r.floats(n * s);
+  if (opts.sampleWeight) options.sampleWeight = Float32Array.from({ length: n }, () => 2 * r.next());
   return { input, target, options };
 }
 
@@ -97,6 +99,7 @@ describe('native vs reference on random problems', () => {
               gradOutput: reduction === 'none' ? new Float32Array(0) : undefined,
               gradScale: reduction === 'none' ? 1 : 0.5,
               ignoreIndex: seed % 2 ? -100 : 1,
+              sampleWeight: seed % 3 === 0 ? new Float32Array(0) : undefined,
             };
             const s = seed++;
             it(`[${shape}] ${kind} ${reduction} weight=${weight} ls=${labelSmoothing}`, () => {

@@ -41,7 +41,7 @@ if (!available) {
         const r = crossEntropy(input, target, {
           shape: c.shape, reduction: o.reduction, ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing,
           weight: o.weight ? decode(o.weight) : undefined, gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
-          gradScale: o.gradScale, backend: 'cuda',
+          gradScale: o.gradScale, sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined, backend: 'cuda',
         });
         if (Array.isArray(c.loss)) expectClose(r.loss as Float32Array, decode(c.loss), 2e-5, 2e-6, 'loss');
         else expectClose([r.loss as number], decode([c.loss]), 2e-5, 0, 'loss');

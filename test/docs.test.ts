@@ -2,12 +2,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LOSSES, optionsTable } from '../src/ops';
+import { crossEntropySpec, LOSSES, lossTable, mseLossSpec, optionsTable } from '../src/ops';
 
 describe('README', () => {
   const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
-  for (const spec of LOSSES)
-    it(`shows the ${spec.name} options table of src/ops.ts`, () => expect(readme).toContain(optionsTable(spec)));
+  it('shows the table of every loss from src/ops.ts', () => expect(readme).toContain(lossTable(LOSSES)));
+  it('shows the common options and the crossEntropy options from src/ops.ts', () => {
+    expect(readme).toContain(optionsTable(mseLossSpec));
+    expect(readme).toContain(optionsTable(crossEntropySpec));
+  });
+  it('documents every exported loss', () => {
+    for (const spec of LOSSES) expect(readme).toContain(`\`${spec.name}\``);
+  });
   it('names the two commands', () => {
     expect(readme).toContain('npm install && npm run bench');
     expect(readme).toContain('npm test');

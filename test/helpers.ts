@@ -37,6 +37,7 @@ export interface FixtureCase {
     weight?: (number | string)[];
     gradOutput?: (number | string)[];
     gradScale?: number;
+    sampleWeight?: (number | string)[];
   };
   loss: number | string | (number | string)[];
   grad: (number | string)[];

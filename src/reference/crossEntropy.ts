@@ -16,6 +16,8 @@ export interface CrossEntropyProblem {
   c: number;
   s: number;
   weight: Float32Array | null;
+  /** Per-sample weights [N] (multiply losses and gradients before the reduction), or null. */
+  sampleWeight: Float32Array | null;
   ignoreIndex: number;
   labelSmoothing: number;
   reduction: Reduction;
@@ -80,7 +82,9 @@ export function crossEntropyReference(p: CrossEntropyProblem, grad: Float32Array
           g[k] = q;
         }
       }
-      let scale = p.gradScale;
+      const sw = p.sampleWeight ? p.sampleWeight[i] : 1;
+      loss *= sw;
+      let scale = p.gradScale * sw;
       if (reduction === 'mean') scale /= denom;
       if (reduction === 'none' && p.gradOutput) scale *= p.gradOutput[i * S + j];
       let gsum = 0;

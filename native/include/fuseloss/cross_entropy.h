@@ -15,6 +15,7 @@ struct CrossEntropyArgs {
   const float* target_prob = nullptr;    // [N, C, S] class probabilities
   const float* weight = nullptr;         // [C] or null
   const float* grad_output = nullptr;    // [N, S], reduction None only; null means ones
+  const float* sample_weight = nullptr;  // [N] or null: multiplies each sample's losses and gradients
   float* grad = nullptr;                 // [N, C, S]; may equal input (in place), must not overlap otherwise
   float* loss_out = nullptr;             // [N, S] for reduction None
   int64_t n = 0, c = 0, s = 1;
@@ -24,7 +25,8 @@ struct CrossEntropyArgs {
   double grad_scale = 1.0;
   // Element counts of the caller's buffers, checked against the shape before anything is touched
   // (-1: the caller vouches for the size, as C++ callers of the core may).
-  int64_t input_len = -1, target_len = -1, weight_len = -1, grad_output_len = -1, grad_len = -1, loss_len = -1;
+  int64_t input_len = -1, target_len = -1, weight_len = -1, grad_output_len = -1, grad_len = -1, loss_len = -1,
+          sample_weight_len = -1;
 };
 
 // Validates sizes and class ids before writing anything; on error nothing is written.

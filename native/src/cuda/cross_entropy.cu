@@ -32,6 +32,7 @@ struct DevArgs {
   const float* tp;
   const float* w;
   const float* go;
+  const float* sw;
   float* g;
   double* row_loss;
   int64_t n, c, s, ignore_index;
@@ -94,16 +95,17 @@ struct Coef {
 
 __device__ inline Coef coefficients(const DevArgs& a, const RowSums& r, int64_t pos, float x_y, int32_t y) {
   Coef k{r.ms.m, 0.f, 0.f, 0.f, y, false};
-  const double s = a.none ? a.scale * (a.go ? double(a.go[pos]) : 1.0) : a.scale;
+  const double sw = a.sw ? double(a.sw[pos / a.s]) : 1.0;
+  const double s = (a.none ? a.scale * (a.go ? double(a.go[pos]) : 1.0) : a.scale) * sw;
   if (a.ti) {
     const double w_y = a.w ? double(a.w[y]) : 1.0;
     const ce::IndexRowCoef rc = ce::index_row(r.ms.m, r.ms.s, x_y, w_y, a.wsum, r.sx, a.eps, double(a.c), s);
     k.ga = rc.a, k.gb = rc.b, k.hit = rc.hit;
-    a.row_loss[pos] = rc.loss;
+    a.row_loss[pos] = rc.loss * sw;
   } else {
     const ce::ProbRowCoef rc = ce::prob_row(r.ms.m, r.ms.s, r.sq, r.sx, s);
     k.ga = rc.a, k.gb = rc.s;
-    a.row_loss[pos] = rc.loss;
+    a.row_loss[pos] = rc.loss * sw;
   }
   return k;
 }
@@ -271,9 +273,9 @@ Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
   // Arena layout (same offsets in device memory and pinned staging): inputs first, so one copy uploads
   // them; then the gradient and the per-row losses, so one copy brings them back.
   const size_t x_b = size_t(elems) * 4, t_b = k.ti ? size_t(positions) * 4 : size_t(elems) * 4;
-  const size_t w_b = k.w ? size_t(k.c) * 4 : 0, go_b = k.go ? size_t(positions) * 4 : 0;
+  const size_t w_b = k.w ? size_t(k.c) * 4 : 0, go_b = k.go ? size_t(positions) * 4 : 0, sw_b = k.sw ? size_t(k.n) * 4 : 0;
   const size_t off_x = 0, off_t = align256(off_x + x_b), off_w = align256(off_t + t_b), off_go = align256(off_w + w_b);
-  const size_t upload = off_go + go_b;
+  const size_t off_sw = align256(off_go + go_b), upload = off_sw + sw_b;
   const size_t off_g = align256(upload), off_loss = align256(off_g + x_b), total = off_loss + size_t(positions) * 8;
 
   Context& cx = context();
@@ -284,6 +286,7 @@ Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
   std::memcpy(cx.pinned + off_t, k.ti ? static_cast<const void*>(k.ti) : static_cast<const void*>(k.tp), t_b);
   if (w_b) std::memcpy(cx.pinned + off_w, k.w, w_b);
   if (go_b) std::memcpy(cx.pinned + off_go, k.go, go_b);
+  if (sw_b) std::memcpy(cx.pinned + off_sw, k.sw, sw_b);
   FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.device, cx.pinned, upload, cudaMemcpyHostToDevice, cx.stream), "copying inputs to the device");
 
   DevArgs d;
@@ -292,6 +295,7 @@ Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
   d.tp = k.tp ? reinterpret_cast<const float*>(cx.device + off_t) : nullptr;
   d.w = k.w ? reinterpret_cast<const float*>(cx.device + off_w) : nullptr;
   d.go = k.go ? reinterpret_cast<const float*>(cx.device + off_go) : nullptr;
+  d.sw = k.sw ? reinterpret_cast<const float*>(cx.device + off_sw) : nullptr;
   d.g = reinterpret_cast<float*>(cx.device + off_g);
   d.row_loss = reinterpret_cast<double*>(cx.device + off_loss);
   d.n = k.n, d.c = k.c, d.s = k.s, d.ignore_index = k.ignore_index;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.h"
 #include "cross_entropy_kernel.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
@@ -43,12 +44,6 @@ void run_chunk(void* ctx, size_t i) {
   job.partial[i] = job.kernel(*job.args, begin, end);
 }
 
-bool overlaps(const void* a, size_t a_bytes, const void* b, size_t b_bytes) {
-  if (!a || !b || a_bytes == 0 || b_bytes == 0) return false;
-  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  return pa < pb + b_bytes && pb < pa + a_bytes;
-}
-
 }  // namespace
 
 Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denominator) {
@@ -73,6 +68,8 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
     if (a.target_len != want) return length_error("target", a.target_len, want, a.target_index ? pos_txt.c_str() : shape_txt.c_str());
   }
   if (a.weight && a.weight_len >= 0 && a.weight_len != a.c) return length_error("weight", a.weight_len, a.c, "C");
+  if (a.sample_weight && a.sample_weight_len >= 0 && a.sample_weight_len != a.n)
+    return length_error("sampleWeight", a.sample_weight_len, a.n, "N");
   if (a.grad_output && a.grad_output_len >= 0 && a.grad_output_len != positions)
     return length_error("gradOutput", a.grad_output_len, positions, pos_txt.c_str());
   if (a.loss_out && a.loss_len >= 0 && a.loss_len != positions)
@@ -95,8 +92,8 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
     return Status::range_error("out.grad: overlaps input without being the same array (in place needs the same array)");
   if (overlaps(a.grad, bytes, a.target_prob, bytes) || overlaps(a.grad, bytes, a.target_index, size_t(positions) * 4) ||
       overlaps(a.grad, bytes, a.weight, size_t(a.c) * 4) || overlaps(a.grad, bytes, a.grad_output, size_t(positions) * 4) ||
-      overlaps(a.grad, bytes, a.loss_out, size_t(positions) * 4))
-    return Status::range_error("out.grad: must not overlap target, weight, gradOutput or the loss output");
+      overlaps(a.grad, bytes, a.loss_out, size_t(positions) * 4) || overlaps(a.grad, bytes, a.sample_weight, size_t(a.n) * 4))
+    return Status::range_error("out.grad: must not overlap target, weights, gradOutput or the loss output");
 
   // ---- class ids and the mean's denominator (PyTorch: Σ w[y] over non-ignored targets; N·S for probabilities)
   double denom = double(positions);
@@ -115,7 +112,7 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
   }
 
   ce::KernelArgs k{};
-  k.x = a.input, k.ti = a.target_index, k.tp = a.target_prob, k.w = a.weight, k.go = a.grad_output;
+  k.x = a.input, k.ti = a.target_index, k.tp = a.target_prob, k.w = a.weight, k.go = a.grad_output, k.sw = a.sample_weight;
   k.g = a.grad, k.lo = a.loss_out;
   k.n = a.n, k.c = a.c, k.s = a.s;
   k.ignore_index = a.ignore_index;

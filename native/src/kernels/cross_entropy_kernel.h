@@ -14,6 +14,7 @@ struct KernelArgs {
   const float* tp;       // [N, C, S] or null
   const float* w;        // [C] or null
   const float* go;       // [N, S] or null (reduction None only)
+  const float* sw;       // [N] or null: per-sample weight of losses and gradients
   float* g;              // [N, C, S]
   float* lo;             // [N, S] when none
   int64_t n, c, s;
@@ -34,6 +35,9 @@ inline Layout layout(const KernelArgs& k) {
   if (k.s != 1) return Layout::Tiles;
   return k.c < kTile ? Layout::Narrow : Layout::Rows;
 }
+
+// Per-sample weight of position pos (n·S + p); 1 without sample weights.
+inline double sample_weight(const KernelArgs& k, int64_t pos) { return k.sw ? double(k.sw[pos / k.s]) : 1.0; }
 
 // Work units: a row (Rows), 16 rows (Narrow), or (sample, 16 positions) in sample-major order (Tiles).
 inline int64_t unit_count(const KernelArgs& k) {

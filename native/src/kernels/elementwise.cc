@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "checks.h"
 #include "elementwise_kernel.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
@@ -35,19 +36,25 @@ void run_chunk(void* ctx, size_t i) {
   job.partial[i] = job.kernel(*job.args, begin, end);
 }
 
-bool overlaps(const void* a, int64_t a_elems, const void* b, int64_t b_elems) {
-  if (!a || !b || a_elems <= 0 || b_elems <= 0) return false;
-  auto pa = reinterpret_cast<uintptr_t>(a), pb = reinterpret_cast<uintptr_t>(b);
-  return pa < pb + uintptr_t(b_elems) * 4 && pb < pa + uintptr_t(a_elems) * 4;
-}
-
-Status length(const char* name, int64_t got, int64_t want) {
-  if (got < 0 || got == want) return Status::ok();
-  return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements but received " +
-                             std::to_string(got));
-}
-
 }  // namespace
+
+ew::ChunkKernel ew::active_kernel() { return kernel_for(active_isa()); }
+
+ew::MarginRowKernel ew::active_margin_row() {
+  switch (active_isa()) {
+    case Isa::Avx512: return ew::margin_row_avx512;
+    case Isa::Avx2: return ew::margin_row_avx2;
+    default: return ew::margin_row_baseline;
+  }
+}
+
+ew::SigmoidKernel ew::active_sigmoid() {
+  switch (active_isa()) {
+    case Isa::Avx512: return ew::sigmoid_avx512;
+    case Isa::Avx2: return ew::sigmoid_avx2;
+    default: return ew::sigmoid_baseline;
+  }
+}
 
 Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
   const int64_t n = a.numel;
@@ -57,25 +64,26 @@ Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
   if (int(a.kind) < 0 || int(a.kind) > int(ElementwiseLoss::SigmoidFocal)) return Status::range_error("loss: unknown kind");
   if (n > 0 && (!a.input || !a.target || !a.grad)) return Status::type_error("input, target and grad are required");
   Status st;
-  if (!(st = length("input", a.input_len, n)).is_ok() || !(st = length("target", a.target_len, n)).is_ok() ||
-      !(st = length("out.grad", a.grad_len, n)).is_ok())
+  if (!(st = check_length("input", a.input_len, n)).is_ok() || !(st = check_length("target", a.target_len, n)).is_ok() ||
+      !(st = check_length("out.grad", a.grad_len, n)).is_ok())
     return st;
   if (a.weight && a.weight_len != n && a.weight_len != a.classes)
     return Status::range_error("weight: expected " + std::to_string(n) + " elements (the input's shape) or " +
                                std::to_string(a.classes) + " (the last dim) but received " + std::to_string(a.weight_len));
-  if (a.pos_weight && !(st = length("posWeight", a.pos_weight_len, a.classes)).is_ok()) return st;
-  if (a.sample_weight && !(st = length("sampleWeight", a.sample_weight_len, a.samples)).is_ok()) return st;
+  if (a.pos_weight && !(st = check_length("posWeight", a.pos_weight_len, a.classes)).is_ok()) return st;
+  if (a.sample_weight && !(st = check_length("sampleWeight", a.sample_weight_len, a.samples)).is_ok()) return st;
   if (a.grad_output && a.reduction != Reduction::None)
     return Status::type_error("gradOutput: only allowed with reduction 'none' (use gradScale for reduced losses)");
-  if (a.grad_output && !(st = length("gradOutput", a.grad_output_len, n)).is_ok()) return st;
+  if (a.grad_output && !(st = check_length("gradOutput", a.grad_output_len, n)).is_ok()) return st;
   if (a.reduction == Reduction::None && n > 0 && !a.loss_out)
     return Status::type_error("loss: reduction 'none' needs an output Float32Array");
-  if (a.loss_out && !(st = length("out.loss", a.loss_len, n)).is_ok()) return st;
-  if (a.grad != a.input && overlaps(a.grad, n, a.input, n))
+  if (a.loss_out && !(st = check_length("out.loss", a.loss_len, n)).is_ok()) return st;
+  if (a.grad != a.input && overlaps(a.grad, n * 4, a.input, n * 4))
     return Status::range_error("out.grad: overlaps input without being the same array (in place needs the same array)");
-  if (overlaps(a.grad, n, a.target, n) || overlaps(a.grad, n, a.weight, a.weight_len) ||
-      overlaps(a.grad, n, a.grad_output, n) || overlaps(a.grad, n, a.loss_out, n) ||
-      overlaps(a.grad, n, a.pos_weight, a.classes) || overlaps(a.grad, n, a.sample_weight, a.samples))
+  const uint64_t gb = uint64_t(n) * 4;
+  if (overlaps(a.grad, gb, a.target, gb) || overlaps(a.grad, gb, a.weight, uint64_t(a.weight_len) * 4) ||
+      overlaps(a.grad, gb, a.grad_output, gb) || overlaps(a.grad, gb, a.loss_out, gb) ||
+      overlaps(a.grad, gb, a.pos_weight, uint64_t(a.classes) * 4) || overlaps(a.grad, gb, a.sample_weight, uint64_t(a.samples) * 4))
     return Status::range_error("out.grad: must not overlap target, weights, gradOutput or the loss output");
   switch (a.kind) {
     case ElementwiseLoss::SmoothL1:

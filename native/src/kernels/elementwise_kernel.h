@@ -31,6 +31,23 @@ using ChunkKernel = double (*)(const KernelArgs&, int64_t begin, int64_t end);
 double chunk_baseline(const KernelArgs&, int64_t, int64_t);
 double chunk_avx2(const KernelArgs&, int64_t, int64_t);
 double chunk_avx512(const KernelArgs&, int64_t, int64_t);
+// The chunk kernel of the active ISA level.
+ChunkKernel active_kernel();
+
+// p[i] = sigmoid(x[i]) (p may be x).
+using SigmoidKernel = void (*)(const float* x, float* p, int64_t n);
+void sigmoid_baseline(const float*, float*, int64_t);
+void sigmoid_avx2(const float*, float*, int64_t);
+void sigmoid_avx512(const float*, float*, int64_t);
+SigmoidKernel active_sigmoid();
+
+// One row of the multi-class margin loss (see margin_row in elementwise_kernels.inc).
+using MarginRowKernel = double (*)(const float* x, float* g, int64_t C, int64_t y, float margin_minus_xy, float s,
+                                   bool squared, double* gy);
+double margin_row_baseline(const float*, float*, int64_t, int64_t, float, float, bool, double*);
+double margin_row_avx2(const float*, float*, int64_t, int64_t, float, float, bool, double*);
+double margin_row_avx512(const float*, float*, int64_t, int64_t, float, float, bool, double*);
+MarginRowKernel active_margin_row();
 
 }  // namespace ew
 }  // namespace fuseloss

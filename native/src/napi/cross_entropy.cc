@@ -1,7 +1,7 @@
 // crossEntropy / crossEntropyAsync bindings, shared by the CPU addon and the CUDA addon (each registers
 // its own compute function). Positional arguments (the TS layer normalises options):
 //   (input, target, n, c, s, weight|null, ignoreIndex, labelSmoothing, reduction(0 none,1 mean,2 sum),
-//    gradScale, gradOutput|null, grad, lossOut|null)  ->  number (the reduced loss; 0 for 'none')
+//    gradScale, gradOutput|null, grad, lossOut|null, sampleWeight|null)  ->  number (the reduced loss; 0 for 'none')
 // Typed arrays are used in place (zero copy).
 #include <napi.h>
 
@@ -14,11 +14,11 @@ namespace fuseloss {
 namespace napi {
 namespace {
 
-constexpr int kArgCount = 13;
+constexpr int kArgCount = 14;
 
 Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
-  if (info.Length() < kArgCount) return Status::type_error("crossEntropy: expected 13 arguments from the TS layer");
-  ArrayArg<const float> input, weight, grad_output, target_prob;
+  if (info.Length() < kArgCount) return Status::type_error("crossEntropy: expected 14 arguments from the TS layer");
+  ArrayArg<const float> input, weight, grad_output, target_prob, sample_weight;
   ArrayArg<const int32_t> target_index;
   ArrayArg<float> grad, loss_out;
   Status st = float_array(info[0], "input", false, &input);
@@ -47,6 +47,8 @@ Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
   if (!(st = float_array(info[10], "gradOutput", true, &grad_output)).is_ok()) return st;
   if (!(st = float_array(info[11], "out.grad", false, &grad)).is_ok()) return st;
   if (!(st = float_array(info[12], "out.loss", true, &loss_out)).is_ok()) return st;
+  if (!(st = float_array(info[13], "sampleWeight", true, &sample_weight)).is_ok()) return st;
+  a->sample_weight = sample_weight.data, a->sample_weight_len = sample_weight.present ? sample_weight.length : -1;
   a->input = input.data, a->input_len = input.length;
   a->weight = weight.data, a->weight_len = weight.present ? weight.length : -1;
   a->grad_output = grad_output.data, a->grad_output_len = grad_output.present ? grad_output.length : -1;
@@ -59,6 +61,10 @@ Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
 
 void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compute) {
   register_kernel<CrossEntropyArgs, parse>(env, exports, "crossEntropy", compute);
+}
+
+void register_cross_entropy_like(Napi::Env env, Napi::Object exports, const char* name, ComputeFn compute) {
+  register_kernel<CrossEntropyArgs, parse>(env, exports, name, compute);
 }
 
 }  // namespace napi

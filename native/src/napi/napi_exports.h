@@ -8,6 +8,9 @@ namespace napi {
 // A backend's cross-entropy: the CPU kernels (fuseloss::cross_entropy) or CUDA (fuseloss::cuda::cross_entropy).
 using ComputeFn = Status (*)(const CrossEntropyArgs&, double*);
 void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compute);
+// Another kernel with crossEntropy's arguments (nllLoss).
+void register_cross_entropy_like(Napi::Env env, Napi::Object exports, const char* name, ComputeFn compute);
+void register_rowwise(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
 }  // namespace napi

@@ -1,0 +1,171 @@
+// Row-coupled losses: multiMarginLoss, multilabelSoftMarginLoss, cosineEmbeddingLoss (two inputs, two
+// gradients), softF1Loss. Validation and outputs here, then the native kernel or the reference.
+import { native, type RowLossArgs } from './binding';
+import type { LossResult } from './crossEntropy';
+import {
+  type Backend, cosineEmbeddingLossSpec, type LossSpec, multilabelSoftMarginLossSpec, multiMarginLossSpec, type Reduction,
+  softF1LossSpec,
+} from './ops';
+import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
+import { rowLossReference, type RowProblem } from './reference/rowwise';
+import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
+import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+
+interface RowCommon<R extends Reduction> {
+  /** Dims of a Float32Array input: [N, C] (or [C] for one sample). */
+  shape?: readonly number[];
+  reduction?: R;
+  sampleWeight?: Float32Array | readonly number[] | null;
+  gradOutput?: Float32Array | null;
+  gradScale?: number;
+  inplace?: boolean;
+  backend?: Exclude<Backend, 'cuda'>;
+}
+export interface MultiMarginLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+  p?: 1 | 2;
+  margin?: number;
+  weight?: Float32Array | readonly number[] | null;
+  out?: { grad?: Float32Array; loss?: Float32Array };
+}
+export interface MultilabelSoftMarginLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+  weight?: Float32Array | readonly number[] | null;
+  out?: { grad?: Float32Array; loss?: Float32Array };
+}
+export interface CosineEmbeddingLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+  margin?: number;
+  out?: { grad?: Float32Array; grad2?: Float32Array; loss?: Float32Array };
+}
+export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+  eps?: number;
+  out?: { grad?: Float32Array; loss?: Float32Array };
+}
+
+type Target = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array>;
+
+interface Plan {
+  problem: RowProblem;
+  grad: Float32Array;
+  grad2: Float32Array | null;
+  lossOut: Float32Array | null;
+  backend: Exclude<Backend, 'cuda'>;
+}
+
+const REDUCTION_CODE = { none: 0, mean: 1, sum: 2 } as const;
+
+function planRows(spec: LossSpec, input: FloatInput, target: Target, options: object = {}, input2?: FloatInput): Plan {
+  const name = spec.name as RowProblem['name'];
+  if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
+  checkOptionNames(options, spec);
+  const o = options as Record<string, unknown>;
+  const x = floatInput(input, o.shape, input2 ? 'input1' : 'input');
+  if (x.dims.length > 2) throw rangeError('[N, C] or [C]', input2 ? 'input1 shape' : 'input shape', `[${x.dims.join(', ')}]`);
+  const [n, c] = x.dims.length === 1 ? [1, x.dims[0]] : x.dims;
+  if (c < 1) throw rangeError('at least one column (C >= 1)', 'input shape', `[${x.dims.join(', ')}]`);
+  let x2: Float32Array | null = null;
+  if (input2 !== undefined) {
+    x2 = floatInput(input2, o.shape, 'input2').data;
+    if (x2.length !== x.data.length) throw rangeError(`${x.data.length} elements (input1's shape)`, 'input2', x2);
+  }
+
+  let t: unknown = isTensorLike(target) ? target.data : target;
+  let targetIndex: Int32Array | null = null, targetF: Float32Array | null = null;
+  if (name === 'multiMarginLoss') {
+    if (t instanceof BigInt64Array) t = toInt32(t, 'target');
+    if (!(t instanceof Int32Array)) throw typeError('an Int32Array of class ids', 'target', t);
+    checkNotDetached(t, 'target');
+    if (t.length !== n) throw rangeError(`${n} class ids (N)`, 'target', t);
+    targetIndex = t;
+  } else {
+    if (!(t instanceof Float32Array)) throw typeError('a Float32Array', 'target', t);
+    checkNotDetached(t, 'target');
+    const want = name === 'cosineEmbeddingLoss' ? n : n * c;
+    if (t.length !== want) throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
+    targetF = t;
+  }
+  const has = (k: string) => spec.options.some((s) => s.name === k);
+  const weight = floatArrayOption(o.weight, `${name}.weight`, c, 'C');
+  const sampleWeight = floatArrayOption(o.sampleWeight, `${name}.sampleWeight`, n, 'N');
+  const reduction = scalarOption<Reduction>(o, spec, 'reduction');
+  const gradScale = scalarOption<number>(o, spec, 'gradScale');
+  const inplace = scalarOption<boolean>(o, spec, 'inplace');
+  const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
+  const p = has('p') ? scalarOption<number>(o, spec, 'p') : 1;
+  const margin = has('margin') ? scalarOption<number>(o, spec, 'margin') : 0;
+  const eps = has('eps') ? scalarOption<number>(o, spec, 'eps') : 0;
+  const perLabel = name === 'softF1Loss';
+  const gradOutput = gradOutputOption(o.gradOutput, name, reduction, perLabel ? c : n, perLabel ? 'C, one per label' : 'N, one per sample');
+  const outs = resolveOutputs({
+    name, input: x.data, out: o.out, inplace, reduction, lossLength: perLabel ? c : n,
+    inputs: [['target', targetIndex ?? targetF], ['weight', weight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
+    extraGrads: x2 ? [['grad2', x2]] : [],
+  });
+  return {
+    grad: outs.grad, grad2: outs.extra.grad2 ?? null, lossOut: outs.lossOut, backend,
+    problem: { name, input: x.data, input2: x2, targetIndex, target: targetF, weight, sampleWeight, gradOutput, n, c, reduction, gradScale, p, margin, eps },
+  };
+}
+
+function nativeArgs(p: Plan): RowLossArgs {
+  const q = p.problem;
+  return [q.input, q.input2, q.targetIndex, q.target, q.weight, q.sampleWeight, q.gradOutput, p.grad, p.grad2, p.lossOut, q.n, q.c,
+    REDUCTION_CODE[q.reduction], q.gradScale, q.p, q.margin, q.eps];
+}
+
+function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> & { grad2?: Float32Array } {
+  const r = { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as LossResult<R> & { grad2?: Float32Array };
+  if (p.grad2) r.grad2 = p.grad2;
+  return r;
+}
+
+type Kernel = 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss';
+
+function run<R extends Reduction>(kernel: Kernel, p: Plan) {
+  if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
+  return result<R>(p, native()[kernel](...nativeArgs(p)));
+}
+
+async function runAsync<R extends Reduction>(kernel: Kernel, p: Plan) {
+  if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
+  return result<R>(p, await native()[`${kernel}Async`](...nativeArgs(p)));
+}
+
+/** PyTorch's F.multi_margin_loss: Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C per sample. */
+export function multiMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): LossResult<R> {
+  return run<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options));
+}
+export function multiMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): Promise<LossResult<R>> {
+  return Promise.resolve().then(() => runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options)));
+}
+
+/** PyTorch's F.multilabel_soft_margin_loss: per sample, the mean over classes of BCE-with-logits. */
+export function multilabelSoftMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): LossResult<R> {
+  return run<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options));
+}
+export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): Promise<LossResult<R>> {
+  return Promise.resolve().then(() => runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options)));
+}
+
+/** PyTorch's F.cosine_embedding_loss of two `[N, D]` inputs; `grad` and `grad2` are the gradients w.r.t. each. */
+export function cosineEmbeddingLoss<R extends Reduction = 'mean'>(
+  input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
+): LossResult<R> & { grad2: Float32Array } {
+  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as LossResult<R> & { grad2: Float32Array };
+}
+export function cosineEmbeddingLossAsync<R extends Reduction = 'mean'>(
+  input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
+): Promise<LossResult<R> & { grad2: Float32Array }> {
+  return Promise.resolve().then(
+    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as Promise<LossResult<R> & { grad2: Float32Array }>,
+  );
+}
+
+/**
+ * Differentiable macro F1 of multi-label classification from logits: per label c, with p = sigmoid(x),
+ * F1_c = 2·Σ_i p·t / (Σ_i (p + t) + eps); the loss is 1 − F1_c, averaged over labels ('mean').
+ */
+export function softF1Loss<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): LossResult<R> {
+  return run<R>('softF1Loss', planRows(softF1LossSpec, input, target, options));
+}
+export function softF1LossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): Promise<LossResult<R>> {
+  return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input, target, options)));
+}
