@@ -275,3 +275,23 @@ describe('tensor inputs', () => {
     expect(() => crossEntropy(x, new Int32Array(2), { shape: [3, 2] })).toThrow(/options\.shape/);
   });
 });
+
+describe('the reference gradient agrees with finite differences of its loss', () => {
+  for (const [kind, ls, weighted] of [['index', 0, false], ['index', 0.2, true], ['prob', 0.1, true]] as const)
+    it(`${kind} labelSmoothing=${ls} weight=${weighted}`, () => {
+      const p = randomProblem(900 + ls * 10, [3, 5, 2], kind, { reduction: 'sum', labelSmoothing: ls, weight: weighted ? new Float32Array(0) : undefined, sampleWeight: new Float32Array(0) });
+      const opts = { ...p.options, backend: 'reference' as const };
+      const g = crossEntropy(p.input, p.target, opts).grad;
+      const h = 1e-2;
+      for (let i = 0; i < p.input.length; i++) {
+        const keep = p.input[i];
+        p.input[i] = keep + h;
+        const up = crossEntropy(p.input, p.target, opts).loss as number;
+        p.input[i] = keep - h;
+        const down = crossEntropy(p.input, p.target, opts).loss as number;
+        p.input[i] = keep;
+        const fd = (up - down) / (2 * h);
+        if (!(Math.abs(fd - g[i]) <= 1e-3 * Math.max(1, Math.abs(fd)))) expect.fail(`input[${i}]: gradient ${g[i]}, finite difference ${fd}`);
+      }
+    });
+});

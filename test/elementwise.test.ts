@@ -223,3 +223,14 @@ describe('bad input per loss', () => {
         expect(grad.every((v) => v === SENT)).toBe(true);
       });
 });
+
+describe('tensor-like inputs ({ data, dims }, e.g. onnxruntime-node Tensors)', () => {
+  it('take dims from the tensor and give the same result as Float32Array + shape', () => {
+    const { input, target } = problem('huberLoss', 3, 24);
+    const a = fl.huberLoss({ data: input, dims: [4, 6] }, { data: target, dims: [4, 6] }, { delta: 0.5 });
+    const b = fl.huberLoss(input, target, { shape: [4, 6], delta: 0.5 });
+    expect(Object.is(a.loss, b.loss)).toBe(true);
+    expectSameBits(a.grad, b.grad);
+    expect(() => fl.huberLoss({ data: input, dims: [4, 6] }, { data: target, dims: [6, 4] })).toThrow(/target\.dims/);
+  });
+});

@@ -197,3 +197,18 @@ describe('bad input per loss', () => {
         expect(grad.every((v) => v === SENT)).toBe(true);
       });
 });
+
+describe('tensor-like inputs ({ data, dims }, e.g. onnxruntime-node Tensors)', () => {
+  it('multiMarginLoss and cosineEmbeddingLoss take dims from the tensors', () => {
+    const { inputs, target } = problem('cosineEmbeddingLoss', 8, 5, 7);
+    const a = fl.cosineEmbeddingLoss({ data: inputs[0], dims: [5, 7] }, { data: inputs[1], dims: [5, 7] }, target as Float32Array);
+    const b = fl.cosineEmbeddingLoss(inputs[0], inputs[1], target as Float32Array, { shape: [5, 7] });
+    expect(Object.is(a.loss, b.loss)).toBe(true);
+    expectSameBits(a.grad2, b.grad2);
+    const m = problem('multiMarginLoss', 9, 5, 7);
+    const ids64 = BigInt64Array.from(m.target as Int32Array, (v) => BigInt(v));
+    const c = fl.multiMarginLoss({ data: m.inputs[0], dims: [5, 7] }, { data: ids64, dims: [5] });
+    const d = fl.multiMarginLoss(m.inputs[0], m.target as Int32Array, { shape: [5, 7] });
+    expect(Object.is(c.loss, d.loss)).toBe(true);
+  });
+});

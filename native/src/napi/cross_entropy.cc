@@ -40,7 +40,7 @@ Status parse(const Napi::CallbackInfo& info, CrossEntropyArgs* a) {
   if (!(st = float_array(info[5], "weight", true, &weight)).is_ok()) return st;
   if (!(st = integer(info[6], "ignoreIndex", INT32_MIN, INT32_MAX, &a->ignore_index)).is_ok()) return st;
   if (!(st = number(info[7], "labelSmoothing", &a->label_smoothing)).is_ok()) return st;
-  int64_t reduction;
+  int64_t reduction = 1;
   if (!(st = integer(info[8], "reduction", 0, 2, &reduction)).is_ok()) return st;
   a->reduction = Reduction(reduction);
   if (!(st = number(info[9], "gradScale", &a->grad_scale)).is_ok()) return st;

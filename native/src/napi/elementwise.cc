@@ -16,7 +16,7 @@ namespace {
 Status parse(const Napi::CallbackInfo& info, ElementwiseArgs* a) {
   if (info.Length() < 19) return Status::type_error("elementwiseLoss: expected 19 arguments from the TS layer");
   Status st;
-  int64_t kind, reduction;
+  int64_t kind = 0, reduction = 1;
   ArrayArg<const float> input, target, weight, pos_weight, sample_weight, grad_output;
   ArrayArg<float> grad, loss_out;
   const int64_t kMax = int64_t(1) << 40;

@@ -28,7 +28,7 @@ Status parse_rows(const Napi::CallbackInfo& info, RowLossArgs* a) {
   if (!(st = float_array(info[7], "out.grad", false, &grad)).is_ok()) return st;
   if (!(st = float_array(info[8], "out.grad2", true, &grad2)).is_ok()) return st;
   if (!(st = float_array(info[9], "out.loss", true, &loss_out)).is_ok()) return st;
-  int64_t reduction;
+  int64_t reduction = 1;
   const int64_t kMax = int64_t(1) << 40;
   if (!(st = integer(info[10], "N", 0, kMax, &a->n)).is_ok()) return st;
   if (!(st = integer(info[11], "C", 1, kMax, &a->c)).is_ok()) return st;

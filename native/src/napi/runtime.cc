@@ -12,7 +12,7 @@ namespace napi {
 namespace {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
-  int64_t n;
+  int64_t n = 1;
   Status st = integer(info[0], "threads", 1, 1024, &n);
   if (!st.is_ok()) {
     to_js_error(info.Env(), st).ThrowAsJavaScriptException();
