@@ -48,6 +48,14 @@ ew::MarginRowKernel ew::active_margin_row() {
   }
 }
 
+ew::CosineKernels ew::active_cosine() {
+  switch (active_isa()) {
+    case Isa::Avx512: return ew::cosine_avx512();
+    case Isa::Avx2: return ew::cosine_avx2();
+    default: return ew::cosine_baseline();
+  }
+}
+
 ew::SigmoidKernel ew::active_sigmoid() {
   switch (active_isa()) {
     case Isa::Avx512: return ew::sigmoid_avx512;

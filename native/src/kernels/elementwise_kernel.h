@@ -49,5 +49,15 @@ double margin_row_avx2(const float*, float*, int64_t, int64_t, float, float, boo
 double margin_row_avx512(const float*, float*, int64_t, int64_t, float, float, bool, double*);
 MarginRowKernel active_margin_row();
 
+// Cosine-embedding rows: the three float64 dot products, and the two gradients.
+struct CosineKernels {
+  void (*dot3)(const float* x1, const float* x2, int64_t D, double* out);
+  void (*grad)(const float* x1, const float* x2, float* g1, float* g2, int64_t D, float c12, float c11, float c22);
+};
+CosineKernels cosine_baseline();
+CosineKernels cosine_avx2();
+CosineKernels cosine_avx512();
+CosineKernels active_cosine();
+
 }  // namespace ew
 }  // namespace fuseloss

@@ -231,24 +231,15 @@ Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
   const double margin = a.margin;
   const RowScale scale{a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
                        a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
+  const ew::CosineKernels cosine = ew::active_cosine();
   const double total = for_row_chunks(a.n, 2 * D, [&](int64_t r0, int64_t r1) {
     double sum = 0.0;
     for (int64_t i = r0; i < r1; ++i) {
       const float* x1 = a.input + i * D;
       const float* x2 = a.input2 + i * D;
-      double dot_l[8] = {}, m1_l[8] = {}, m2_l[8] = {};  // 8 float64 lanes (d mod 8), vectorized
-      int64_t d0 = 0;
-      for (; d0 + 8 <= D; d0 += 8)
-        for (int j = 0; j < 8; ++j) {
-          const double u = x1[d0 + j], v = x2[d0 + j];
-          dot_l[j] += u * v, m1_l[j] += u * u, m2_l[j] += v * v;
-        }
-      for (int64_t d = d0; d < D; ++d) {
-        const double u = x1[d], v = x2[d];
-        dot_l[d & 7] += u * v, m1_l[d & 7] += u * u, m2_l[d & 7] += v * v;
-      }
-      double dot = 0.0, m1 = 0.0, m2 = 0.0;
-      for (int j = 0; j < 8; ++j) dot += dot_l[j], m1 += m1_l[j], m2 += m2_l[j];
+      double sums[3];
+      cosine.dot3(x1, x2, D, sums);
+      double dot = sums[0], m1 = sums[1], m2 = sums[2];
       m1 += 1e-12, m2 += 1e-12;  // PyTorch's EPSILON
       const double denom = std::sqrt(m1 * m2), cos = dot / denom;
       const float t = a.target[i];
@@ -259,14 +250,9 @@ Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
       const double s = scale(i) * dcos;
       float* g1 = a.grad + i * D;
       float* g2 = a.grad2 + i * D;
-      // dcos/dx1 = x2/denom - cos·x1/m1 (and symmetrically); x1[d], x2[d] are read before g1[d], g2[d] are
-      // written, so either gradient may be its input (in place).
-      const double a2 = s / denom, a1 = s * cos / m1, b1 = s * cos / m2;
-      for (int64_t d = 0; d < D; ++d) {
-        const double v1 = x1[d], v2 = x2[d];
-        g1[d] = float(a2 * v2 - a1 * v1);
-        g2[d] = float(a2 * v1 - b1 * v2);
-      }
+      // dcos/dx1 = x2/denom - cos·x1/m1, dcos/dx2 = x1/denom - cos·x2/m2 (coefficients in float64, applied
+      // in float32)
+      cosine.grad(x1, x2, g1, g2, D, float(s / denom), float(s * cos / m1), float(s * cos / m2));
       l *= sw;
       if (a.reduction == Reduction::None) a.loss_out[i] = float(l);
       sum += l;

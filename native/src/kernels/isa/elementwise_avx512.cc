@@ -28,6 +28,7 @@ double ew::chunk_avx512(const ew::KernelArgs& k, int64_t begin, int64_t end) { r
 double ew::margin_row_avx512(const float* x, float* g, int64_t C, int64_t y, float mxy, float s, bool sq, double* gy) {
   return avx512::margin_row_any(x, g, C, y, mxy, s, sq, gy);
 }
+ew::CosineKernels ew::cosine_avx512() { return {avx512::dot3_row, avx512::cosine_grad_row}; }
 void ew::sigmoid_avx512(const float* x, float* p, int64_t count) { avx512::sigmoid_array(x, p, count); }
 
 }  // namespace fuseloss

@@ -28,6 +28,7 @@ double ew::chunk_baseline(const ew::KernelArgs& k, int64_t begin, int64_t end) {
 double ew::margin_row_baseline(const float* x, float* g, int64_t C, int64_t y, float mxy, float s, bool sq, double* gy) {
   return baseline::margin_row_any(x, g, C, y, mxy, s, sq, gy);
 }
+ew::CosineKernels ew::cosine_baseline() { return {baseline::dot3_row, baseline::cosine_grad_row}; }
 void ew::sigmoid_baseline(const float* x, float* p, int64_t count) { baseline::sigmoid_array(x, p, count); }
 
 }  // namespace fuseloss
