@@ -22,10 +22,6 @@ export function rangeError(what: string, name: string, v: unknown): RangeError {
   return new RangeError(`Expected ${what} for ${name} but received ${describe(v)}`);
 }
 
-export function isFloat32(v: unknown): v is Float32Array {
-  return v instanceof Float32Array;
-}
-
 export function checkNotDetached(a: ArrayBufferView, name: string): void {
   if (a.byteLength !== 0) return;
   try {

@@ -43,7 +43,11 @@ const callAsync: Record<Fixture['loss_fn'], CallAsync> = {
 const LOSSES = Object.keys(call) as Fixture['loss_fn'][];
 
 const initialThreads = fl.getNumThreads();
-afterAll(() => fl.setNumThreads(initialThreads));
+const initialIsa = fl.runtimeInfo().isa;
+afterAll(() => {
+  fl.setNumThreads(initialThreads);
+  fl.setIsa(initialIsa);
+});
 
 describe(`row losses vs PyTorch ${fixtures.torch} (float64 ground truth)`, () => {
   it('covers nllLoss and every row loss', () => {
@@ -144,17 +148,23 @@ describe('the reference gradients agree with finite differences of its loss', ()
 
 describe('determinism, async, in place', () => {
   for (const name of LOSSES)
-    it(`${name}: same bits for 1 and 3 threads; async = sync; in place = out of place`, async () => {
+    it(`${name}: same bits for 1 and 3 threads and every ISA level; async = sync; in place = out of place`, async () => {
       const [n, c] = [3000, 37];
       const { inputs, target } = problem(name, 5, n, c);
       const opts = { shape: [n, c], reduction: 'mean' as const };
       fl.setNumThreads(1);
+      fl.setIsa('baseline');
       const one = call[name](inputs, target, opts);
-      fl.setNumThreads(3);
-      const three = call[name](inputs, target, opts);
+      for (const isa of fl.runtimeInfo().supportedIsas) {
+        fl.setIsa(isa);
+        fl.setNumThreads(3);
+        const three = call[name](inputs, target, opts);
+        expect(Object.is(one.loss, three.loss)).toBe(true);
+        expectSameBits(three.grad, one.grad, isa);
+        if (one.grad2) expectSameBits(three.grad2!, one.grad2, `${isa} grad2`);
+      }
+      fl.setIsa(initialIsa);
       fl.setNumThreads(initialThreads);
-      expect(Object.is(one.loss, three.loss)).toBe(true);
-      expectSameBits(three.grad, one.grad);
       const a = await callAsync[name](inputs, target, opts);
       expect(Object.is(a.loss, one.loss)).toBe(true);
       expectSameBits(a.grad, one.grad);
