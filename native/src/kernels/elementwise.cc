@@ -36,6 +36,33 @@ void run_chunk(void* ctx, size_t i) {
   job.partial[i] = job.kernel(*job.args, begin, end);
 }
 
+// Index of the first element not in [0, 1] (NaN included), or -1.
+int64_t first_outside_unit_interval(const float* x, int64_t n) {
+  if (n <= 0) return -1;
+  const int64_t chunks = (n + ew::kChunk - 1) / ew::kChunk;
+  std::vector<int64_t> first(size_t(chunks), -1);
+  struct Ctx {
+    const float* x;
+    int64_t n;
+    int64_t* first;
+  } ctx{x, n, first.data()};
+  parallel_for(size_t(chunks), [](void* p, size_t i) {
+    const Ctx& c = *static_cast<const Ctx*>(p);
+    const int64_t b = int64_t(i) * ew::kChunk, e = std::min(c.n, b + ew::kChunk);
+    bool ok = true;
+    for (int64_t j = b; j < e; ++j) ok &= c.x[j] >= 0.0f && c.x[j] <= 1.0f;  // branch-free scan
+    if (ok) return;
+    for (int64_t j = b; j < e; ++j)
+      if (!(c.x[j] >= 0.0f && c.x[j] <= 1.0f)) {
+        c.first[i] = j;
+        return;
+      }
+  }, &ctx);
+  for (int64_t f : first)
+    if (f >= 0) return f;
+  return -1;
+}
+
 }  // namespace
 
 ew::ChunkKernel ew::active_kernel() { return kernel_for(active_isa()); }
@@ -106,15 +133,15 @@ Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
     case ElementwiseLoss::SigmoidFocal:
       if (!(a.p1 >= 0.0)) return Status::range_error("sigmoidFocalLoss.gamma: expected a number >= 0");
       break;
-    case ElementwiseLoss::Bce:
-      // PyTorch refuses probabilities outside [0, 1]; checked before anything is written.
-      for (int64_t i = 0; i < n; ++i) {
-        const float v = a.input[i];
-        if (!(v >= 0.0f && v <= 1.0f))
-          return Status::range_error("input[" + std::to_string(i) + "] = " + std::to_string(v) +
-                                     ": binaryCrossEntropy expects probabilities in [0, 1]");
-      }
+    case ElementwiseLoss::Bce: {
+      // PyTorch refuses probabilities outside [0, 1]; checked before anything is written, on the pool,
+      // reporting the first offending index.
+      const int64_t bad = first_outside_unit_interval(a.input, n);
+      if (bad >= 0)
+        return Status::range_error("input[" + std::to_string(bad) + "] = " + std::to_string(a.input[bad]) +
+                                   ": binaryCrossEntropy expects probabilities in [0, 1]");
       break;
+    }
     default:
       break;
   }
