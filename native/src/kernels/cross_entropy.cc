@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@
 #include "cross_entropy_kernel.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
+#include "loss_plan.h"
+#include "plans.h"
 
 namespace fuseloss {
 namespace {
@@ -28,20 +31,6 @@ ce::ChunkKernel kernel_for(Isa isa) {
     case Isa::Avx2: return ce::chunk_avx2;
     default: return ce::chunk_baseline;
   }
-}
-
-struct Job {
-  const ce::KernelArgs* args;
-  ce::ChunkKernel kernel;
-  int64_t units, units_per_chunk;
-  double* partial;
-};
-
-void run_chunk(void* ctx, size_t i) {
-  const Job& job = *static_cast<const Job*>(ctx);
-  const int64_t begin = int64_t(i) * job.units_per_chunk;
-  const int64_t end = std::min(job.units, begin + job.units_per_chunk);
-  job.partial[i] = job.kernel(*job.args, begin, end);
 }
 
 }  // namespace
@@ -139,23 +128,38 @@ double ce::reduce(Reduction reduction, double total, double denominator) {
   return 0.0;
 }
 
-Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
-  ce::KernelArgs k;
+Status plan_cross_entropy(const CrossEntropyArgs& a, LossPlan* plan) {
+  struct State {
+    ce::KernelArgs k;
+    ce::ChunkKernel kernel;
+    int64_t units, per_chunk;
+  };
+  auto state = std::make_shared<State>();
   double denom = 0.0;
-  Status st = ce::prepare(a, &k, &denom);
+  Status st = ce::prepare(a, &state->k, &denom);
   if (!st.is_ok()) return st;
-  const int64_t units = ce::unit_count(k);
-  double total = 0.0;
-  if (units > 0) {
-    const int64_t per_chunk = std::max<int64_t>(1, kChunkElems / ce::unit_elems(k));
-    const int64_t chunks = (units + per_chunk - 1) / per_chunk;
-    std::vector<double> partial(size_t(chunks), 0.0);
-    Job job{&k, kernel_for(active_isa()), units, per_chunk, partial.data()};
-    parallel_for(size_t(chunks), run_chunk, &job);
-    for (double p : partial) total += p;
-  }
-  *loss = ce::reduce(a.reduction, total, denom);
+  State& s = *state;
+  s.kernel = kernel_for(active_isa());
+  s.units = ce::unit_count(s.k);
+  s.per_chunk = std::max<int64_t>(1, kChunkElems / ce::unit_elems(s.k));
+  const int64_t chunks = s.units > 0 ? (s.units + s.per_chunk - 1) / s.per_chunk : 0;
+  plan->phases = {{size_t(chunks), [state](size_t i) {
+                     const State& s = *state;
+                     const int64_t begin = int64_t(i) * s.per_chunk;
+                     return s.kernel(s.k, begin, std::min(s.units, begin + s.per_chunk));
+                   }}};
+  const Reduction reduction = a.reduction;
+  plan->finish = [reduction, denom](double total) { return ce::reduce(reduction, total, denom); };
+  plan->empty = a.n * a.s == 0 || (a.target_index && denom == 0.0);
+  plan->grad = a.grad, plan->grad_len = a.n * a.s * a.c;
   return Status::ok();
+}
+
+Status cross_entropy(const CrossEntropyArgs& a, double* loss) {
+  LossPlan plan;
+  Status st = plan_cross_entropy(a, &plan);
+  if (st.is_ok()) *loss = run_plan(plan);
+  return st;
 }
 
 }  // namespace fuseloss

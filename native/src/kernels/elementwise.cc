@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "elementwise_kernel.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
+#include "plans.h"
 
 namespace fuseloss {
 namespace {
@@ -22,18 +24,6 @@ ew::ChunkKernel kernel_for(Isa isa) {
     case Isa::Avx2: return ew::chunk_avx2;
     default: return ew::chunk_baseline;
   }
-}
-
-struct Job {
-  const ew::KernelArgs* args;
-  ew::ChunkKernel kernel;
-  double* partial;
-};
-
-void run_chunk(void* ctx, size_t i) {
-  const Job& job = *static_cast<const Job*>(ctx);
-  const int64_t begin = int64_t(i) * ew::kChunk, end = std::min(job.args->numel, begin + ew::kChunk);
-  job.partial[i] = job.kernel(*job.args, begin, end);
 }
 
 // Index of the first element not in [0, 1] (NaN included), or -1.
@@ -91,7 +81,7 @@ ew::SigmoidKernel ew::active_sigmoid() {
   }
 }
 
-Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
+Status plan_elementwise_loss(const ElementwiseArgs& a, LossPlan* plan) {
   const int64_t n = a.numel;
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("input: element count out of range");
   if (a.samples < 0 || a.classes < 1 || (n > 0 && (a.samples < 1 || n % a.samples != 0 || n % a.classes != 0)))
@@ -159,18 +149,28 @@ Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
   k.scale = float(mean ? a.grad_scale / denom : a.grad_scale);
   k.p0 = float(a.p0), k.p1 = float(a.p1), k.flag = a.flag, k.flag2 = a.flag2;
 
-  double total = 0.0;
-  if (n > 0) {
-    const int64_t chunks = (n + ew::kChunk - 1) / ew::kChunk;
-    std::vector<double> partial(size_t(chunks), 0.0);
-    Job job{&k, kernel_for(active_isa()), partial.data()};
-    parallel_for(size_t(chunks), run_chunk, &job);
-    for (double p : partial) total += p;
-  }
-  if (mean) *loss = total / denom;
-  else if (a.reduction == Reduction::Sum) *loss = total;
-  else *loss = 0.0;
+  const auto state = std::make_shared<const ew::KernelArgs>(k);
+  const ew::ChunkKernel kernel = kernel_for(active_isa());
+  const int64_t chunks = n > 0 ? (n + ew::kChunk - 1) / ew::kChunk : 0;
+  plan->phases = {{size_t(chunks), [state, kernel](size_t i) {
+                     const int64_t begin = int64_t(i) * ew::kChunk;
+                     return kernel(*state, begin, std::min(state->numel, begin + ew::kChunk));
+                   }}};
+  const Reduction reduction = a.reduction;
+  plan->finish = [reduction, denom](double total) {
+    if (reduction == Reduction::Mean) return total / denom;
+    return reduction == Reduction::Sum ? total : 0.0;
+  };
+  plan->empty = n == 0;
+  plan->grad = a.grad, plan->grad_len = n;
   return Status::ok();
+}
+
+Status elementwise_loss(const ElementwiseArgs& a, double* loss) {
+  LossPlan plan;
+  Status st = plan_elementwise_loss(a, &plan);
+  if (st.is_ok()) *loss = run_plan(plan);
+  return st;
 }
 
 }  // namespace fuseloss

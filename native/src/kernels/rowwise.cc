@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -15,37 +16,45 @@
 #include "cross_entropy_kernel.h"
 #include "elementwise_kernel.h"
 #include "fuseloss/thread_pool.h"
+#include "plans.h"
 
 namespace fuseloss {
 namespace {
 
 constexpr int64_t kChunkElems = 32768;
 
-// Runs fn(first_row, end_row) -> loss sum over fixed chunks of rows; returns the ordered total.
-template <class Fn>
-double for_row_chunks(int64_t rows, int64_t elems_per_row, const Fn& fn) {
-  if (rows <= 0) return 0.0;
-  const int64_t per = std::max<int64_t>(1, kChunkElems / std::max<int64_t>(1, elems_per_row));
-  const int64_t chunks = (rows + per - 1) / per;
-  std::vector<double> partial(size_t(chunks), 0.0);
-  struct Ctx {
-    const Fn* fn;
-    int64_t rows, per;
-    double* partial;
-  } ctx{&fn, rows, per, partial.data()};
-  parallel_for(size_t(chunks), [](void* p, size_t i) {
-    auto& c = *static_cast<Ctx*>(p);
-    const int64_t b = int64_t(i) * c.per;
-    c.partial[i] = (*c.fn)(b, std::min(c.rows, b + c.per));
-  }, &ctx);
-  double total = 0.0;
-  for (double v : partial) total += v;
-  return total;
-}
-
 double reduce(Reduction r, double total, double denom) {
   if (r == Reduction::Mean) return total / denom;
   return r == Reduction::Sum ? total : 0.0;
+}
+
+// A phase over fixed chunks of rows (about kChunkElems elements each): chunk i runs fn(first_row, end_row)
+// and returns its loss sum. fn is copied into the plan, so it must capture by value.
+template <class Fn>
+LossPlan::Phase row_phase(int64_t rows, int64_t elems_per_row, Fn fn) {
+  if (rows <= 0) return {0, nullptr};
+  const int64_t per = std::max<int64_t>(1, kChunkElems / std::max<int64_t>(1, elems_per_row));
+  const int64_t chunks = (rows + per - 1) / per;
+  return {size_t(chunks), [fn, rows, per](size_t i) {
+            const int64_t b = int64_t(i) * per;
+            return fn(b, std::min(rows, b + per));
+          }};
+}
+
+// The plan's bookkeeping shared by the row losses.
+void finish_rows(LossPlan* plan, const RowLossArgs& a, Reduction r, double denom) {
+  plan->finish = [r, denom](double total) { return reduce(r, total, denom); };
+  plan->empty = a.n == 0;
+  plan->grad = a.grad, plan->grad2 = a.grad2, plan->grad_len = a.n * a.c;
+}
+
+// Single-loss entry points: build the plan, run it.
+template <class Args, Status (*Plan)(const Args&, LossPlan*)>
+Status run_single(const Args& a, double* loss) {
+  LossPlan plan;
+  Status st = Plan(a, &plan);
+  if (st.is_ok()) *loss = run_plan(plan);
+  return st;
 }
 
 // Common checks of RowLossArgs; `per_row_out` is the length of loss_out / grad_output for 'none'.
@@ -91,7 +100,7 @@ struct RowScale {
 
 // ---------------------------------------------------------------- nll
 
-Status nll_loss(const CrossEntropyArgs& args, double* loss) {
+Status plan_nll_loss(const CrossEntropyArgs& args, LossPlan* plan) {
   if (args.target_prob || !args.target_index) return Status::type_error("target: expected an Int32Array of class ids");
   if (args.label_smoothing != 0.0) return Status::range_error("nllLoss has no labelSmoothing");
   ce::KernelArgs k;
@@ -100,7 +109,7 @@ Status nll_loss(const CrossEntropyArgs& args, double* loss) {
   if (!st.is_ok()) return st;
   const int64_t C = k.c, S = k.s;
   // Unit: a sample (its [C, S] block): zero it, then set -w_y·scale at each position's target.
-  const double total = for_row_chunks(k.n, C * S, [&](int64_t n0, int64_t n1) {
+  plan->phases = {row_phase(k.n, C * S, [k, C, S](int64_t n0, int64_t n1) {
     double sum = 0.0;
     for (int64_t n = n0; n < n1; ++n) {
       const float* x = k.x + n * C * S;
@@ -133,14 +142,19 @@ Status nll_loss(const CrossEntropyArgs& args, double* loss) {
       }
     }
     return sum;
-  });
-  *loss = ce::reduce(args.reduction, total, denom);
+  })};
+  const Reduction reduction = args.reduction;
+  plan->finish = [reduction, denom](double total) { return ce::reduce(reduction, total, denom); };
+  plan->empty = k.n * S == 0 || denom == 0.0;
+  plan->grad = args.grad, plan->grad_len = k.n * C * S;
   return Status::ok();
 }
 
+Status nll_loss(const CrossEntropyArgs& args, double* loss) { return run_single<CrossEntropyArgs, plan_nll_loss>(args, loss); }
+
 // ---------------------------------------------------------------- multi-class margin (F.multi_margin_loss)
 
-Status multi_margin_loss(const RowLossArgs& a, double* loss) {
+Status plan_multi_margin_loss(const RowLossArgs& a, LossPlan* plan) {
   Status st = check_rows(a, a.n);
   if (!st.is_ok()) return st;
   if (!(st = check_length("target", a.target_len, a.n)).is_ok()) return st;
@@ -156,7 +170,7 @@ Status multi_margin_loss(const RowLossArgs& a, double* loss) {
   const RowScale scale{a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
                        a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
   const ew::MarginRowKernel margin_row = ew::active_margin_row();
-  const double total = for_row_chunks(a.n, C, [&](int64_t r0, int64_t r1) {
+  plan->phases = {row_phase(a.n, C, [=](int64_t r0, int64_t r1) {
     double sum = 0.0;
     for (int64_t i = r0; i < r1; ++i) {
       const float* x = a.input + i * C;
@@ -173,14 +187,16 @@ Status multi_margin_loss(const RowLossArgs& a, double* loss) {
       sum += l;
     }
     return sum;
-  });
-  *loss = reduce(a.reduction, total, double(a.n));
+  })};
+  finish_rows(plan, a, a.reduction, double(a.n));
   return Status::ok();
 }
 
+Status multi_margin_loss(const RowLossArgs& a, double* loss) { return run_single<RowLossArgs, plan_multi_margin_loss>(a, loss); }
+
 // ---------------------------------------------------------------- multi-label soft margin
 
-Status multilabel_soft_margin_loss(const RowLossArgs& a, double* loss) {
+Status plan_multilabel_soft_margin_loss(const RowLossArgs& a, LossPlan* plan) {
   Status st = check_rows(a, a.n);
   if (!st.is_ok()) return st;
   if (!(st = check_length("target", a.target_len, a.n * a.c)).is_ok()) return st;
@@ -198,29 +214,36 @@ Status multilabel_soft_margin_loss(const RowLossArgs& a, double* loss) {
     const double denom = a.reduction == Reduction::Mean ? double(a.n) * C : C;
     k.scale = float(a.grad_scale / denom);
     const int64_t chunks = (k.numel + ew::kChunk - 1) / ew::kChunk;
-    const double total = for_row_chunks(chunks, ew::kChunk, [&](int64_t c0, int64_t c1) {
+    plan->phases = {row_phase(chunks, ew::kChunk, [k, kernel](int64_t c0, int64_t c1) {
       double sum = 0.0;
       for (int64_t c = c0; c < c1; ++c) sum += kernel(k, c * ew::kChunk, std::min(k.numel, (c + 1) * ew::kChunk));
       return sum;
-    });
-    *loss = a.reduction == Reduction::Mean ? total / (double(a.n) * C) : total / C;
+    })};
+    finish_rows(plan, a, Reduction::Sum, 0.0);
+    const bool mean = a.reduction == Reduction::Mean;
+    const double n = double(a.n);
+    plan->finish = [mean, n, C](double total) { return mean ? total / (n * C) : total / C; };
     return Status::ok();
   }
-  for_row_chunks(a.n, a.c, [&](int64_t r0, int64_t r1) {
+  plan->phases = {row_phase(a.n, a.c, [a, k, kernel, C](int64_t r0, int64_t r1) {
     ew::KernelArgs row = k;
     for (int64_t i = r0; i < r1; ++i) {
       row.scale = float(a.grad_scale * (a.grad_output ? double(a.grad_output[i]) : 1.0) / C);
       a.loss_out[i] = float(kernel(row, i * a.c, (i + 1) * a.c) / C);
     }
     return 0.0;
-  });
-  *loss = 0.0;
+  })};
+  finish_rows(plan, a, Reduction::None, 0.0);
   return Status::ok();
+}
+
+Status multilabel_soft_margin_loss(const RowLossArgs& a, double* loss) {
+  return run_single<RowLossArgs, plan_multilabel_soft_margin_loss>(a, loss);
 }
 
 // ---------------------------------------------------------------- cosine embedding (F.cosine_embedding_loss)
 
-Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
+Status plan_cosine_embedding_loss(const RowLossArgs& a, LossPlan* plan) {
   Status st = check_rows(a, a.n);
   if (!st.is_ok()) return st;
   if (!(st = check_length("input2", a.input2_len, a.n * a.c)).is_ok() || !(st = check_length("target", a.target_len, a.n)).is_ok() ||
@@ -232,7 +255,7 @@ Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
   const RowScale scale{a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
                        a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
   const ew::CosineKernels cosine = ew::active_cosine();
-  const double total = for_row_chunks(a.n, 2 * D, [&](int64_t r0, int64_t r1) {
+  plan->phases = {row_phase(a.n, 2 * D, [=](int64_t r0, int64_t r1) {
     double sum = 0.0;
     for (int64_t i = r0; i < r1; ++i) {
       const float* x1 = a.input + i * D;
@@ -258,35 +281,45 @@ Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
       sum += l;
     }
     return sum;
-  });
-  *loss = reduce(a.reduction, total, double(a.n));
+  })};
+  finish_rows(plan, a, a.reduction, double(a.n));
   return Status::ok();
+}
+
+Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
+  return run_single<RowLossArgs, plan_cosine_embedding_loss>(a, loss);
 }
 
 // ---------------------------------------------------------------- soft F1 (macro over labels)
 
-Status soft_f1_loss(const RowLossArgs& a, double* loss) {
+Status plan_soft_f1_loss(const RowLossArgs& a, LossPlan* plan) {
   Status st = check_rows(a, a.c);
   if (!st.is_ok()) return st;
   if (!(st = check_length("target", a.target_len, a.n * a.c)).is_ok()) return st;
   if (!(a.eps >= 0.0)) return Status::range_error("softF1Loss.eps: expected a number >= 0");
   if (a.n > 0 && !a.target) return Status::type_error("target: expected a Float32Array");
+  struct State {
+    RowLossArgs a;
+    int64_t per, chunks;
+    std::vector<double> part, u, v;
+    double total = 0.0;
+  };
+  auto state = std::make_shared<State>();
+  State& s = *state;
+  s.a = a;
   const int64_t N = a.n, C = a.c;
-  // Pass 1: p = sigmoid(x) into grad; per-chunk column sums A = Σ w·p·t and B = Σ w·(p + t).
-  const int64_t per = std::max<int64_t>(1, kChunkElems / C), chunks = N > 0 ? (N + per - 1) / per : 0;
-  std::vector<double> part(size_t(chunks) * 2 * size_t(C), 0.0);
-  struct Ctx {
-    const RowLossArgs* a;
-    int64_t per;
-    double* part;
-  } ctx{&a, per, part.data()};
-  parallel_for(size_t(chunks), [](void* p, size_t ci) {
-    const Ctx& c = *static_cast<Ctx*>(p);
-    const RowLossArgs& a = *c.a;
-    const int64_t C = a.c, r0 = int64_t(ci) * c.per, r1 = std::min(a.n, r0 + c.per);
-    double* sa = c.part + ci * 2 * size_t(C);
+  s.per = std::max<int64_t>(1, kChunkElems / C), s.chunks = N > 0 ? (N + s.per - 1) / s.per : 0;
+  s.part.assign(size_t(s.chunks) * 2 * size_t(C), 0.0);
+  s.u.assign(size_t(C), 0.0), s.v.assign(size_t(C), 0.0);
+  const ew::SigmoidKernel sigmoid = ew::active_sigmoid();
+  // Phase 0: p = sigmoid(x) into grad; per-chunk column sums A = Σ w·p·t and B = Σ w·(p + t).
+  LossPlan::Phase sums{size_t(s.chunks), [state, sigmoid](size_t ci) {
+    State& s = *state;
+    const RowLossArgs& a = s.a;
+    const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
+    double* sa = s.part.data() + ci * 2 * size_t(C);
     double* sb = sa + C;
-    ew::active_sigmoid()(a.input + r0 * C, a.grad + r0 * C, (r1 - r0) * C);
+    sigmoid(a.input + r0 * C, a.grad + r0 * C, (r1 - r0) * C);
     for (int64_t i = r0; i < r1; ++i) {
       const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
       const float* pr = a.grad + i * C;
@@ -296,47 +329,52 @@ Status soft_f1_loss(const RowLossArgs& a, double* loss) {
         sb[j] += w * (double(pr[j]) + double(t[j]));
       }
     }
-  }, &ctx);
-  std::vector<double> A(size_t(C), 0.0), B(size_t(C), a.eps);
-  for (int64_t ci = 0; ci < chunks; ++ci)
-    for (int64_t j = 0; j < C; ++j) A[j] += part[ci * 2 * C + j], B[j] += part[ci * 2 * C + C + j];
-  // Per label: F1 = 2A/B, loss 1 - F1; dF1/dp_i = w_i·(2·t_i·B - 2A)/B².
-  double total = 0.0;
-  std::vector<double> coef(static_cast<size_t>(C), 0.0);
-  const double base = a.reduction == Reduction::Mean ? a.grad_scale / double(C) : a.grad_scale;
-  for (int64_t j = 0; j < C; ++j) {
-    const double f1 = 2.0 * A[j] / B[j], l = 1.0 - f1;
-    if (a.reduction == Reduction::None) a.loss_out[j] = float(l);
-    total += l;
-    coef[j] = base * (a.grad_output ? double(a.grad_output[j]) : 1.0);
-  }
-  // dℓ/dx = -coef·w·(2·t·B - 2A)/B²·p(1 - p) = w·p(1 - p)·(u_j·t + v_j) with per-label u, v
-  std::vector<double> u(static_cast<size_t>(C)), v(static_cast<size_t>(C));
-  for (int64_t j = 0; j < C; ++j) {
-    u[j] = -coef[j] * 2.0 / B[j];
-    v[j] = coef[j] * 2.0 * A[j] / (B[j] * B[j]);
-  }
-  struct Ctx2 {
-    const RowLossArgs* a;
-    int64_t per;
-    const double *u, *v;
-  } ctx2{&a, per, u.data(), v.data()};
-  parallel_for(size_t(chunks), [](void* p, size_t ci) {
-    const Ctx2& c = *static_cast<Ctx2*>(p);
-    const RowLossArgs& a = *c.a;
-    const int64_t C = a.c, r0 = int64_t(ci) * c.per, r1 = std::min(a.n, r0 + c.per);
+    return 0.0;
+  }};
+  // Phase 1: dℓ/dx = -coef·w·(2·t·B - 2A)/B²·p(1 - p) = w·p(1 - p)·(u_j·t + v_j) with per-label u, v.
+  LossPlan::Phase grads{size_t(s.chunks), [state](size_t ci) {
+    const State& s = *state;
+    const RowLossArgs& a = s.a;
+    const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
     for (int64_t i = r0; i < r1; ++i) {
       const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
       float* g = a.grad + i * C;
       const float* t = a.target + i * C;
       for (int64_t j = 0; j < C; ++j) {
         const double pr = g[j];
-        g[j] = float(w * pr * (1.0 - pr) * (c.u[j] * double(t[j]) + c.v[j]));
+        g[j] = float(w * pr * (1.0 - pr) * (s.u[j] * double(t[j]) + s.v[j]));
       }
     }
-  }, &ctx2);
-  *loss = reduce(a.reduction, total, double(C));
+    return 0.0;
+  }};
+  plan->phases = {std::move(sums), std::move(grads)};
+  // Between the phases, per label: F1 = 2A/B, loss 1 - F1; dF1/dp_i = w_i·(2·t_i·B - 2A)/B².
+  plan->after = [state](size_t phase, double) {
+    if (phase != 0) return;
+    State& s = *state;
+    const RowLossArgs& a = s.a;
+    const int64_t C = a.c;
+    std::vector<double> A(size_t(C), 0.0), B(size_t(C), a.eps);
+    for (int64_t ci = 0; ci < s.chunks; ++ci)
+      for (int64_t j = 0; j < C; ++j) A[j] += s.part[ci * 2 * C + j], B[j] += s.part[ci * 2 * C + C + j];
+    const double base = a.reduction == Reduction::Mean ? a.grad_scale / double(C) : a.grad_scale;
+    double total = 0.0;
+    for (int64_t j = 0; j < C; ++j) {
+      const double f1 = 2.0 * A[j] / B[j], l = 1.0 - f1;
+      if (a.reduction == Reduction::None) a.loss_out[j] = float(l);
+      total += l;
+      const double coef = base * (a.grad_output ? double(a.grad_output[j]) : 1.0);
+      s.u[j] = -coef * 2.0 / B[j];
+      s.v[j] = coef * 2.0 * A[j] / (B[j] * B[j]);
+    }
+    s.total = total;
+  };
+  finish_rows(plan, a, a.reduction, double(C));
+  const Reduction reduction = a.reduction;
+  plan->finish = [state, reduction, C](double) { return reduce(reduction, state->total, double(C)); };
   return Status::ok();
 }
+
+Status soft_f1_loss(const RowLossArgs& a, double* loss) { return run_single<RowLossArgs, plan_soft_f1_loss>(a, loss); }
 
 }  // namespace fuseloss

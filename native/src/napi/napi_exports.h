@@ -13,5 +13,6 @@ void register_cross_entropy_like(Napi::Env env, Napi::Object exports, const char
 void register_rowwise(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
+void register_multi_task(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

@@ -1,0 +1,153 @@
+// multiTask / multiTaskAsync: every task of a MultiTaskLoss step in one call. Arguments (the TS layer
+// builds them):
+//   (tasks: [family, ...that family's positional arguments][], rule (0 fixed, 1 geometric, 2 log),
+//    coef: Float64Array|null, offset: Float64Array|null, eps, normalize, out: Float64Array(3·T))
+// out receives the losses [0, T), the weights applied after the pass [T, 2T) and the empty flags [2T, 3T).
+// The sync form returns undefined; the async form a Promise<void> settled after `out` is written.
+#include <napi.h>
+
+#include "args.h"
+#include "fuseloss/multi_task.h"
+#include "napi_exports.h"
+#include "parse.h"
+
+namespace fuseloss {
+namespace napi {
+namespace {
+
+Status float64_array(const Napi::Value& v, const char* name, bool optional, double** data, int64_t* length) {
+  *data = nullptr, *length = 0;
+  if (optional && (v.IsNull() || v.IsUndefined())) return Status::ok();
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    return Status::type_error(std::string("Expected a Float64Array for ") + name);
+  Napi::TypedArray ta = v.As<Napi::TypedArray>();
+  Napi::ArrayBuffer buffer = ta.ArrayBuffer();
+  *length = int64_t(ta.ElementLength());
+  if (*length > 0 && buffer.Data() == nullptr) return Status::type_error(std::string(name) + ": its ArrayBuffer is detached");
+  *data = reinterpret_cast<double*>(static_cast<uint8_t*>(buffer.Data()) + ta.ByteOffset());
+  return Status::ok();
+}
+
+struct Call {
+  MultiTaskArgs args;
+  double* out = nullptr;
+};
+
+Status parse(const Napi::CallbackInfo& info, Call* call) {
+  if (info.Length() < 7) return Status::type_error("multiTask: expected 7 arguments from the TS layer");
+  if (!info[0].IsArray()) return Status::type_error("multiTask: expected an array of tasks");
+  Napi::Array tasks = info[0].As<Napi::Array>();
+  const uint32_t T = tasks.Length();
+  MultiTaskArgs& a = call->args;
+  a.tasks.resize(T);
+  for (uint32_t i = 0; i < T; ++i) {
+    Napi::Value v = tasks.Get(i);
+    const std::string where = "tasks[" + std::to_string(i) + "]: ";
+    if (!v.IsArray()) return Status::type_error(where + "expected an argument array");
+    ArrayArgs src{v.As<Napi::Array>(), 1};
+    if (src.array.Length() < 1) return Status::type_error(where + "expected a family code");
+    int64_t family = 0;
+    Status st = integer(src.array.Get(0u), "family", 0, int64_t(TaskFamily::SoftF1), &family);
+    TaskArgs& t = a.tasks[i];
+    t.family = TaskFamily(family);
+    if (st.is_ok()) {
+      switch (t.family) {
+        case TaskFamily::CrossEntropy:
+        case TaskFamily::Nll: st = parse_cross_entropy(src, &t.ce); break;
+        case TaskFamily::Elementwise: st = parse_elementwise(src, &t.ew); break;
+        default: st = parse_rows(src, &t.row); break;
+      }
+    }
+    if (!st.is_ok()) return Status{st.kind, where + st.message};
+  }
+  int64_t rule = 0, coef_len = 0, offset_len = 0, out_len = 0;
+  double *coef = nullptr, *offset = nullptr;
+  Status st;
+  if (!(st = integer(info[1], "rule", 0, 2, &rule)).is_ok()) return st;
+  if (!(st = float64_array(info[2], "coef", true, &coef, &coef_len)).is_ok()) return st;
+  if (!(st = float64_array(info[3], "offset", true, &offset, &offset_len)).is_ok()) return st;
+  if (!(st = number(info[4], "eps", &a.eps)).is_ok()) return st;
+  if (!info[5].IsBoolean()) return Status::type_error("multiTask: normalize must be a boolean");
+  if (!(st = float64_array(info[6], "out", false, &call->out, &out_len)).is_ok()) return st;
+  if (out_len != 3 * int64_t(T)) return Status::range_error("out: expected 3 * tasks elements");
+  a.rule = WeightRule(rule);
+  a.normalize = info[5].As<Napi::Boolean>().Value();
+  if (coef) a.coef.assign(coef, coef + coef_len);
+  if (offset) a.offset.assign(offset, offset + offset_len);
+  return Status::ok();
+}
+
+void write_out(const MultiTaskResult& r, double* out) {
+  const size_t T = r.losses.size();
+  for (size_t i = 0; i < T; ++i) out[i] = r.losses[i], out[T + i] = r.weights[i], out[2 * T + i] = r.empty[i];
+}
+
+Napi::Value MultiTask(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call;
+  MultiTaskResult result;
+  Status st = parse(info, &call);
+  if (st.is_ok()) st = multi_task_loss(call.args, &result);
+  if (!st.is_ok()) {
+    to_js_error(env, st).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  write_out(result, call.out);
+  return env.Undefined();
+}
+
+class MultiTaskWorker : public Napi::AsyncWorker {
+ public:
+  MultiTaskWorker(Napi::Env env, const Napi::CallbackInfo& info, Call call)
+      : Napi::AsyncWorker(env, "fuseloss.multiTask"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
+    // The task arrays hold every typed array of the step: keeping them referenced keeps the buffers alive.
+    for (size_t i = 0; i < info.Length(); ++i)
+      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { status_ = multi_task_loss(call_.args, &result_); }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.is_ok()) {
+      deferred_.Reject(to_js_error(env, status_).Value());
+      return;
+    }
+    write_out(result_, call_.out);
+    deferred_.Resolve(env.Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Call call_;
+  std::vector<Napi::ObjectReference> refs_;
+  Status status_;
+  MultiTaskResult result_;
+};
+
+Napi::Value MultiTaskAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Call call;
+  Status st = parse(info, &call);
+  if (!st.is_ok()) {
+    auto d = Napi::Promise::Deferred::New(env);
+    d.Reject(to_js_error(env, st).Value());
+    return d.Promise();
+  }
+  auto* worker = new MultiTaskWorker(env, info, std::move(call));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace
+
+void register_multi_task(Napi::Env env, Napi::Object exports) {
+  exports.Set("multiTask", Napi::Function::New(env, MultiTask, "multiTask"));
+  exports.Set("multiTaskAsync", Napi::Function::New(env, MultiTaskAsync, "multiTaskAsync"));
+}
+
+}  // namespace napi
+}  // namespace fuseloss
