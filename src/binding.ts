@@ -48,6 +48,9 @@ export interface NativeBinding {
     posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
     reduction: NativeReduction, batchmean: boolean, gradScale: number, p0: number, p1: number, flag: boolean, flag2: boolean,
   ): Promise<number>;
+  /** (rule, coef, offset, eps, normalize, out: Float64Array(3·T), T, then per task: family, k, its k positional args) */
+  multiTask(...args: unknown[]): void;
+  multiTaskAsync(...args: unknown[]): Promise<void>;
   setNumThreads(n: number): void;
   numThreads(): number;
   hardwareThreads(): number;

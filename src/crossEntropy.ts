@@ -30,7 +30,7 @@ export interface LossResult<R extends Reduction = Reduction> {
   grad: Float32Array;
 }
 
-interface Plan {
+export interface CrossEntropyPlan {
   problem: CrossEntropyProblem;
   grad: Float32Array;
   lossOut: Float32Array | null;
@@ -40,7 +40,7 @@ interface Plan {
 const REDUCTION_CODE: Record<Reduction, NativeReduction> = { none: 0, mean: 1, sum: 2 };
 
 // crossEntropy and nllLoss share shapes, targets and options (nllLoss: class ids only, no smoothing).
-export function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptions = {}, spec: LossSpec = crossEntropySpec): Plan {
+export function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptions = {}, spec: LossSpec = crossEntropySpec): CrossEntropyPlan {
   const name = spec.name;
   const classIdsOnly = name === 'nllLoss';
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
@@ -109,7 +109,7 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
   };
 }
 
-export function nativeArgs(p: Plan) {
+export function nativeArgs(p: CrossEntropyPlan) {
   const q = p.problem;
   return [
     q.input, q.target, q.n, q.c, q.s, q.weight, q.ignoreIndex, q.labelSmoothing, REDUCTION_CODE[q.reduction], q.gradScale,
@@ -117,7 +117,7 @@ export function nativeArgs(p: Plan) {
   ] as const;
 }
 
-export function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> {
+export function result<R extends Reduction>(p: CrossEntropyPlan, loss: number): LossResult<R> {
   return { loss: (p.problem.reduction === 'none' ? p.lossOut! : loss) as LossResult<R>['loss'], grad: p.grad };
 }
 

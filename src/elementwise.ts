@@ -45,7 +45,7 @@ export interface SigmoidFocalLossOptions<R extends Reduction = Reduction> extend
 type Result<R extends string> = LossResult<R extends 'none' ? 'none' : 'mean'>;
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2, batchmean: 1 } as const;
 
-interface Plan {
+export interface ElementwisePlan {
   spec: ElementwiseSpec;
   problem: ElementwiseProblem;
   grad: Float32Array;
@@ -53,7 +53,7 @@ interface Plan {
   backend: Exclude<Backend, 'cuda'>;
 }
 
-function plan(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): Plan {
+export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): ElementwisePlan {
   const name = spec.name;
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
   checkOptionNames(options, spec);
@@ -102,7 +102,7 @@ function plan(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | T
   };
 }
 
-function nativeArgs(p: Plan) {
+export function elementwiseNativeArgs(p: ElementwisePlan) {
   const q = p.problem, k = q.params;
   const [p0, p1, flag, flag2] = ({
     mseLoss: [0, 0, false, false], l1Loss: [0, 0, false, false], smoothL1Loss: [k.beta, 0, false, false],
@@ -116,20 +116,20 @@ function nativeArgs(p: Plan) {
   ] as const;
 }
 
-function result<R extends string>(p: Plan, loss: number): Result<R> {
+function result<R extends string>(p: ElementwisePlan, loss: number): Result<R> {
   return { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as Result<R>;
 }
 
 function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Result<R> {
-  const p = plan(spec, input, target, options);
+  const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
-  return result(p, native().elementwiseLoss(...nativeArgs(p)));
+  return result(p, native().elementwiseLoss(...elementwiseNativeArgs(p)));
 }
 
 async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<Result<R>> {
-  const p = plan(spec, input, target, options);
+  const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
-  return result(p, await native().elementwiseLossAsync(...nativeArgs(p)));
+  return result(p, await native().elementwiseLossAsync(...elementwiseNativeArgs(p)));
 }
 
 const specOf = (name: ElementwiseSpec['name']) => ELEMENTWISE_LOSSES.find((s) => s.name === name)!;

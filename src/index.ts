@@ -21,6 +21,11 @@ export type {
   ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
 } from './elementwise';
+export { MultiTaskLoss, STRATEGIES } from './multiTask';
+export type {
+  MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
+  UncertaintyForm,
+} from './multiTask';
 export type { TensorLike, FloatInput, TargetInput } from './tensor';
 export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec } from './ops';
 export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';

@@ -42,7 +42,7 @@ export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowC
 
 type Target = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array>;
 
-interface Plan {
+export interface RowPlan {
   problem: RowProblem;
   grad: Float32Array;
   grad2: Float32Array | null;
@@ -52,7 +52,7 @@ interface Plan {
 
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2 } as const;
 
-function planRows(spec: LossSpec, input: FloatInput, target: Target, options: object = {}, input2?: FloatInput): Plan {
+export function planRows(spec: LossSpec, input: FloatInput, target: Target, options: object = {}, input2?: FloatInput): RowPlan {
   const name = spec.name as RowProblem['name'];
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
   checkOptionNames(options, spec);
@@ -105,13 +105,13 @@ function planRows(spec: LossSpec, input: FloatInput, target: Target, options: ob
   };
 }
 
-function nativeArgs(p: Plan): RowLossArgs {
+export function rowNativeArgs(p: RowPlan): RowLossArgs {
   const q = p.problem;
   return [q.input, q.input2, q.targetIndex, q.target, q.weight, q.sampleWeight, q.gradOutput, p.grad, p.grad2, p.lossOut, q.n, q.c,
     REDUCTION_CODE[q.reduction], q.gradScale, q.p, q.margin, q.eps];
 }
 
-function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> & { grad2?: Float32Array } {
+function result<R extends Reduction>(p: RowPlan, loss: number): LossResult<R> & { grad2?: Float32Array } {
   const r = { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as LossResult<R> & { grad2?: Float32Array };
   if (p.grad2) r.grad2 = p.grad2;
   return r;
@@ -119,14 +119,14 @@ function result<R extends Reduction>(p: Plan, loss: number): LossResult<R> & { g
 
 type Kernel = 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss';
 
-function run<R extends Reduction>(kernel: Kernel, p: Plan) {
+function run<R extends Reduction>(kernel: Kernel, p: RowPlan) {
   if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
-  return result<R>(p, native()[kernel](...nativeArgs(p)));
+  return result<R>(p, native()[kernel](...rowNativeArgs(p)));
 }
 
-async function runAsync<R extends Reduction>(kernel: Kernel, p: Plan) {
+async function runAsync<R extends Reduction>(kernel: Kernel, p: RowPlan) {
   if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
-  return result<R>(p, await native()[`${kernel}Async`](...nativeArgs(p)));
+  return result<R>(p, await native()[`${kernel}Async`](...rowNativeArgs(p)));
 }
 
 /** PyTorch's F.multi_margin_loss: Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C per sample. */

@@ -47,10 +47,19 @@ export function oneOf<T extends string>(v: unknown, values: readonly T[], name: 
 }
 
 /** Rejects option names the loss does not know (a typo would otherwise be ignored silently). */
+// Option lookups by name, built once per loss (validation runs on every call, so it stays O(options)).
+const optionMaps = new WeakMap<LossSpec, Map<string, OptionSpec>>();
+function optionMap(spec: LossSpec): Map<string, OptionSpec> {
+  let m = optionMaps.get(spec);
+  if (!m) optionMaps.set(spec, (m = new Map(spec.options.map((o) => [o.name, o]))));
+  return m;
+}
+
 export function checkOptionNames(options: object, spec: LossSpec): void {
-  for (const key of Object.keys(options)) {
-    if ((options as Record<string, unknown>)[key] === undefined) continue;
-    if (!spec.options.some((o) => o.name === key))
+  const known = optionMap(spec);
+  for (const key in options) {
+    if (!Object.prototype.hasOwnProperty.call(options, key) || (options as Record<string, unknown>)[key] === undefined) continue;
+    if (!known.has(key))
       throw new TypeError(
         `Unknown option '${key}' for ${spec.name}; expected one of: ${spec.options.map((o) => o.name).join(', ')}`,
       );
@@ -58,7 +67,7 @@ export function checkOptionNames(options: object, spec: LossSpec): void {
 }
 
 export function optionSpec(spec: LossSpec, name: string): OptionSpec {
-  const o = spec.options.find((x) => x.name === name);
+  const o = optionMap(spec).get(name);
   if (!o) throw new Error(`internal: ${spec.name} has no option ${name}`);
   return o;
 }

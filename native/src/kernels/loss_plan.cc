@@ -7,6 +7,8 @@
 namespace fuseloss {
 namespace {
 
+constexpr int64_t kSerialElems = 16384;
+
 struct PhaseJob {
   LossPlan* plans;
   size_t phase;
@@ -28,7 +30,9 @@ void run_global_chunk(void* ctx, size_t g) {
 void run_plans(LossPlan* plans, size_t count, double* losses) {
   std::vector<double> totals(count, 0.0);
   size_t phases = 0;
-  for (size_t i = 0; i < count; ++i) phases = std::max(phases, plans[i].phases.size());
+  int64_t elements = 0;
+  for (size_t i = 0; i < count; ++i) phases = std::max(phases, plans[i].phases.size()), elements += plans[i].grad_len;
+  const bool small = elements <= kSerialElems;
   std::vector<size_t> task, offset;
   std::vector<double> partial;
   for (size_t p = 0; p < phases; ++p) {
@@ -42,7 +46,13 @@ void run_plans(LossPlan* plans, size_t count, double* losses) {
     offset.push_back(chunks);
     partial.assign(chunks, 0.0);
     PhaseJob job{plans, p, task.data(), offset.data(), task.size(), partial.data()};
-    parallel_for(chunks, run_global_chunk, &job);
+    // Less than one chunk's worth of work in all: waking the pool would cost more than the work. Only
+    // where chunks run changes, never what they compute.
+    if (small) {
+      for (size_t g = 0; g < chunks; ++g) run_global_chunk(&job, g);
+    } else {
+      parallel_for(chunks, run_global_chunk, &job);
+    }
     for (size_t k = 0; k < task.size(); ++k) {
       double sum = 0.0;
       for (size_t g = offset[k]; g < offset[k + 1]; ++g) sum += partial[g];  // chunk order

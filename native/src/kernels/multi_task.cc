@@ -4,6 +4,7 @@
 #include "fuseloss/multi_task.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -18,12 +19,19 @@ namespace {
 constexpr int64_t kScaleChunk = 32768;
 
 struct Range {
-  const void* p;
-  uint64_t bytes;
+  const void* p = nullptr;
+  uint64_t bytes = 0;
 };
 
 // What a task reads and writes, for the cross-task aliasing check.
-void task_ranges(const TaskArgs& t, std::vector<Range>* reads, std::vector<Range>* writes) {
+struct TaskRanges {
+  std::array<Range, 7> reads;
+  std::array<Range, 3> writes;
+};
+
+void task_ranges(const TaskArgs& t, TaskRanges* out) {
+  auto* reads = &out->reads;
+  auto* writes = &out->writes;
   auto f = [](const void* p, int64_t n) { return Range{p, n > 0 ? uint64_t(n) * 4 : 0}; };
   switch (t.family) {
     case TaskFamily::CrossEntropy:
@@ -31,15 +39,15 @@ void task_ranges(const TaskArgs& t, std::vector<Range>* reads, std::vector<Range
       const CrossEntropyArgs& a = t.ce;
       const int64_t elems = a.n * a.s * a.c, pos = a.n * a.s;
       *reads = {f(a.input, elems), f(a.target_index, pos), f(a.target_prob, elems), f(a.weight, a.c),
-                f(a.sample_weight, a.n), f(a.grad_output, pos)};
-      *writes = {f(a.grad, elems), f(a.loss_out, pos)};
+                f(a.sample_weight, a.n), f(a.grad_output, pos), Range{}};
+      *writes = {f(a.grad, elems), f(a.loss_out, pos), Range{}};
       break;
     }
     case TaskFamily::Elementwise: {
       const ElementwiseArgs& a = t.ew;
       *reads = {f(a.input, a.numel), f(a.target, a.numel), f(a.weight, a.weight_len), f(a.pos_weight, a.classes),
-                f(a.sample_weight, a.samples), f(a.grad_output, a.numel)};
-      *writes = {f(a.grad, a.numel), f(a.loss_out, a.numel)};
+                f(a.sample_weight, a.samples), f(a.grad_output, a.numel), Range{}};
+      *writes = {f(a.grad, a.numel), f(a.loss_out, a.numel), Range{}};
       break;
     }
     default: {
@@ -112,15 +120,15 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
     if (!st.is_ok()) return task_error(i, st);
   }
   // Tasks run side by side: what one writes must not overlap anything another reads or writes.
-  std::vector<std::vector<Range>> reads(T), writes(T);
-  for (size_t i = 0; i < T; ++i) task_ranges(args.tasks[i], &reads[i], &writes[i]);
+  std::vector<TaskRanges> ranges(T);
+  for (size_t i = 0; i < T; ++i) task_ranges(args.tasks[i], &ranges[i]);
   for (size_t i = 0; i < T; ++i)
-    for (const Range& w : writes[i])
+    for (const Range& w : ranges[i].writes)
       for (size_t j = 0; j < T; ++j) {
         if (j == i) continue;
-        for (const auto* list : {&reads[j], &writes[j]})
-          for (const Range& r : *list)
-            if (overlaps(w.p, w.bytes, r.p, r.bytes))
+        auto hit = [&w](const Range& r) { return overlaps(w.p, w.bytes, r.p, r.bytes); };
+        if (std::any_of(ranges[j].reads.begin(), ranges[j].reads.end(), hit) ||
+            std::any_of(ranges[j].writes.begin(), ranges[j].writes.end(), hit))
               return Status::range_error("tasks[" + std::to_string(i) + "]: an output overlaps an array of tasks[" +
                                          std::to_string(j) + "]");
       }
@@ -173,10 +181,17 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
         for (int64_t b = 0; b < plans[i].grad_len; b += kScaleChunk)
           blocks.push_back({g, b, std::min(plans[i].grad_len, b + kScaleChunk), w[i]});
   }
-  parallel_for(blocks.size(), [](void* ctx, size_t k) {
+  auto rescale = [](void* ctx, size_t k) {
     const Block& b = static_cast<const Block*>(ctx)[k];
     for (int64_t j = b.begin; j < b.end; ++j) b.g[j] = float(double(b.g[j]) * b.w);
-  }, blocks.data());
+  };
+  int64_t elements = 0;
+  for (const Block& b : blocks) elements += b.end - b.begin;
+  if (elements <= kScaleChunk / 2) {
+    for (size_t k = 0; k < blocks.size(); ++k) rescale(blocks.data(), k);
+  } else {
+    parallel_for(blocks.size(), rescale, blocks.data());
+  }
   return Status::ok();
 }
 

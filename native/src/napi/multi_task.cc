@@ -1,7 +1,7 @@
 // multiTask / multiTaskAsync: every task of a MultiTaskLoss step in one call. Arguments (the TS layer
-// builds them):
-//   (tasks: [family, ...that family's positional arguments][], rule (0 fixed, 1 geometric, 2 log),
-//    coef: Float64Array|null, offset: Float64Array|null, eps, normalize, out: Float64Array(3·T))
+// builds them), flat:
+//   (rule (0 fixed, 1 geometric, 2 log), coef: Float64Array|null, offset: Float64Array|null, eps, normalize,
+//    out: Float64Array(3·T), T, then per task: family, k, that family's k positional arguments)
 // out receives the losses [0, T), the weights applied after the pass [T, 2T) and the empty flags [2T, 3T).
 // The sync form returns undefined; the async form a Promise<void> settled after `out` is written.
 #include <napi.h>
@@ -34,46 +34,46 @@ struct Call {
 };
 
 Status parse(const Napi::CallbackInfo& info, Call* call) {
-  if (info.Length() < 7) return Status::type_error("multiTask: expected 7 arguments from the TS layer");
-  if (!info[0].IsArray()) return Status::type_error("multiTask: expected an array of tasks");
-  Napi::Array tasks = info[0].As<Napi::Array>();
-  const uint32_t T = tasks.Length();
+  if (info.Length() < 7) return Status::type_error("multiTask: expected at least 7 arguments from the TS layer");
   MultiTaskArgs& a = call->args;
-  a.tasks.resize(T);
-  for (uint32_t i = 0; i < T; ++i) {
-    Napi::Value v = tasks.Get(i);
-    const std::string where = "tasks[" + std::to_string(i) + "]: ";
-    if (!v.IsArray()) return Status::type_error(where + "expected an argument array");
-    ArrayArgs src{v.As<Napi::Array>(), 1};
-    if (src.array.Length() < 1) return Status::type_error(where + "expected a family code");
-    int64_t family = 0;
-    Status st = integer(src.array.Get(0u), "family", 0, int64_t(TaskFamily::SoftF1), &family);
-    TaskArgs& t = a.tasks[i];
-    t.family = TaskFamily(family);
-    if (st.is_ok()) {
-      switch (t.family) {
-        case TaskFamily::CrossEntropy:
-        case TaskFamily::Nll: st = parse_cross_entropy(src, &t.ce); break;
-        case TaskFamily::Elementwise: st = parse_elementwise(src, &t.ew); break;
-        default: st = parse_rows(src, &t.row); break;
-      }
-    }
-    if (!st.is_ok()) return Status{st.kind, where + st.message};
-  }
-  int64_t rule = 0, coef_len = 0, offset_len = 0, out_len = 0;
+  int64_t rule = 0, coef_len = 0, offset_len = 0, out_len = 0, T = 0;
   double *coef = nullptr, *offset = nullptr;
   Status st;
-  if (!(st = integer(info[1], "rule", 0, 2, &rule)).is_ok()) return st;
-  if (!(st = float64_array(info[2], "coef", true, &coef, &coef_len)).is_ok()) return st;
-  if (!(st = float64_array(info[3], "offset", true, &offset, &offset_len)).is_ok()) return st;
-  if (!(st = number(info[4], "eps", &a.eps)).is_ok()) return st;
-  if (!info[5].IsBoolean()) return Status::type_error("multiTask: normalize must be a boolean");
-  if (!(st = float64_array(info[6], "out", false, &call->out, &out_len)).is_ok()) return st;
-  if (out_len != 3 * int64_t(T)) return Status::range_error("out: expected 3 * tasks elements");
+  if (!(st = integer(info[0], "rule", 0, 2, &rule)).is_ok()) return st;
+  if (!(st = float64_array(info[1], "coef", true, &coef, &coef_len)).is_ok()) return st;
+  if (!(st = float64_array(info[2], "offset", true, &offset, &offset_len)).is_ok()) return st;
+  if (!(st = number(info[3], "eps", &a.eps)).is_ok()) return st;
+  if (!info[4].IsBoolean()) return Status::type_error("multiTask: normalize must be a boolean");
+  if (!(st = float64_array(info[5], "out", false, &call->out, &out_len)).is_ok()) return st;
+  if (!(st = integer(info[6], "task count", 0, 1 << 20, &T)).is_ok()) return st;
+  if (out_len != 3 * T) return Status::range_error("out: expected 3 * tasks elements");
   a.rule = WeightRule(rule);
-  a.normalize = info[5].As<Napi::Boolean>().Value();
+  a.normalize = info[4].As<Napi::Boolean>().Value();
   if (coef) a.coef.assign(coef, coef + coef_len);
   if (offset) a.offset.assign(offset, offset + offset_len);
+  a.tasks.resize(size_t(T));
+  size_t pos = 7;
+  for (size_t i = 0; i < size_t(T); ++i) {
+    auto where = [i] { return "tasks[" + std::to_string(i) + "]: "; };  // built only for an error
+    int64_t family = 0, count = 0;
+    if (pos + 2 > info.Length()) return Status::type_error(where() + "missing");
+    if (!(st = integer(info[pos], "family", 0, int64_t(TaskFamily::SoftF1), &family)).is_ok() ||
+        !(st = integer(info[pos + 1], "argument count", 0, 64, &count)).is_ok())
+      return Status{st.kind, where() + st.message};
+    if (pos + 2 + size_t(count) > info.Length()) return Status::type_error(where() + "arguments missing");
+    const ArgRun src{info, pos + 2, size_t(count)};
+    TaskArgs& t = a.tasks[i];
+    t.family = TaskFamily(family);
+    switch (t.family) {
+      case TaskFamily::CrossEntropy:
+      case TaskFamily::Nll: st = parse_cross_entropy(src, &t.ce); break;
+      case TaskFamily::Elementwise: st = parse_elementwise(src, &t.ew); break;
+      default: st = parse_rows(src, &t.row); break;
+    }
+    if (!st.is_ok()) return Status{st.kind, where() + st.message};
+    pos += 2 + size_t(count);
+  }
+  if (pos != info.Length()) return Status::type_error("multiTask: unexpected arguments after the last task");
   return Status::ok();
 }
 
@@ -100,7 +100,7 @@ class MultiTaskWorker : public Napi::AsyncWorker {
  public:
   MultiTaskWorker(Napi::Env env, const Napi::CallbackInfo& info, Call call)
       : Napi::AsyncWorker(env, "fuseloss.multiTask"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
-    // The task arrays hold every typed array of the step: keeping them referenced keeps the buffers alive.
+    // Every typed array of the step is an argument: keeping them referenced keeps their buffers alive.
     for (size_t i = 0; i < info.Length(); ++i)
       if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
   }

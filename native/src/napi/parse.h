@@ -1,5 +1,5 @@
 // Positional-argument parsers of each loss family, shared by the single-loss bindings (arguments of the
-// call: Src = Napi::CallbackInfo) and the multi-task binding (one JS array per task: Src = ArrayArgs).
+// call: Src = Napi::CallbackInfo) and the multi-task binding (a run of its arguments per task: Src = ArgRun).
 // Src needs Length() and operator[](size_t) -> Napi::Value.
 #pragma once
 #include <napi.h>
@@ -12,12 +12,13 @@
 namespace fuseloss {
 namespace napi {
 
-// The elements of a JS array from `offset` on, as positional arguments.
-struct ArrayArgs {
-  Napi::Array array;
-  uint32_t offset;
-  size_t Length() const { return array.Length() - offset; }
-  Napi::Value operator[](size_t i) const { return array.Get(uint32_t(i) + offset); }
+// A run of a call's arguments, [offset, offset + length), as the positional arguments of one task (the
+// multi-task call passes every task's arguments flat: one N-API crossing, no per-element lookups).
+struct ArgRun {
+  const Napi::CallbackInfo& info;
+  size_t offset, length;
+  size_t Length() const { return length; }
+  Napi::Value operator[](size_t i) const { return info[offset + i]; }
 };
 
 template <class Src>
