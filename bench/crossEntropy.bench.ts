@@ -1,6 +1,9 @@
 // crossEntropy forward + backward at the foundation's shapes. Bytes per element counted: 4 read (logits)
 // + 4 written (gradient); the class ids (4 bytes per row) are left out.
-import { crossEntropy, type CrossEntropyOptions } from '../src/index';
+import type { CrossEntropyOptions } from '../src/index';
+import { fl } from './pkg';
+
+const { crossEntropy } = fl;
 import { lcg, type Workload } from './harness';
 
 const shapes: { name: string; shape: number[]; options?: CrossEntropyOptions }[] = [

@@ -1,7 +1,9 @@
 // The elementwise losses at a large shape ([4096, 1024], 4 Mi elements) and a small one ([64, 64]).
 // Bytes per element counted: 8 read (input, target) + 4 written (gradient).
-import * as fl from '../src/index';
-import { ELEMENTWISE_LOSSES, type ElementwiseName } from '../src/ops';
+import type { ElementwiseName } from '../src/ops';
+import { fl } from './pkg';
+
+const { ELEMENTWISE_LOSSES } = fl;
 import { lcg, type Workload } from './harness';
 
 type Loss = (input: Float32Array, target: Float32Array, options?: object) => unknown;

@@ -3,7 +3,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { cuda, getNumThreads, internal, runtimeInfo, setNumThreads } from '../src/index';
+import { fl } from './pkg';
+
+const { cuda, getNumThreads, internal, runtimeInfo, setNumThreads } = fl;
 
 export interface Args {
   quick: boolean;

@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [-- --filter <text>] [-- --threads 1,2] [-- --json]`
 import * as ce from './crossEntropy.bench';
 import * as ew from './elementwise.bench';
+import * as mt from './multiTask.bench';
 import * as rw from './rowwise.bench';
 import { machine, parseArgs, render, runWorkloads, writeResults } from './harness';
 
@@ -13,6 +14,8 @@ console.log('  DRAM (2^26 elements): ' + Object.entries(dram).map(([t, v]) => `$
 console.log('  same working set:     ' +
   Object.entries(rooflines).map(([k, v]) => `${k.replace('@', ' elems/')}thr ${v.toFixed(1)}`).join(', '));
 console.log('\n' + render(rows));
-const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows });
+const multiTask = mt.run(args);
+if (multiTask.rows.length) console.log('\nMultiTaskLoss (static weights; one-by-one = the same losses called natively one at a time):\n' + multiTask.text);
+const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows });
 console.log(`\nwrote ${file}`);
-if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows }));
+if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows }));

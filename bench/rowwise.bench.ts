@@ -1,6 +1,6 @@
 // nllLoss and the row-coupled losses at a large shape ([4096, 1024]) and a small one ([64, 64]).
 // Bytes per element counted: inputs read + gradients written (class ids and per-row values left out).
-import * as fl from '../src/index';
+import { fl } from './pkg';
 import { lcg, type Workload } from './harness';
 
 export function workloads(): Workload[] {

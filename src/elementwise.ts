@@ -6,7 +6,7 @@ import type { LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+import { checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
 export interface ElementwiseOptions<R extends string = Reduction> {
   /** Dims of a Float32Array input (any rank >= 1); the target has the same shape. */
@@ -83,7 +83,7 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
   const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
-  const has = (k: string) => spec.options.some((s) => s.name === k);
+  const has = (k: string) => hasOption(spec, k);
   const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
   const params = {
     beta: param('beta', 1), delta: param('delta', 1), margin: param('margin', 1), logTarget: param('logTarget', false),
@@ -104,12 +104,16 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
 
 export function elementwiseNativeArgs(p: ElementwisePlan) {
   const q = p.problem, k = q.params;
-  const [p0, p1, flag, flag2] = ({
-    mseLoss: [0, 0, false, false], l1Loss: [0, 0, false, false], smoothL1Loss: [k.beta, 0, false, false],
-    huberLoss: [k.delta, 0, false, false], binaryCrossEntropy: [0, 0, false, false], binaryCrossEntropyWithLogits: [0, 0, false, false],
-    hingeEmbeddingLoss: [k.margin, 0, false, false], klDiv: [0, 0, k.logTarget, false],
-    poissonNllLoss: [k.eps, 0, k.logInput, k.full], sigmoidFocalLoss: [k.alpha, k.gamma, false, false],
-  } as const)[q.name];
+  let p0 = 0, p1 = 0, flag = false, flag2 = false;
+  switch (q.name) {
+    case 'smoothL1Loss': p0 = k.beta; break;
+    case 'huberLoss': p0 = k.delta; break;
+    case 'hingeEmbeddingLoss': p0 = k.margin; break;
+    case 'klDiv': flag = k.logTarget; break;
+    case 'poissonNllLoss': p0 = k.eps, flag = k.logInput, flag2 = k.full; break;
+    case 'sigmoidFocalLoss': p0 = k.alpha, p1 = k.gamma; break;
+    default: break;
+  }
   return [
     p.spec.kind, q.input, q.target, q.numel, q.samples, q.classes, q.weight, q.posWeight, q.sampleWeight, q.gradOutput, p.grad,
     p.lossOut, REDUCTION_CODE[q.reduction], q.reduction === 'batchmean', q.gradScale, p0, p1, flag, flag2,

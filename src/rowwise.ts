@@ -9,7 +9,7 @@ import {
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
-import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+import { checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
 interface RowCommon<R extends Reduction> {
   /** Dims of a Float32Array input: [N, C] (or [C] for one sample). */
@@ -82,7 +82,7 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
     if (t.length !== want) throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
     targetF = t;
   }
-  const has = (k: string) => spec.options.some((s) => s.name === k);
+  const has = (k: string) => hasOption(spec, k);
   const weight = floatArrayOption(o.weight, `${name}.weight`, c, 'C');
   const sampleWeight = floatArrayOption(o.sampleWeight, `${name}.sampleWeight`, n, 'N');
   const reduction = scalarOption<Reduction>(o, spec, 'reduction');

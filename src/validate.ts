@@ -66,6 +66,11 @@ export function checkOptionNames(options: object, spec: LossSpec): void {
   }
 }
 
+/** Whether the loss has an option of that name. */
+export function hasOption(spec: LossSpec, name: string): boolean {
+  return optionMap(spec).has(name);
+}
+
 export function optionSpec(spec: LossSpec, name: string): OptionSpec {
   const o = optionMap(spec).get(name);
   if (!o) throw new Error(`internal: ${spec.name} has no option ${name}`);

@@ -8,7 +8,6 @@ import { type MultiTaskConfig, MultiTaskLoss, type TaskBatch } from '../src/inde
 import { Rng } from '../src/weighting';
 import { expectClose, expectSameBits, rng } from './helpers';
 
-type Backend = 'native' | 'reference';
 type Single = (input: Float32Array, target: never, options: Record<string, unknown>) => { loss: unknown; grad: Float32Array; grad2?: Float32Array };
 
 interface Case {
@@ -153,7 +152,7 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
           const single = c.single(batch[c.loss], { ...singleOptions(c), backend });
           const w = r.weights[c.loss];
           expect(Object.is(r.taskLosses[c.loss], single.loss)).toBe(true);
-          expectSameBits(r.grads[c.loss], single.grad.map((g) => Math.fround(g * w)), `${backend} ${strategy} ${c.loss}`);
+          expectSameBits(r.grads[c.loss], single.grad.map((g: number) => Math.fround(g * w)), `${backend} ${strategy} ${c.loss}`);
         }
       }
   });
