@@ -51,6 +51,11 @@ export interface NativeBinding {
   /** (rule, coef, offset, eps, normalize, out: Float64Array(3·T), T, then per task: family, k, its k positional args) */
   multiTask(...args: unknown[]): void;
   multiTaskAsync(...args: unknown[]): Promise<void>;
+  linearForward(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): number;
+  linearForwardAsync(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): Promise<number>;
+  linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;
+  linearBackwardAsync(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): Promise<number>;
+  fmaPeak(ms: number): number;
   setNumThreads(n: number): void;
   numThreads(): number;
   hardwareThreads(): number;

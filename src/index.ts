@@ -22,6 +22,8 @@ export type {
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
+export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync } from './linear';
+export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
   UncertaintyForm,
@@ -70,5 +72,9 @@ export const internal = {
   /** y = a·x over the thread pool: the memory-bandwidth roofline (4 bytes read + 4 written per element). */
   scaleCopy(x: Float32Array, y: Float32Array, a: number): void {
     native().scaleCopy(x, y, a);
+  },
+  /** Single-thread float32 FMA peak of the active ISA level, GFLOP/s, measured for about `ms` milliseconds. */
+  fmaPeak(ms = 50): number {
+    return native().fmaPeak(ms);
   },
 };

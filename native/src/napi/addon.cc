@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_elementwise(env, exports);
   fuseloss::napi::register_rowwise(env, exports);
   fuseloss::napi::register_multi_task(env, exports);
+  fuseloss::napi::register_linear(env, exports);
   return exports;
 }
 }  // namespace

@@ -96,3 +96,9 @@ inline void logf_reduce(const F16& x, F16* m, F16* k) {
     m->v[i] = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_and_si256(ix, mant), base));
   }
 }
+
+// ---- GEMM: fused multiply-add (a·b + c, one rounding) and the micro-kernel's shape (rows × packs of 16)
+inline F16 fmadd(const F16& a, const F16& b, const F16& c) {
+  return {{_mm256_fmadd_ps(a.v[0], b.v[0], c.v[0]), _mm256_fmadd_ps(a.v[1], b.v[1], c.v[1])}};
+}
+constexpr int kGemmMR = 6, kGemmNV = 1;

@@ -81,3 +81,7 @@ inline void logf_reduce(const F16& x, F16* m, F16* k) {
   k->v = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(ix, 23), _mm512_set1_epi32(0x7f)));
   m->v = _mm512_castsi512_ps(_mm512_add_epi32(_mm512_and_si512(ix, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x3f3504f3)));
 }
+
+// ---- GEMM: fused multiply-add (a·b + c, one rounding) and the micro-kernel's shape (rows × packs of 16)
+inline F16 fmadd(const F16& a, const F16& b, const F16& c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+constexpr int kGemmMR = 8, kGemmNV = 2;

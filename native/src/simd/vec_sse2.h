@@ -103,3 +103,8 @@ inline void logf_reduce(const F16& x, F16* m, F16* k) {
     m->v[i] = _mm_castsi128_ps(_mm_add_epi32(_mm_and_si128(ix, mant), base));
   }
 }
+
+// ---- GEMM: SSE2 has no fused multiply-add: a·b + c with two roundings (so baseline GEMM results differ
+// from AVX2/AVX-512 in the last bits; those two agree). The micro-kernel's shape (rows × packs of 16).
+inline F16 fmadd(const F16& a, const F16& b, const F16& c) { return add(mul(a, b), c); }
+constexpr int kGemmMR = 3, kGemmNV = 1;

@@ -1,0 +1,36 @@
+// Linear heads y = x·Wᵀ + b (PyTorch's nn.Linear layout: W is [out, in]) and their backward pass, on the
+// library's own blocked, multi-threaded GEMM (no BLAS at run time). Float32 data; GEMM sums accumulate in
+// float32 with fused multiply-add, like BLAS (AVX2 and AVX-512 give the same bits; baseline SSE2 has no
+// FMA and rounds twice); bias sums accumulate in float64. Results do not depend on the thread count.
+#pragma once
+#include <cstdint>
+
+#include "fuseloss/status.h"
+
+namespace fuseloss {
+
+struct LinearArgs {
+  int64_t batch = 0, in = 0, out = 0;
+  const float* x = nullptr;         // [batch, in]
+  const float* weight = nullptr;    // [out, in]
+  const float* bias = nullptr;      // [out] or null (forward)
+  const float* grad_out = nullptr;  // [batch, out] (backward)
+  float* y = nullptr;               // [batch, out] (forward)
+  float* grad_weight = nullptr;     // [out, in]  = grad_outᵀ·x   (null: not computed)
+  float* grad_bias = nullptr;       // [out]      = Σ_b grad_out  (null: not computed)
+  float* grad_input = nullptr;      // [batch, in] = grad_out·W   (null: not computed)
+  bool accumulate = false;          // add into grad_weight / grad_bias / grad_input instead of overwriting
+  // Element counts of the caller's buffers (-1: unchecked).
+  int64_t x_len = -1, weight_len = -1, bias_len = -1, grad_out_len = -1, y_len = -1, grad_weight_len = -1,
+          grad_bias_len = -1, grad_input_len = -1;
+};
+
+// y = x·Wᵀ + b. Checks sizes and aliasing before writing.
+Status linear_forward(const LinearArgs& args);
+// gradWeight, gradBias and gradInput (whichever are non-null). Checks sizes and aliasing before writing.
+Status linear_backward(const LinearArgs& args);
+
+// Single-thread float32 FMA peak of the active ISA level in GFLOP/s (the benchmarks' GEMM roofline).
+double fma_peak_gflops(double milliseconds);
+
+}  // namespace fuseloss

@@ -1,0 +1,181 @@
+// Linear-layer drivers: size and aliasing checks, then GEMMs on the pool (gemm_kernel.h) and the bias
+// reduction (float64, columns split into fixed chunks, rows added in order).
+#include "fuseloss/linear.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "checks.h"
+#include "fuseloss/cpu.h"
+#include "fuseloss/thread_pool.h"
+#include "gemm_kernel.h"
+
+namespace fuseloss {
+namespace gemm {
+namespace {
+
+TileKernel tile_for(Isa isa) {
+  switch (isa) {
+    case Isa::Avx512: return tile_avx512;
+    case Isa::Avx2: return tile_avx2;
+    default: return tile_baseline;
+  }
+}
+
+struct Job {
+  const Args* g;
+  TileKernel tile;
+  int64_t tiles_n;
+};
+
+void run_tile(void* ctx, size_t t) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const int64_t tm = int64_t(t) / j.tiles_n, tn = int64_t(t) % j.tiles_n;
+  const int64_t m0 = tm * kMC, n0 = tn * kNC;
+  j.tile(*j.g, m0, std::min(j.g->m, m0 + kMC), n0, std::min(j.g->n, n0 + kNC));
+}
+
+}  // namespace
+
+void run(const Args& g) {
+  if (g.m <= 0 || g.n <= 0) return;
+  const int64_t tiles_m = (g.m + kMC - 1) / kMC, tiles_n = (g.n + kNC - 1) / kNC;
+  Job j{&g, tile_for(active_isa()), tiles_n};
+  parallel_for(size_t(tiles_m * tiles_n), run_tile, &j);
+}
+
+double fma_peak_gflops(double ms) {
+  PeakKernel kernel = peak_baseline;
+  int per = peak_fmas_per_iteration_baseline();
+  if (active_isa() == Isa::Avx512) kernel = peak_avx512, per = peak_fmas_per_iteration_avx512();
+  else if (active_isa() == Isa::Avx2) kernel = peak_avx2, per = peak_fmas_per_iteration_avx2();
+  using clock = std::chrono::steady_clock;
+  int64_t iters = 1024;
+  volatile double sink = 0.0;
+  double best = 0.0;
+  const auto deadline = clock::now() + std::chrono::duration<double, std::milli>(ms);
+  while (clock::now() < deadline) {
+    const auto t0 = clock::now();
+    sink = sink + kernel(iters);
+    const double s = std::chrono::duration<double>(clock::now() - t0).count();
+    if (s < 1e-3) {
+      iters *= 2;
+      continue;
+    }
+    best = std::max(best, 2.0 * double(per) * double(iters) / s / 1e9);
+  }
+  return best;
+}
+
+}  // namespace gemm
+
+namespace {
+
+Status check(const LinearArgs& a, bool forward) {
+  const int64_t kMax = int64_t(1) << 40;
+  if (a.batch < 0 || a.in < 0 || a.out < 0 || a.batch > kMax || a.in > kMax || a.out > kMax ||
+      (a.batch && a.in > kMax / a.batch) || (a.batch && a.out > kMax / a.batch) || (a.out && a.in > kMax / a.out))
+    return Status::range_error("shape: expected batch, inFeatures, outFeatures >= 0 within the addressable range");
+  const int64_t bi = a.batch * a.in, bo = a.batch * a.out, oi = a.out * a.in;
+  Status st;
+  auto len = [&](const char* name, const void* p, int64_t got, int64_t want, const char* what) -> Status {
+    if (!p && want > 0) return Status::type_error(std::string(name) + ": expected a Float32Array of " + std::to_string(want) + " elements (" + what + ")");
+    if (p && got >= 0 && got != want)
+      return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what + ") but received " + std::to_string(got));
+    return Status::ok();
+  };
+  if (forward) {
+    if (!(st = len("x", a.x, a.x_len, bi, "[batch, inFeatures]")).is_ok() || !(st = len("weight", a.weight, a.weight_len, oi, "[outFeatures, inFeatures]")).is_ok() ||
+        !(st = len("out.output", a.y, a.y_len, bo, "[batch, outFeatures]")).is_ok())
+      return st;
+    if (a.bias && !(st = len("bias", a.bias, a.bias_len, a.out, "[outFeatures]")).is_ok()) return st;
+    const uint64_t yb = uint64_t(bo) * 4;
+    if (overlaps(a.y, yb, a.x, uint64_t(bi) * 4) || overlaps(a.y, yb, a.weight, uint64_t(oi) * 4) || overlaps(a.y, yb, a.bias, uint64_t(a.out) * 4))
+      return Status::range_error("out.output: must not overlap x, weight or bias");
+    return Status::ok();
+  }
+  if (!(st = len("gradOut", a.grad_out, a.grad_out_len, bo, "[batch, outFeatures]")).is_ok()) return st;
+  if (a.grad_weight && !(st = len("x", a.x, a.x_len, bi, "[batch, inFeatures]")).is_ok()) return st;
+  if (a.grad_input && !(st = len("weight", a.weight, a.weight_len, oi, "[outFeatures, inFeatures]")).is_ok()) return st;
+  if (a.grad_weight && !(st = len("out.gradWeight", a.grad_weight, a.grad_weight_len, oi, "[outFeatures, inFeatures]")).is_ok()) return st;
+  if (a.grad_bias && !(st = len("out.gradBias", a.grad_bias, a.grad_bias_len, a.out, "[outFeatures]")).is_ok()) return st;
+  if (a.grad_input && !(st = len("out.gradInput", a.grad_input, a.grad_input_len, bi, "[batch, inFeatures]")).is_ok()) return st;
+  struct R {
+    const void* p;
+    uint64_t bytes;
+    const char* name;
+  };
+  const R outs[] = {{a.grad_weight, uint64_t(oi) * 4, "out.gradWeight"}, {a.grad_bias, uint64_t(a.out) * 4, "out.gradBias"},
+                    {a.grad_input, uint64_t(bi) * 4, "out.gradInput"}};
+  const R ins[] = {{a.x, uint64_t(bi) * 4, "x"}, {a.weight, uint64_t(oi) * 4, "weight"}, {a.grad_out, uint64_t(bo) * 4, "gradOut"}};
+  for (const R& o : outs) {
+    for (const R& i : ins)
+      if (overlaps(o.p, o.bytes, i.p, i.bytes)) return Status::range_error(std::string(o.name) + ": overlaps " + i.name);
+    for (const R& o2 : outs)
+      if (&o2 != &o && overlaps(o.p, o.bytes, o2.p, o2.bytes)) return Status::range_error(std::string(o.name) + ": overlaps " + o2.name);
+  }
+  return Status::ok();
+}
+
+// gradBias[o] (+)= Σ_b gradOut[b, o] in float64, columns in fixed chunks, rows in order.
+void bias_grad(const LinearArgs& a) {
+  constexpr int64_t kCols = 1024;
+  const int64_t chunks = (a.out + kCols - 1) / kCols;
+  struct Ctx {
+    const LinearArgs* a;
+  } ctx{&a};
+  parallel_for(size_t(chunks), [](void* p, size_t c) {
+    const LinearArgs& a = *static_cast<Ctx*>(p)->a;
+    const int64_t o0 = int64_t(c) * kCols, o1 = std::min(a.out, o0 + kCols);
+    double acc[kCols] = {};
+    for (int64_t b = 0; b < a.batch; ++b) {
+      const float* g = a.grad_out + b * a.out;
+      for (int64_t o = o0; o < o1; ++o) acc[o - o0] += double(g[o]);
+    }
+    for (int64_t o = o0; o < o1; ++o) a.grad_bias[o] = a.accumulate ? float(double(a.grad_bias[o]) + acc[o - o0]) : float(acc[o - o0]);
+  }, &ctx);
+}
+
+}  // namespace
+
+double fma_peak_gflops(double ms) { return gemm::fma_peak_gflops(ms); }
+
+Status linear_forward(const LinearArgs& a) {
+  Status st = check(a, true);
+  if (!st.is_ok()) return st;
+  // y = b + x·Wᵀ (A = x, B(i, o) = W[o, i]); each tile starts its rows from the bias
+  gemm::Args g;
+  g.m = a.batch, g.n = a.out, g.k = a.in;
+  g.a = a.x, g.a_rs = a.in, g.a_cs = 1;
+  g.b = a.weight, g.b_rs = 1, g.b_cs = a.in;
+  g.c = a.y, g.ldc = a.out, g.row_init = a.bias;
+  gemm::run(g);
+  return Status::ok();
+}
+
+Status linear_backward(const LinearArgs& a) {
+  Status st = check(a, false);
+  if (!st.is_ok()) return st;
+  if (a.grad_weight) {  // [out, in] = gradOutᵀ·x: A(o, b) = gradOut[b, o], B(b, i) = x[b, i]
+    gemm::Args g;
+    g.m = a.out, g.n = a.in, g.k = a.batch;
+    g.a = a.grad_out, g.a_rs = 1, g.a_cs = a.out;
+    g.b = a.x, g.b_rs = a.in, g.b_cs = 1;
+    g.c = a.grad_weight, g.ldc = a.in, g.accumulate = a.accumulate;
+    gemm::run(g);
+  }
+  if (a.grad_input) {  // [batch, in] = gradOut·W: A(b, o) = gradOut[b, o], B(o, i) = W[o, i]
+    gemm::Args g;
+    g.m = a.batch, g.n = a.in, g.k = a.out;
+    g.a = a.grad_out, g.a_rs = a.out, g.a_cs = 1;
+    g.b = a.weight, g.b_rs = a.in, g.b_cs = 1;
+    g.c = a.grad_input, g.ldc = a.in, g.accumulate = a.accumulate;
+    gemm::run(g);
+  }
+  if (a.grad_bias) bias_grad(a);
+  return Status::ok();
+}
+
+}  // namespace fuseloss
