@@ -56,6 +56,17 @@ export interface NativeBinding {
   linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;
   linearBackwardAsync(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): Promise<number>;
   fmaPeak(ms: number): number;
+  gramMatrix(grads: F32[], out: Float64Array): number;
+  gramMatrixAsync(grads: F32[], out: Float64Array): Promise<number>;
+  combineGradients(grads: F32[], coef: Float64Array, out: F32): number;
+  combineGradientsAsync(grads: F32[], coef: Float64Array, out: F32): Promise<number>;
+  gradDrop(grads: F32[], seed: number, out: F32): number;
+  gradDropAsync(grads: F32[], seed: number, out: F32): Promise<number>;
+  totalNorm(arrays: F32[], p: number): number;
+  scaleArrays(arrays: F32[], factor: number): number;
+  clipValues(arrays: F32[], value: number): number;
+  accumulateF64(acc: Float64Array, g: F32): number;
+  readF64(acc: Float64Array, divisor: number, out: F32): number;
   setNumThreads(n: number): void;
   numThreads(): number;
   hardwareThreads(): number;

@@ -23,6 +23,10 @@ export type {
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
 export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync } from './linear';
+export {
+  gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
+} from './combine';
+export type { CombineMethod, CombineOptions, CombineResult, MgdaNormalization, ClipGradNormOptions } from './combine';
 export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_rowwise(env, exports);
   fuseloss::napi::register_multi_task(env, exports);
   fuseloss::napi::register_linear(env, exports);
+  fuseloss::napi::register_reduce(env, exports);
   return exports;
 }
 }  // namespace

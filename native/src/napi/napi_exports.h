@@ -15,5 +15,6 @@ void register_runtime(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
 void register_multi_task(Napi::Env env, Napi::Object exports);
 void register_linear(Napi::Env env, Napi::Object exports);
+void register_reduce(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

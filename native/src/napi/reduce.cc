@@ -1,0 +1,240 @@
+// Gradient-reduction bindings. Each has a sync form and an Async form (a Promise, run on a worker thread
+// with every argument kept alive). Arguments (the TS layer checks and normalises them):
+//   gramMatrix(grads: Float32Array[], out: Float64Array(T·T))
+//   combineGradients(grads, coef: Float64Array(T), out: Float32Array)
+//   gradDrop(grads, seed, out)
+//   totalNorm(arrays: Float32Array[], p) -> number          scaleArrays(arrays, factor)
+//   clipValues(arrays, value)                                accumulateF64(acc: Float64Array, g)
+//   readF64(acc: Float64Array, divisor, out)
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "args.h"
+#include "fuseloss/reduce.h"
+#include "napi_exports.h"
+
+namespace fuseloss {
+namespace napi {
+namespace {
+
+template <class T>
+Status typed(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name, T** data, int64_t* len) {
+  void* d = nullptr;
+  bool present = false;
+  Status st = typed_array(v, type, type_name, name, false, &d, len, &present);
+  *data = static_cast<T*>(d);
+  return st;
+}
+
+// A JS array of Float32Arrays.
+Status float_arrays(const Napi::Value& v, const char* name, std::vector<float*>* ptrs, std::vector<int64_t>* lens) {
+  if (!v.IsArray()) return Status::type_error(std::string("Expected an array of Float32Arrays for ") + name);
+  Napi::Array a = v.As<Napi::Array>();
+  ptrs->resize(a.Length()), lens->resize(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    const std::string item = std::string(name) + "[" + std::to_string(i) + "]";
+    Status st = typed<float>(a.Get(i), napi_float32_array, "Float32Array", item.c_str(), &(*ptrs)[i], &(*lens)[i]);
+    if (!st.is_ok()) return st;
+  }
+  return Status::ok();
+}
+
+// Same-length task gradients.
+Status task_grads(const Napi::Value& v, std::vector<float*>* ptrs, int64_t* n) {
+  std::vector<int64_t> lens;
+  Status st = float_arrays(v, "grads", ptrs, &lens);
+  if (!st.is_ok()) return st;
+  if (ptrs->empty()) return Status::range_error("grads: expected at least one gradient (T >= 1)");
+  *n = lens[0];
+  for (size_t t = 1; t < lens.size(); ++t)
+    if (lens[t] != *n)
+      return Status::range_error("grads[" + std::to_string(t) + "]: expected " + std::to_string(*n) + " elements (the length of grads[0]) but received " + std::to_string(lens[t]));
+  return Status::ok();
+}
+
+using Work = std::function<Status(double*)>;
+using Parser = Status (*)(const Napi::CallbackInfo&, Work*);
+
+class Worker : public Napi::AsyncWorker {
+ public:
+  Worker(Napi::Env env, const Napi::CallbackInfo& info, Work work)
+      : Napi::AsyncWorker(env, "fuseloss.reduce"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
+    for (size_t i = 0; i < info.Length(); ++i)
+      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { status_ = work_(&result_); }
+  void OnOK() override {
+    if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(Env(), result_));
+    else deferred_.Reject(to_js_error(Env(), status_).Value());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  std::vector<Napi::ObjectReference> refs_;
+  Status status_;
+  double result_ = 0.0;
+};
+
+template <Parser P>
+Napi::Value sync(const Napi::CallbackInfo& info) {
+  Work work;
+  double r = 0.0;
+  Status st = P(info, &work);
+  if (st.is_ok()) st = work(&r);
+  if (!st.is_ok()) {
+    to_js_error(info.Env(), st).ThrowAsJavaScriptException();
+    return info.Env().Undefined();
+  }
+  return Napi::Number::New(info.Env(), r);
+}
+
+template <Parser P>
+Napi::Value async(const Napi::CallbackInfo& info) {
+  Work work;
+  Status st = P(info, &work);
+  if (!st.is_ok()) {
+    auto d = Napi::Promise::Deferred::New(info.Env());
+    d.Reject(to_js_error(info.Env(), st).Value());
+    return d.Promise();
+  }
+  auto* w = new Worker(info.Env(), info, std::move(work));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
+  auto g = std::make_shared<std::vector<float*>>();
+  int64_t n = 0, out_len = 0;
+  double* out = nullptr;
+  Status st = task_grads(info[0], g.get(), &n);
+  if (!st.is_ok()) return st;
+  if (!(st = typed<double>(info[1], napi_float64_array, "Float64Array", "out", &out, &out_len)).is_ok()) return st;
+  const int T = int(g->size());
+  if (out_len != int64_t(T) * T) return Status::range_error("out: expected T·T elements");
+  *work = [g, T, n, out](double*) { return gram_matrix(g->data(), T, n, out); };
+  return Status::ok();
+}
+
+Status parse_combine(const Napi::CallbackInfo& info, Work* work) {
+  auto g = std::make_shared<std::vector<float*>>();
+  int64_t n = 0, coef_len = 0, out_len = 0;
+  double* coef = nullptr;
+  float* out = nullptr;
+  Status st = task_grads(info[0], g.get(), &n);
+  if (!st.is_ok()) return st;
+  if (!(st = typed<double>(info[1], napi_float64_array, "Float64Array", "coefficients", &coef, &coef_len)).is_ok()) return st;
+  if (!(st = typed<float>(info[2], napi_float32_array, "Float32Array", "out", &out, &out_len)).is_ok()) return st;
+  const int T = int(g->size());
+  if (coef_len != T) return Status::range_error("coefficients: expected one per gradient (" + std::to_string(T) + ")");
+  if (out_len != n) return Status::range_error("out: expected " + std::to_string(n) + " elements (the gradients' length)");
+  auto c = std::make_shared<std::vector<double>>(coef, coef + coef_len);
+  *work = [g, c, T, n, out](double*) { return combine_gradients(g->data(), T, n, c->data(), out); };
+  return Status::ok();
+}
+
+Status parse_graddrop(const Napi::CallbackInfo& info, Work* work) {
+  auto g = std::make_shared<std::vector<float*>>();
+  int64_t n = 0, out_len = 0, seed = 0;
+  float* out = nullptr;
+  Status st = task_grads(info[0], g.get(), &n);
+  if (!st.is_ok()) return st;
+  if (!(st = integer(info[1], "seed", 0, (int64_t(1) << 53) - 1, &seed)).is_ok()) return st;
+  if (!(st = typed<float>(info[2], napi_float32_array, "Float32Array", "out", &out, &out_len)).is_ok()) return st;
+  if (out_len != n) return Status::range_error("out: expected " + std::to_string(n) + " elements (the gradients' length)");
+  const int T = int(g->size());
+  *work = [g, T, n, seed, out](double*) { return grad_drop(g->data(), T, n, uint64_t(seed), out); };
+  return Status::ok();
+}
+
+struct ArrayList {
+  std::vector<float*> ptrs;
+  std::vector<int64_t> lens;
+};
+
+Status parse_norm(const Napi::CallbackInfo& info, Work* work) {
+  auto l = std::make_shared<ArrayList>();
+  double p = 2.0;
+  Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
+  if (!st.is_ok()) return st;
+  if (!(st = number(info[1], "normType", &p)).is_ok()) return st;
+  *work = [l, p](double* r) { return total_norm(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), p, r); };
+  return Status::ok();
+}
+
+Status parse_scale(const Napi::CallbackInfo& info, Work* work) {
+  auto l = std::make_shared<ArrayList>();
+  double f = 1.0;
+  Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
+  if (!st.is_ok()) return st;
+  if (!(st = number(info[1], "factor", &f)).is_ok()) return st;
+  *work = [l, f](double*) { return scale_arrays(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(f)); };
+  return Status::ok();
+}
+
+Status parse_clip(const Napi::CallbackInfo& info, Work* work) {
+  auto l = std::make_shared<ArrayList>();
+  double v = 0.0;
+  Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
+  if (!st.is_ok()) return st;
+  if (!(st = number(info[1], "clipValue", &v)).is_ok()) return st;
+  *work = [l, v](double*) { return clip_values(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(v)); };
+  return Status::ok();
+}
+
+Status parse_accumulate(const Napi::CallbackInfo& info, Work* work) {
+  double* acc = nullptr;
+  float* g = nullptr;
+  int64_t acc_len = 0, g_len = 0;
+  Status st;
+  if (!(st = typed<double>(info[0], napi_float64_array, "Float64Array", "accumulator", &acc, &acc_len)).is_ok()) return st;
+  if (!(st = typed<float>(info[1], napi_float32_array, "Float32Array", "grad", &g, &g_len)).is_ok()) return st;
+  if (g_len != acc_len) return Status::range_error("grad: expected " + std::to_string(acc_len) + " elements (the accumulator's length)");
+  *work = [acc, g, g_len](double*) { return accumulate_f64(acc, g, g_len); };
+  return Status::ok();
+}
+
+Status parse_read(const Napi::CallbackInfo& info, Work* work) {
+  double* acc = nullptr;
+  float* out = nullptr;
+  int64_t acc_len = 0, out_len = 0;
+  double d = 1.0;
+  Status st;
+  if (!(st = typed<double>(info[0], napi_float64_array, "Float64Array", "accumulator", &acc, &acc_len)).is_ok()) return st;
+  if (!(st = number(info[1], "divisor", &d)).is_ok()) return st;
+  if (!(st = typed<float>(info[2], napi_float32_array, "Float32Array", "out", &out, &out_len)).is_ok()) return st;
+  if (out_len != acc_len) return Status::range_error("out: expected " + std::to_string(acc_len) + " elements (the accumulator's length)");
+  *work = [acc, d, out, out_len](double*) { return read_f64(acc, out_len, d, out); };
+  return Status::ok();
+}
+
+template <Parser P>
+void reg(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, sync<P>, name));
+  const std::string a = std::string(name) + "Async";
+  exports.Set(a, Napi::Function::New(env, async<P>, a));
+}
+
+}  // namespace
+
+void register_reduce(Napi::Env env, Napi::Object exports) {
+  reg<parse_gram>(env, exports, "gramMatrix");
+  reg<parse_combine>(env, exports, "combineGradients");
+  reg<parse_graddrop>(env, exports, "gradDrop");
+  reg<parse_norm>(env, exports, "totalNorm");
+  reg<parse_scale>(env, exports, "scaleArrays");
+  reg<parse_clip>(env, exports, "clipValues");
+  reg<parse_accumulate>(env, exports, "accumulateF64");
+  reg<parse_read>(env, exports, "readF64");
+}
+
+}  // namespace napi
+}  // namespace fuseloss

@@ -1,0 +1,524 @@
+// Task-gradient combination (PCGrad, MGDA, CAGrad, IMTL-G, GradDrop, sum, mean), the Gram matrix, norm
+// clipping and gradient accumulation. Every pass over gradient memory runs native (one Gram pass, one
+// combine pass); the T×T decisions — which combination of the task gradients — are small solves here,
+// on the Gram matrix, shared by both backends.
+import { native } from './binding';
+import { combineReference, gradDropReference, gramReference, totalNormReference } from './reference/reduce';
+import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { Rng } from './weighting';
+
+export const COMBINE_METHODS = ['sum', 'mean', 'pcgrad', 'graddrop', 'mgda', 'cagrad', 'imtl'] as const;
+export type CombineMethod = (typeof COMBINE_METHODS)[number];
+export type MgdaNormalization = 'none' | 'l2' | 'loss' | 'loss+';
+type Backend = 'native' | 'reference';
+
+export interface CombineOptions {
+  method: CombineMethod;
+  /** pcgrad: seed of the random projection order; graddrop: seed of the per-element draws (default 0). */
+  seed?: number;
+  /** mgda: gradient normalisation before the min-norm solve (default 'none'). */
+  normalization?: MgdaNormalization;
+  /** mgda with 'loss' / 'loss+': each task's loss. */
+  losses?: ArrayLike<number>;
+  /** cagrad: the conflict-averse radius c (default 0.5). */
+  c?: number;
+  /** cagrad: 0 none, 1 divide by 1 + c² (default, as the authors' code), 2 divide by 1 + c. */
+  rescale?: 0 | 1 | 2;
+  /** Preallocated output (the gradients' length). */
+  out?: Float32Array;
+  backend?: Backend;
+}
+
+export interface CombineResult {
+  /** The combined gradient. */
+  grad: Float32Array;
+  /** grad = Σₜ coefficients[t]·gradsₜ (null for graddrop, which masks per element). */
+  coefficients: Float64Array | null;
+  /** The Gram matrix gᵢ·gⱼ (T×T, row-major) when the method used one. */
+  gram: Float64Array | null;
+}
+
+function taskGrads(grads: unknown, name = 'grads'): Float32Array[] {
+  if (!Array.isArray(grads)) throw typeError('an array of Float32Arrays', name, grads);
+  if (grads.length === 0) throw new RangeError(`Expected at least one gradient (T >= 1) for ${name} but received none`);
+  const n = (grads[0] as Float32Array)?.length;
+  grads.forEach((g, t) => {
+    if (!(g instanceof Float32Array)) throw typeError('a Float32Array', `${name}[${t}]`, g);
+    checkNotDetached(g, `${name}[${t}]`);
+    if (g.length !== n) throw rangeError(`${n} elements (the length of ${name}[0])`, `${name}[${t}]`, g);
+  });
+  return grads as Float32Array[];
+}
+
+function backendOf(v: unknown): Backend {
+  const b = v ?? 'native';
+  if (b !== 'native' && b !== 'reference') throw typeError("'native' | 'reference'", 'backend', v);
+  return b;
+}
+
+/** The T×T Gram matrix of the task gradients (row-major Float64Array), one pass over them. */
+export function gramMatrix(grads: readonly Float32Array[], options: { backend?: Backend } = {}): Float64Array {
+  const g = taskGrads(grads);
+  if (backendOf(options.backend) === 'reference') return gramReference(g);
+  const out = new Float64Array(g.length * g.length);
+  native().gramMatrix(g, out);
+  return out;
+}
+
+export async function gramMatrixAsync(grads: readonly Float32Array[], options: { backend?: Backend } = {}): Promise<Float64Array> {
+  const g = taskGrads(grads);
+  if (backendOf(options.backend) === 'reference') return gramReference(g);
+  const out = new Float64Array(g.length * g.length);
+  await native().gramMatrixAsync(g, out);
+  return out;
+}
+
+// ---------------------------------------------------------------- T×T solvers (exported for tests)
+
+const at = (G: ArrayLike<number>, T: number, i: number, j: number) => G[i * T + j];
+
+/** PCGrad (Yu et al. 2020): each gᵢ is projected off every gⱼ it conflicts with, in a random order. */
+export function pcgradCoefficients(G: ArrayLike<number>, T: number, seed: number): Float64Array {
+  const rng = new Rng(seed);
+  const total = new Float64Array(T);
+  for (let i = 0; i < T; i++) {
+    const c = new Float64Array(T);
+    c[i] = 1;
+    const order = Array.from({ length: T }, (_, k) => k);
+    for (let k = T - 1; k > 0; k--) {
+      const r = rng.nextUint32() % (k + 1);
+      [order[k], order[r]] = [order[r], order[k]];
+    }
+    for (const j of order) {
+      // (Σₖ cₖgₖ)·gⱼ from the Gram matrix
+      let d = 0;
+      for (let k = 0; k < T; k++) d += c[k] * at(G, T, k, j);
+      const gjj = at(G, T, j, j);
+      if (d < 0 && gjj > 0) c[j] -= d / gjj;
+    }
+    for (let k = 0; k < T; k++) total[k] += c[k];
+  }
+  return total;
+}
+
+/** min over γ ∈ [0, 1] of ‖γ·v₁ + (1 − γ)·v₂‖² from v₁·v₁, v₁·v₂, v₂·v₂ (exact line search). */
+function lineMin(v11: number, v12: number, v22: number): number {
+  if (v12 >= v11) return 1;
+  if (v12 >= v22) return 0;
+  return (v22 - v12) / (v11 + v22 - 2 * v12);
+}
+
+/**
+ * The min-norm point of the convex hull of the gradients (MGDA, Sener & Koltun 2018): Frank–Wolfe on the
+ * Gram matrix from the best pair with exact line search, as the paper's solver, plus away steps (so it
+ * converges linearly) until the duality gap is below 1e-12 of the scale (at most 10000 iterations).
+ * Returns the simplex weights α.
+ */
+export function minNormWeights(G: ArrayLike<number>, T: number, maxIter = 10000): Float64Array {
+  const a = new Float64Array(T);
+  if (T === 1) return (a[0] = 1), a;
+  let best = Infinity, bi = 0, bj = 1, bg = 0.5;
+  for (let i = 0; i < T; i++)
+    for (let j = i + 1; j < T; j++) {
+      const g = lineMin(at(G, T, i, i), at(G, T, i, j), at(G, T, j, j));
+      const cost = g * g * at(G, T, i, i) + 2 * g * (1 - g) * at(G, T, i, j) + (1 - g) * (1 - g) * at(G, T, j, j);
+      if (cost < best) (best = cost), (bi = i), (bj = j), (bg = g);
+    }
+  a[bi] = bg;
+  a[bj] = 1 - bg;
+  let scale = 0;
+  for (let i = 0; i < T; i++) scale = Math.max(scale, Math.abs(at(G, T, i, i)));
+  const Ga = new Float64Array(T), d = new Float64Array(T);
+  for (let it = 0; it < maxIter; it++) {
+    Ga.fill(0);
+    for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Ga[i] += at(G, T, i, j) * a[j];
+    let aGa = 0;
+    for (let i = 0; i < T; i++) aGa += a[i] * Ga[i];
+    let s = 0, v = -1;
+    for (let i = 1; i < T; i++) if (Ga[i] < Ga[s]) s = i;
+    for (let i = 0; i < T; i++) if (a[i] > 0 && (v < 0 || Ga[i] > Ga[v])) v = i;
+    const gapFw = aGa - Ga[s], gapAway = Ga[v] - aGa;
+    if (Math.max(gapFw, gapAway) <= 1e-12 * Math.max(scale, 1e-300)) break;
+    let gmax: number;
+    if (gapFw >= gapAway) {
+      for (let i = 0; i < T; i++) d[i] = (i === s ? 1 : 0) - a[i];
+      gmax = 1;
+    } else {
+      for (let i = 0; i < T; i++) d[i] = a[i] - (i === v ? 1 : 0);
+      gmax = a[v] < 1 ? a[v] / (1 - a[v]) : 0;
+    }
+    let dGd = 0, dGa = 0;
+    for (let i = 0; i < T; i++) {
+      dGa += d[i] * Ga[i];
+      for (let j = 0; j < T; j++) dGd += d[i] * at(G, T, i, j) * d[j];
+    }
+    const g = dGd > 0 ? Math.min(gmax, Math.max(0, -dGa / dGd)) : gmax;
+    if (g === 0) break;
+    for (let i = 0; i < T; i++) a[i] = Math.max(0, a[i] + g * d[i]);
+    if (gapFw < gapAway && g === gmax) a[v] = 0;  // the away vertex left the active set
+    let sum = 0;
+    for (let i = 0; i < T; i++) sum += a[i];
+    for (let i = 0; i < T; i++) a[i] /= sum;
+  }
+  return a;
+}
+
+/** MGDA: α on the normalised gradients gₜ/nₜ; coefficients αₜ/nₜ on the given ones. */
+export function mgdaCoefficients(G: ArrayLike<number>, T: number, normalization: MgdaNormalization, losses?: ArrayLike<number>): Float64Array {
+  const n = Array.from({ length: T }, (_, t) => {
+    const l2 = Math.sqrt(at(G, T, t, t));
+    if (normalization === 'l2') return l2;
+    if (normalization === 'loss') return losses![t];
+    if (normalization === 'loss+') return losses![t] * l2;
+    return 1;
+  });
+  n.forEach((v, t) => {
+    if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`mgda: the ${normalization} normaliser of task ${t} is ${v}; it must be finite and > 0`);
+  });
+  const Gn = new Float64Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Gn[i * T + j] = at(G, T, i, j) / (n[i] * n[j]);
+  const a = minNormWeights(Gn, T);
+  return a.map((v, t) => v / n[t]);
+}
+
+/** Euclidean projection onto the probability simplex. */
+function projectSimplex(v: Float64Array): Float64Array {
+  const u = Array.from(v).sort((x, y) => y - x);
+  let css = 0, theta = 0;
+  for (let i = 0; i < u.length; i++) {
+    css += u[i];
+    const t = (css - 1) / (i + 1);
+    if (u[i] - t > 0) theta = t;
+  }
+  return v.map((x) => Math.max(x - theta, 0));
+}
+
+/**
+ * CAGrad (Liu et al. 2021): w = argmin over the simplex of wᵀG·(1/T) + c·‖g₀‖·√(wᵀGw + 1e-8) (projected
+ * gradient descent with backtracking), then d = g₀ + λ·g_w with λ = c·‖g₀‖/(‖g_w‖ + 1e-8), rescaled.
+ * Returns the coefficients of d and the solver's w.
+ */
+export function cagradCoefficients(G: ArrayLike<number>, T: number, c = 0.5, rescale: 0 | 1 | 2 = 1): { coefficients: Float64Array; w: Float64Array } {
+  let mean = 0;
+  for (let i = 0; i < T * T; i++) mean += G[i];
+  mean /= T * T;
+  const g0norm = Math.sqrt(mean + 1e-8);
+  const cc = c * g0norm + 1e-8;
+  const Gb = new Float64Array(T);
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Gb[i] += at(G, T, i, j) / T;
+  const f = (w: Float64Array) => {
+    let lin = 0, quad = 0;
+    for (let i = 0; i < T; i++) {
+      lin += w[i] * Gb[i];
+      for (let j = 0; j < T; j++) quad += w[i] * at(G, T, i, j) * w[j];
+    }
+    return lin + cc * Math.sqrt(quad + 1e-8);
+  };
+  const grad = (w: Float64Array) => {
+    const Gw = new Float64Array(T);
+    let quad = 0;
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < T; j++) Gw[i] += at(G, T, i, j) * w[j];
+      quad += w[i] * Gw[i];
+    }
+    const s = Math.sqrt(quad + 1e-8);
+    return Gw.map((v, i) => Gb[i] + (cc * v) / s);
+  };
+  let w: Float64Array = new Float64Array(T).fill(1 / T);
+  let fw = f(w);
+  let step = 1 / Math.max(1e-12, Math.max(...Array.from({ length: T }, (_, i) => at(G, T, i, i))));
+  for (let it = 0; it < 1000; it++) {
+    const g = grad(w);
+    let next: Float64Array = w, fn = Infinity;
+    for (let tries = 0; tries < 60; tries++) {
+      next = projectSimplex(w.map((v, i) => v - step * g[i]));
+      fn = f(next);
+      if (fn <= fw - 1e-12 * Math.abs(fw) || tries === 59) break;
+      step *= 0.5;
+    }
+    let change = 0;
+    for (let i = 0; i < T; i++) change += Math.abs(next[i] - w[i]);
+    if (fn > fw) break;
+    w = next;
+    fw = fn;
+    step *= 2;
+    if (change < 1e-12) break;
+  }
+  let quad = 0;
+  for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) quad += w[i] * at(G, T, i, j) * w[j];
+  const lambda = cc / (Math.sqrt(quad) + 1e-8);
+  const scale = rescale === 1 ? 1 + c * c : rescale === 2 ? 1 + c : 1;
+  return { coefficients: w.map((v) => (1 / T + lambda * v) / scale), w };
+}
+
+/** Solves A·x = b (n×n, row-major) by Gaussian elimination with partial pivoting. */
+function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
+  const M = A.slice(), x = b.slice();
+  for (let col = 0; col < n; col++) {
+    let p = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[p * n + col])) p = r;
+    if (M[p * n + col] === 0) throw new RangeError('imtl: the task gradients are linearly dependent (singular system)');
+    if (p !== col) {
+      for (let k = 0; k < n; k++) [M[col * n + k], M[p * n + k]] = [M[p * n + k], M[col * n + k]];
+      [x[col], x[p]] = [x[p], x[col]];
+    }
+    for (let r = col + 1; r < n; r++) {
+      const f = M[r * n + col] / M[col * n + col];
+      for (let k = col; k < n; k++) M[r * n + k] -= f * M[col * n + k];
+      x[r] -= f * x[col];
+    }
+  }
+  for (let r = n - 1; r >= 0; r--) {
+    let s = x[r];
+    for (let k = r + 1; k < n; k++) s -= M[r * n + k] * x[k];
+    x[r] = s / M[r * n + r];
+  }
+  return x;
+}
+
+/**
+ * IMTL-G (Liu et al. 2021): the combination d = Σ αₜgₜ (Σ α = 1) whose projections onto every unit
+ * gradient uₜ = gₜ/‖gₜ‖ are equal: α₂..T = (g₁Uᵀ)(DUᵀ)⁻¹ with Dₜ = g₁ − gₜ, Uₜ = u₁ − uₜ, all from G.
+ */
+export function imtlCoefficients(G: ArrayLike<number>, T: number): Float64Array {
+  const a = new Float64Array(T);
+  if (T === 1) return (a[0] = 1), a;
+  const n = Array.from({ length: T }, (_, t) => Math.sqrt(at(G, T, t, t)));
+  n.forEach((v, t) => {
+    if (!(v > 0)) throw new RangeError(`imtl: grads[${t}] is zero; IMTL-G needs non-zero task gradients`);
+  });
+  const m = T - 1;
+  // (D Uᵀ)[a][b] = (g₁ − g_{a+1})·(u₁ − u_{b+1});  (g₁ Uᵀ)[b] = g₁·(u₁ − u_{b+1})
+  const dot = (i: number, j: number) => at(G, T, i, j) / n[j]; // gᵢ·uⱼ
+  const DU = new Float64Array(m * m), gU = new Float64Array(m);
+  for (let b = 0; b < m; b++) {
+    gU[b] = dot(0, 0) - dot(0, b + 1);
+    for (let r = 0; r < m; r++) DU[r * m + b] = dot(0, 0) - dot(0, b + 1) - dot(r + 1, 0) + dot(r + 1, b + 1);
+  }
+  // α₂..T as a row vector: x·DU = gU  ⇔  DUᵀ·xᵀ = gUᵀ
+  const DUt = new Float64Array(m * m);
+  for (let r = 0; r < m; r++) for (let b = 0; b < m; b++) DUt[b * m + r] = DU[r * m + b];
+  const x = solve(DUt, gU, m);
+  let s = 0;
+  for (let t = 0; t < m; t++) (a[t + 1] = x[t]), (s += x[t]);
+  a[0] = 1 - s;
+  return a;
+}
+
+// ---------------------------------------------------------------- combineGradients
+
+function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
+  const g = taskGrads(grads);
+  if (typeof options !== 'object' || options === null) throw typeError('{ method, … }', 'combineGradients options', options);
+  const known = ['method', 'seed', 'normalization', 'losses', 'c', 'rescale', 'out', 'backend'];
+  for (const k of Object.keys(options))
+    if (!known.includes(k) && (options as unknown as Record<string, unknown>)[k] !== undefined)
+      throw new TypeError(`Unknown option '${k}' for combineGradients; expected ${known.join(', ')}`);
+  const method = options.method;
+  if (!(COMBINE_METHODS as readonly string[]).includes(method)) throw typeError(COMBINE_METHODS.map((m) => `'${m}'`).join(' | '), 'combineGradients.method', method);
+  const seed = options.seed ?? 0;
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw rangeError('an integer in [0, 2^32)', 'combineGradients.seed', seed);
+  const normalization = options.normalization ?? 'none';
+  if (!['none', 'l2', 'loss', 'loss+'].includes(normalization)) throw typeError("'none' | 'l2' | 'loss' | 'loss+'", 'combineGradients.normalization', normalization);
+  let losses: Float64Array | undefined;
+  if (method === 'mgda' && (normalization === 'loss' || normalization === 'loss+')) {
+    if (options.losses === undefined || typeof options.losses !== 'object' || options.losses === null || (options.losses as ArrayLike<number>).length !== g.length)
+      throw rangeError(`${g.length} losses (one per gradient)`, 'combineGradients.losses', options.losses);
+    losses = Float64Array.from(options.losses);
+  }
+  const c = options.c ?? 0.5;
+  if (typeof c !== 'number' || !(c >= 0) || !Number.isFinite(c)) throw rangeError('a finite number >= 0', 'combineGradients.c', c);
+  const rescale = options.rescale ?? 1;
+  if (rescale !== 0 && rescale !== 1 && rescale !== 2) throw typeError('0 | 1 | 2', 'combineGradients.rescale', rescale);
+  const n = g[0].length;
+  let out: Float32Array;
+  if (options.out === undefined) out = new Float32Array(n);
+  else {
+    if (!(options.out instanceof Float32Array)) throw typeError('a Float32Array', 'combineGradients.out', options.out);
+    checkNotDetached(options.out, 'out');
+    if (options.out.length !== n) throw rangeError(`${n} elements (the gradients' length)`, 'combineGradients.out', options.out);
+    g.forEach((x, t) => {
+      if (overlaps(options.out!, x)) throw new RangeError(`combineGradients.out overlaps grads[${t}]`);
+    });
+    out = options.out;
+  }
+  return { g, method, seed, normalization: normalization as MgdaNormalization, losses, c, rescale: rescale as 0 | 1 | 2, out, backend: backendOf(options.backend) };
+}
+
+type Plan = ReturnType<typeof planCombine>;
+
+function needsGram(m: CombineMethod): boolean {
+  return m !== 'sum' && m !== 'mean' && m !== 'graddrop';
+}
+
+function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
+  const T = p.g.length;
+  if (G) for (let t = 0; t < T; t++) if (!Number.isFinite(G[t * T + t])) throw new RangeError(`combineGradients: grads[${t}] has a non-finite element (NaN or ±Infinity); '${p.method}' needs finite gradients`);
+  switch (p.method) {
+    case 'sum': return new Float64Array(T).fill(1);
+    case 'mean': return new Float64Array(T).fill(1 / T);
+    case 'pcgrad': return pcgradCoefficients(G!, T, p.seed);
+    case 'mgda': return mgdaCoefficients(G!, T, p.normalization, p.losses);
+    case 'cagrad': return cagradCoefficients(G!, T, p.c, p.rescale).coefficients;
+    case 'imtl': return imtlCoefficients(G!, T);
+    default: throw new Error(`internal: ${p.method} has no coefficients`);
+  }
+}
+
+/**
+ * Combines T task gradients of the same length (representation gradients or flattened parameter
+ * gradients) into one: grad = Σₜ coefficientsₜ·gradsₜ for every method but graddrop. Gram-based methods
+ * (pcgrad, mgda, cagrad, imtl) read the gradients twice (Gram pass, combine pass) and refuse non-finite
+ * gradients; sum, mean and graddrop read them once and propagate NaN like arithmetic.
+ */
+export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult {
+  const p = planCombine(grads, options);
+  const ref = p.backend === 'reference';
+  if (p.method === 'graddrop') {
+    if (ref) gradDropReference(p.g, p.seed, p.out);
+    else native().gradDrop(p.g, p.seed, p.out);
+    return { grad: p.out, coefficients: null, gram: null };
+  }
+  let G: Float64Array | null = null;
+  if (needsGram(p.method)) {
+    G = ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2);
+    if (!ref) native().gramMatrix(p.g, G);
+  }
+  const coef = coefficientsFor(p, G);
+  if (ref) combineReference(p.g, coef, p.out);
+  else native().combineGradients(p.g, coef, p.out);
+  return { grad: p.out, coefficients: coef, gram: G };
+}
+
+export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult> {
+  const p = planCombine(grads, options);
+  if (p.backend === 'reference') return combineGradients(grads, options);
+  if (p.method === 'graddrop') {
+    await native().gradDropAsync(p.g, p.seed, p.out);
+    return { grad: p.out, coefficients: null, gram: null };
+  }
+  let G: Float64Array | null = null;
+  if (needsGram(p.method)) {
+    G = new Float64Array(p.g.length ** 2);
+    await native().gramMatrixAsync(p.g, G);
+  }
+  const coef = coefficientsFor(p, G);
+  await native().combineGradientsAsync(p.g, coef, p.out);
+  return { grad: p.out, coefficients: coef, gram: G };
+}
+
+// ---------------------------------------------------------------- clipping
+
+function arrays(grads: unknown, name: string): Float32Array[] {
+  const list = grads instanceof Float32Array ? [grads] : grads;
+  if (!Array.isArray(list)) throw typeError('a Float32Array or an array of them', name, grads);
+  list.forEach((g, i) => {
+    if (!(g instanceof Float32Array)) throw typeError('a Float32Array', `${name}[${i}]`, g);
+    checkNotDetached(g, `${name}[${i}]`);
+  });
+  for (let i = 0; i < list.length; i++)
+    for (let j = i + 1; j < list.length; j++)
+      if (overlaps(list[i], list[j])) throw new RangeError(`${name}[${j}] overlaps ${name}[${i}]`);
+  return list as Float32Array[];
+}
+
+export interface ClipGradNormOptions {
+  /** Throw a RangeError (before scaling anything) when the total norm is NaN or infinite. Default false. */
+  errorIfNonfinite?: boolean;
+  backend?: Backend;
+}
+
+/**
+ * PyTorch's clip_grad_norm_: the p-norm of all gradients together (normType 2 by default, or any p > 0,
+ * or Infinity); if it exceeds maxNorm every gradient is multiplied in place by maxNorm/(norm + 1e-6).
+ * Returns the total norm (computed in float64).
+ */
+export function clipGradNorm(grads: Float32Array | readonly Float32Array[], maxNorm: number, normType = 2, options: ClipGradNormOptions = {}): number {
+  const list = arrays(grads, 'grads');
+  if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw rangeError('a number >= 0', 'maxNorm', maxNorm);
+  if (typeof normType !== 'number' || !(normType > 0)) throw rangeError('a number > 0 or Infinity', 'normType', normType);
+  const ref = backendOf(options.backend) === 'reference';
+  const norm = ref ? totalNormReference(list, normType) : native().totalNorm(list, normType);
+  if (!Number.isFinite(norm) && options.errorIfNonfinite)
+    throw new RangeError(`clipGradNorm: the total norm of order ${normType} is ${norm}; the gradients were left unchanged`);
+  const coef = Math.min(1, maxNorm / (norm + 1e-6));
+  if (coef < 1 || Number.isNaN(coef)) {
+    const f = Math.fround(coef);
+    if (ref) for (const g of list) for (let k = 0; k < g.length; k++) g[k] = Math.fround(g[k] * f);
+    else native().scaleArrays(list, f);
+  }
+  return norm;
+}
+
+/** PyTorch's clip_grad_value_: clamps every gradient element to [−clipValue, clipValue] in place. */
+export function clipGradValue(grads: Float32Array | readonly Float32Array[], clipValue: number, options: { backend?: Backend } = {}): void {
+  const list = arrays(grads, 'grads');
+  if (typeof clipValue !== 'number' || !(clipValue >= 0)) throw rangeError('a number >= 0', 'clipValue', clipValue);
+  if (backendOf(options.backend) === 'reference') {
+    const v = Math.fround(clipValue);
+    for (const g of list) for (let k = 0; k < g.length; k++) g[k] = g[k] > v ? v : g[k] < -v ? -v : g[k];
+  } else {
+    native().clipValues(list, clipValue);
+  }
+}
+
+// ---------------------------------------------------------------- accumulation
+
+/**
+ * Sums micro-batch gradients into float64 accumulators (one per name) and reads them back as float32,
+ * divided by the number of added steps (`read()`) or not (`read({ mean: false })`). The float64 sums are
+ * exact to float64 rounding and independent of the thread count, so reading after k steps gives the same
+ * bits however the additions were scheduled.
+ */
+export class GradAccumulator {
+  private readonly acc = new Map<string, Float64Array>();
+  private count = 0;
+
+  /** Steps added since the last reset. */
+  get steps(): number {
+    return this.count;
+  }
+
+  /** Adds one micro-batch's gradients ({ name: Float32Array }); names and lengths must stay the same. */
+  add(grads: Readonly<Record<string, Float32Array>>): void {
+    if (typeof grads !== 'object' || grads === null) throw typeError('an object of Float32Arrays', 'grads', grads);
+    const names = Object.keys(grads);
+    if (this.acc.size > 0) {
+      for (const k of names) if (!this.acc.has(k)) throw new TypeError(`GradAccumulator.add: unknown gradient '${k}' (the first add fixed the names: ${[...this.acc.keys()].join(', ')})`);
+      for (const k of this.acc.keys()) if (!(k in grads)) throw new TypeError(`GradAccumulator.add: gradient '${k}' is missing`);
+    }
+    for (const k of names) {
+      const g = grads[k];
+      if (!(g instanceof Float32Array)) throw typeError('a Float32Array', `grads.${k}`, g);
+      checkNotDetached(g, `grads.${k}`);
+      const a = this.acc.get(k);
+      if (a && a.length !== g.length) throw rangeError(`${a.length} elements (as before)`, `grads.${k}`, g);
+    }
+    for (const k of names) {
+      let a = this.acc.get(k);
+      if (!a) this.acc.set(k, (a = new Float64Array(grads[k].length)));
+      native().accumulateF64(a, grads[k]);
+    }
+    this.count++;
+  }
+
+  /** The accumulated gradients as float32: the mean over the added steps (default) or the sum. */
+  read(options: { mean?: boolean; out?: Readonly<Record<string, Float32Array>> } = {}): Record<string, Float32Array> {
+    if (this.count === 0) throw new RangeError('GradAccumulator.read: nothing was added');
+    const divisor = options.mean === false ? 1 : this.count;
+    const r: Record<string, Float32Array> = {};
+    for (const [k, a] of this.acc) {
+      const o = options.out?.[k] ?? new Float32Array(a.length);
+      if (!(o instanceof Float32Array) || o.length !== a.length) throw rangeError(`a Float32Array of ${a.length} elements`, `out.${k}`, o);
+      native().readF64(a, divisor, o);
+      r[k] = o;
+    }
+    return r;
+  }
+
+  /** Clears the sums (keeps the buffers) and the step count. */
+  reset(): void {
+    for (const a of this.acc.values()) a.fill(0);
+    this.count = 0;
+  }
+}
