@@ -56,6 +56,8 @@ export interface NativeBinding {
   linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;
   linearBackwardAsync(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): Promise<number>;
   fmaPeak(ms: number): number;
+  multiHeadBackward(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): number;
+  multiHeadBackwardAsync(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): Promise<number>;
   gramMatrix(grads: F32[], out: Float64Array): number;
   gramMatrixAsync(grads: F32[], out: Float64Array): Promise<number>;
   combineGradients(grads: F32[], coef: Float64Array, out: F32): number;

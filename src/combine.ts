@@ -372,6 +372,11 @@ function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
  * gradients; sum, mean and graddrop read them once and propagate NaN like arithmetic.
  */
 export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult {
+  return combineWithGram(grads, options, null);
+}
+
+/** combineGradients with the Gram matrix already known (multiHeadBackward computes it with the heads). */
+export function combineWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): CombineResult {
   const p = planCombine(grads, options);
   const ref = p.backend === 'reference';
   if (p.method === 'graddrop') {
@@ -381,8 +386,8 @@ export function combineGradients(grads: readonly Float32Array[], options: Combin
   }
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
-    G = ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2);
-    if (!ref) native().gramMatrix(p.g, G);
+    G = gram ?? (ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2));
+    if (!ref && !gram) native().gramMatrix(p.g, G);
   }
   const coef = coefficientsFor(p, G);
   if (ref) combineReference(p.g, coef, p.out);
@@ -391,16 +396,20 @@ export function combineGradients(grads: readonly Float32Array[], options: Combin
 }
 
 export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult> {
+  return combineGradientsAsyncWithGram(grads, options, null);
+}
+
+export async function combineGradientsAsyncWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): Promise<CombineResult> {
   const p = planCombine(grads, options);
-  if (p.backend === 'reference') return combineGradients(grads, options);
+  if (p.backend === 'reference') return combineWithGram(grads, options, gram);
   if (p.method === 'graddrop') {
     await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
-    G = new Float64Array(p.g.length ** 2);
-    await native().gramMatrixAsync(p.g, G);
+    G = gram;
+    if (!G) await native().gramMatrixAsync(p.g, (G = new Float64Array(p.g.length ** 2)));
   }
   const coef = coefficientsFor(p, G);
   await native().combineGradientsAsync(p.g, coef, p.out);

@@ -22,12 +22,12 @@ export type {
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
-export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync } from './linear';
+export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './linear';
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
 } from './combine';
 export type { CombineMethod, CombineOptions, CombineResult, MgdaNormalization, ClipGradNormOptions } from './combine';
-export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads } from './linear';
+export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
   UncertaintyForm,

@@ -1,7 +1,9 @@
 // Linear heads y = x·Wᵀ + b (W: [outFeatures, inFeatures], PyTorch's layout) and their backward pass, on
 // the addon's blocked multi-threaded GEMM, or the float64 reference.
 import { native } from './binding';
+import { combineGradientsAsyncWithGram, type CombineOptions, combineWithGram } from './combine';
 import { linearBackwardReference, linearForwardReference, type LinearProblem } from './reference/linear';
+import { gramReference } from './reference/reduce';
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
 export interface LinearShape {
@@ -132,4 +134,132 @@ export async function linearBackwardAsync(x: Float32Array | null, gradOut: Float
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
   else await native().linearBackwardAsync(q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate);
   return grads(q);
+}
+
+// ---------------------------------------------------------------- multiHeadBackward
+
+export interface HeadInput {
+  /** [outFeatures, inFeatures] */
+  weight: Float32Array;
+  /** [batch, outFeatures]: the loss gradient on this head's outputs (e.g. MultiTaskLoss's r.grads[task]). */
+  gradOut: Float32Array;
+  outFeatures: number;
+  /** Compute gradBias (default true). */
+  bias?: boolean;
+  out?: { gradWeight?: Float32Array; gradBias?: Float32Array; gradInput?: Float32Array };
+}
+
+export interface MultiHeadOptions {
+  batch: number;
+  inFeatures: number;
+  /** How the heads' representation gradients become one (default { method: 'sum' }); false: not combined. */
+  combine?: Omit<CombineOptions, 'out' | 'backend'> | false;
+  /** Add into the `out` buffers (gradient accumulation). */
+  accumulate?: boolean;
+  out?: { sharedGrad?: Float32Array };
+  backend?: 'native' | 'reference';
+}
+
+export interface HeadGrads {
+  gradWeight: Float32Array;
+  gradBias?: Float32Array;
+  /** gₜ = gradOutₜ·Wₜ: this task's gradient on the shared representation [batch, inFeatures]. */
+  gradInput: Float32Array;
+}
+
+export interface MultiHeadResult {
+  heads: Record<string, HeadGrads>;
+  /** The combined gradient on the shared representation (null with combine: false). */
+  sharedGrad: Float32Array | null;
+  /** sharedGrad = Σₜ coefficientsₜ·gₜ (null for graddrop or combine: false). */
+  coefficients: Float64Array | null;
+  /** The Gram matrix gᵢ·gⱼ of the representation gradients (T×T, head order). */
+  gram: Float64Array;
+  /** ‖gₜ‖ per head: the per-task gradient norms GradNorm needs (MultiTaskLoss endStep). */
+  gradNorms: Record<string, number>;
+}
+
+function planHeads(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions) {
+  if (typeof options !== 'object' || options === null) throw typeError('{ batch, inFeatures, … }', 'multiHeadBackward options', options);
+  const p = dims({ ...options, outFeatures: 0 }, 'multiHeadBackward');
+  const { batch: B, inFeatures: I } = p;
+  array(x, 'x', B * I, '[batch, inFeatures]');
+  if (typeof heads !== 'object' || heads === null || Object.keys(heads).length === 0) throw typeError('an object with at least one head', 'heads', heads);
+  const accumulate = options.accumulate ?? false;
+  if (typeof accumulate !== 'boolean') throw typeError('a boolean', 'multiHeadBackward.accumulate', accumulate);
+  const names = Object.keys(heads);
+  const planned = names.map((name) => {
+    const h = heads[name];
+    const at = `heads.${name}`;
+    if (typeof h !== 'object' || h === null) throw typeError('{ weight, gradOut, outFeatures }', at, h);
+    const O = h.outFeatures;
+    if (typeof O !== 'number' || !Number.isInteger(O) || O < 0) throw rangeError('an integer >= 0', `${at}.outFeatures`, O);
+    const weight = array(h.weight, `${at}.weight`, O * I, '[outFeatures, inFeatures]');
+    const gradOut = array(h.gradOut, `${at}.gradOut`, B * O, '[batch, outFeatures]');
+    const out = h.out ?? {};
+    const make = (k: 'gradWeight' | 'gradBias' | 'gradInput', len: number, what: string) => {
+      if (out[k] === undefined) {
+        if (accumulate) throw new TypeError(`multiHeadBackward: accumulate needs ${at}.out.${k}`);
+        return new Float32Array(len);
+      }
+      return array(out[k], `${at}.out.${k}`, len, what);
+    };
+    const gw = make('gradWeight', O * I, '[outFeatures, inFeatures]');
+    const gb = h.bias === false ? null : make('gradBias', O, '[outFeatures]');
+    const gi = make('gradInput', B * I, '[batch, inFeatures]');
+    return { name, O, weight, gradOut, gw, gb, gi };
+  });
+  // every output against every input and every other output
+  const outs = planned.flatMap((h) => [[`heads.${h.name}.out.gradWeight`, h.gw], [`heads.${h.name}.out.gradBias`, h.gb], [`heads.${h.name}.out.gradInput`, h.gi]] as [string, Float32Array | null][]);
+  const ins = [['x', x], ...planned.flatMap((h) => [[`heads.${h.name}.weight`, h.weight], [`heads.${h.name}.gradOut`, h.gradOut]])] as [string, Float32Array][];
+  noOverlap(outs, ins);
+  const combine = options.combine === undefined ? { method: 'sum' as const } : options.combine;
+  if (combine !== false && (typeof combine !== 'object' || combine === null)) throw typeError('combine options or false', 'multiHeadBackward.combine', combine);
+  return { p, x, planned, accumulate, combine };
+}
+
+function finishHeads(q: ReturnType<typeof planHeads>, gram: Float64Array, options: MultiHeadOptions): MultiHeadResult {
+  const heads: Record<string, HeadGrads> = {};
+  const gradNorms: Record<string, number> = {};
+  const T = q.planned.length;
+  q.planned.forEach((h, t) => {
+    heads[h.name] = h.gb ? { gradWeight: h.gw, gradBias: h.gb, gradInput: h.gi } : { gradWeight: h.gw, gradInput: h.gi };
+    gradNorms[h.name] = Math.sqrt(gram[t * T + t]);
+  });
+  if (q.combine === false) return { heads, sharedGrad: null, coefficients: null, gram, gradNorms };
+  const c = combineWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions, gram);
+  return { heads, sharedGrad: c.grad, coefficients: c.coefficients, gram, gradNorms };
+}
+
+/**
+ * Backward of several linear task heads on the same shared features x [batch, inFeatures]: each head's
+ * parameter gradients and its representation gradient gₜ = gradOutₜ·Wₜ (all heads' GEMMs in one pool
+ * job, plus the Gram matrix of the gₜ, in one native call), then their combination into one gradient on
+ * the shared representation (combineGradients' methods; the combine pass is a second native call).
+ */
+export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult {
+  const q = planHeads(x, heads, options);
+  const T = q.planned.length;
+  let gram: Float64Array;
+  if (q.p.backend === 'reference') {
+    for (const h of q.planned)
+      linearBackwardReference({ ...q.p, outFeatures: h.O }, q.x, h.gradOut, h.weight, h.gw, h.gb, h.gi, q.accumulate);
+    gram = gramReference(q.planned.map((h) => h.gi));
+  } else {
+    gram = new Float64Array(T * T);
+    native().multiHeadBackward(q.x, q.p.batch, q.p.inFeatures, q.planned.map((h) => [h.O, h.weight, h.gradOut, h.gw, h.gb, h.gi]), gram, q.accumulate);
+  }
+  return finishHeads(q, gram, options);
+}
+
+export async function multiHeadBackwardAsync(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult> {
+  const q = planHeads(x, heads, options);
+  if (q.p.backend === 'reference') return multiHeadBackward(x, heads, options);
+  const T = q.planned.length;
+  const gram = new Float64Array(T * T);
+  await native().multiHeadBackwardAsync(q.x, q.p.batch, q.p.inFeatures, q.planned.map((h) => [h.O, h.weight, h.gradOut, h.gw, h.gb, h.gi]), gram, q.accumulate);
+  if (q.combine === false) return finishHeads(q, gram, options);
+  const r = finishHeads({ ...q, combine: false }, gram, options);
+  const c = await combineGradientsAsyncWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad } as CombineOptions, gram);
+  return { ...r, sharedGrad: c.grad, coefficients: c.coefficients };
 }

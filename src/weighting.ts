@@ -39,6 +39,11 @@ export type UncertaintyForm = 'regression' | 'classification';
 export interface EndStepInfo {
   /** gradnorm: ‖∇_W Lₜ‖, the norm of each task's unweighted loss gradient on the shared layer W. */
   gradNorms?: Readonly<Record<string, number>>;
+  /**
+   * gradnorm, instead of gradNorms: ‖∇_W (wₜ·Lₜ)‖, norms of the weighted gradients — what
+   * multiHeadBackward's gradNorms are when its gradOuts are MultiTaskLoss's (already weighted) grads.
+   */
+  weightedGradNorms?: Readonly<Record<string, number>>;
   /** famo: each task's loss on the same batch after the parameter update. */
   lossesAfter?: Readonly<Record<string, number>>;
 }
@@ -442,9 +447,14 @@ class GradNorm extends Strategy {
   override endStep(info: EndStepInfo | undefined) {
     const idx = this.tasks.map((_, i) => i).filter((i) => this.last[i] !== null);
     if (idx.length === 0) return;
-    const norms = info?.gradNorms;
+    let norms = info?.gradNorms;
+    const weighted = info?.weightedGradNorms;
+    if (norms === undefined && weighted !== undefined && typeof weighted === 'object' && weighted !== null) {
+      // ‖∇(wₜLₜ)‖ = wₜ·‖∇Lₜ‖ with the weights the last compute applied (this.w)
+      norms = Object.fromEntries(idx.map((i) => [this.tasks[i], finiteNumber(weighted[this.tasks[i]], `weightedGradNorms.${this.tasks[i]}`, 0) / this.w[i]]));
+    }
     if (norms === undefined || typeof norms !== 'object' || norms === null)
-      throw new TypeError("endStep: the 'gradnorm' strategy needs { gradNorms: { task: ‖∇_W Lₜ‖ } } for the tasks of the last compute");
+      throw new TypeError("endStep: the 'gradnorm' strategy needs { gradNorms: { task: ‖∇_W Lₜ‖ } } (or weightedGradNorms) for the tasks of the last compute");
     const G = idx.map((i) => this.w[i] * finiteNumber(norms[this.tasks[i]], `gradNorms.${this.tasks[i]}`, 0));
     const Gbar = G.reduce((a, b) => a + b, 0) / idx.length;
     const rel = idx.map((i) => this.last[i]! / this.initial[i]!);

@@ -149,3 +149,84 @@ describe('linearForward / linearBackward', () => {
     });
   });
 });
+
+describe('multiHeadBackward', () => {
+  const B = 97, I = 70;
+  const heads = () => {
+    const r = rng(31);
+    const u = (n: number) => Float32Array.from({ length: n }, () => r.next() * 2 - 1);
+    return {
+      species: { weight: u(10 * I), gradOut: u(B * 10), outFeatures: 10 },
+      sex: { weight: u(1 * I), gradOut: u(B * 1), outFeatures: 1, bias: false },
+      mass: { weight: u(300 * I), gradOut: u(B * 300), outFeatures: 300 },
+    };
+  };
+  const x = rng(32).floats(B * I);
+
+  for (const backend of ['native', 'reference'] as const)
+    it(`${backend}: each head equals linearBackward; Gram, norms and the shared gradient equal gramMatrix and combineGradients`, () => {
+      const hs = heads();
+      for (const method of ['sum', 'mgda', 'pcgrad'] as const) {
+        const r = fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, combine: { method }, backend });
+        for (const [name, h] of Object.entries(hs)) {
+          const single = fl.linearBackward(x, h.gradOut, h.weight, { batch: B, inFeatures: I, outFeatures: h.outFeatures, backend });
+          expectSameBits(r.heads[name].gradWeight, single.gradWeight!, `${name} gradWeight`);
+          expectSameBits(r.heads[name].gradInput, single.gradInput!, `${name} gradInput`);
+          if ((h as fl.HeadInput).bias === false) expect(r.heads[name].gradBias).toBeUndefined();
+          else expectSameBits(r.heads[name].gradBias!, single.gradBias!, `${name} gradBias`);
+        }
+        const gs = Object.values(r.heads).map((h) => h.gradInput);
+        const G = fl.gramMatrix(gs, { backend });
+        expectSameBits(new Float32Array(r.gram.buffer), new Float32Array(G.buffer));
+        Object.keys(hs).forEach((name, t) => expect(r.gradNorms[name]).toBe(Math.sqrt(G[t * 3 + t])));
+        const c = fl.combineGradients(gs, { method, backend });
+        expectSameBits(r.sharedGrad!, c.grad, `${method} shared`);
+      }
+    });
+
+  it('thread count and async change no bits; combine: false returns no shared gradient', async () => {
+    const hs = heads();
+    fl.setNumThreads(1);
+    const a = fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, combine: { method: 'cagrad' } });
+    fl.setNumThreads(initialThreads);
+    const b = await fl.multiHeadBackwardAsync(x, hs, { batch: B, inFeatures: I, combine: { method: 'cagrad' } });
+    expectSameBits(a.sharedGrad!, b.sharedGrad!);
+    for (const name of Object.keys(hs)) expectSameBits(a.heads[name].gradWeight, b.heads[name].gradWeight);
+    const n = fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, combine: false });
+    expect(n.sharedGrad).toBeNull();
+  });
+
+  it("feeds GradNorm: weightedGradNorms from MultiTaskLoss's weighted grads equal gradNorms of the unweighted ones", () => {
+    const tasks = { a: { loss: 'mseLoss' }, b: { loss: 'mseLoss' } } as const;
+    const r0 = rng(40);
+    const W = { a: r0.floats(4 * I), b: r0.floats(2 * I) };
+    const batch = { a: { input: r0.floats(B * 4), target: r0.floats(B * 4), shape: [B, 4] }, b: { input: r0.floats(B * 2), target: r0.floats(B * 2), shape: [B, 2] } };
+    const run = (useWeighted: boolean) => {
+      const m = new fl.MultiTaskLoss({ tasks, weighting: { strategy: 'gradnorm', optimizer: 'sgd', lr: 0.05 } });
+      for (let step = 0; step < 3; step++) {
+        const r = m.compute(batch);
+        const mh = fl.multiHeadBackward(x, {
+          a: { weight: W.a, gradOut: r.grads.a, outFeatures: 4 }, b: { weight: W.b, gradOut: r.grads.b, outFeatures: 2 },
+        }, { batch: B, inFeatures: I, combine: false });
+        if (useWeighted) m.endStep({ weightedGradNorms: mh.gradNorms });
+        else m.endStep({ gradNorms: { a: mh.gradNorms.a / r.weights.a, b: mh.gradNorms.b / r.weights.b } });
+      }
+      return m.currentWeights()!;
+    };
+    const a = run(true), b = run(false);
+    expect(a.a).toBeCloseTo(b.a, 12);
+    expect(a.b).toBeCloseTo(b.b, 12);
+    expect(a.a).not.toBe(1);
+  });
+
+  it('bad input: wrong head shapes, overlapping outputs, missing accumulate buffers', () => {
+    const hs = heads();
+    expect(() => fl.multiHeadBackward(x, { ...hs, sex: { ...hs.sex, outFeatures: 2 } }, { batch: B, inFeatures: I })).toThrow(/heads\.sex\.weight/);
+    expect(() => fl.multiHeadBackward(x, {}, { batch: B, inFeatures: I })).toThrow(/at least one head/);
+    const shared = new Float32Array(B * I);
+    expect(() => fl.multiHeadBackward(x, { a: { ...hs.sex, out: { gradInput: shared } }, b: { ...hs.species, out: { gradInput: shared } } }, { batch: B, inFeatures: I }))
+      .toThrow(/overlaps/);
+    expect(() => fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, accumulate: true })).toThrow(/accumulate needs/);
+    expect(() => fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, combine: { method: 'nope' as 'sum' } })).toThrow(/method/);
+  });
+});

@@ -4,6 +4,7 @@
 // FMA and rounds twice); bias sums accumulate in float64. Results do not depend on the thread count.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "fuseloss/status.h"
 
@@ -29,6 +30,27 @@ struct LinearArgs {
 Status linear_forward(const LinearArgs& args);
 // gradWeight, gradBias and gradInput (whichever are non-null). Checks sizes and aliasing before writing.
 Status linear_backward(const LinearArgs& args);
+
+// Several linear heads on the same features x [batch, in] (multi-task heads): every head's GEMMs share
+// one pool job; then, when `gram` is non-null, the T×T Gram matrix of the heads' gradInputs (the task
+// gradients on the shared representation). The bits of each head's results are those of linear_backward.
+struct HeadArgs {
+  int64_t out = 0;
+  const float* weight = nullptr;    // [out, in]
+  const float* grad_out = nullptr;  // [batch, out]
+  float* grad_weight = nullptr;     // [out, in] or null
+  float* grad_bias = nullptr;       // [out] or null
+  float* grad_input = nullptr;      // [batch, in] or null
+  int64_t weight_len = -1, grad_out_len = -1, grad_weight_len = -1, grad_bias_len = -1, grad_input_len = -1;
+};
+struct MultiHeadArgs {
+  int64_t batch = 0, in = 0;
+  const float* x = nullptr;
+  int64_t x_len = -1;
+  bool accumulate = false;
+  std::vector<HeadArgs> heads;
+};
+Status multi_head_backward(const MultiHeadArgs& args, double* gram);
 
 // Single-thread float32 FMA peak of the active ISA level in GFLOP/s (the benchmarks' GEMM roofline).
 double fma_peak_gflops(double milliseconds);

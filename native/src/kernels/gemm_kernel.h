@@ -30,6 +30,9 @@ void tile_avx512(const Args&, int64_t, int64_t, int64_t, int64_t);
 
 // Runs the whole product on the pool with the active ISA level's tile kernel.
 void run(const Args& g);
+// Runs several independent products in one pool job (their tiles side by side); each product's tiles and
+// sums are exactly those of run(), so the bits are the same.
+void run_many(const Args* gs, size_t count);
 
 // Peak single-thread float32 multiply-add rate of the active ISA level (GFLOP/s, 2 flops per FMA),
 // measured by a register-resident kernel for about `ms` milliseconds: the benchmarks' GEMM roofline.

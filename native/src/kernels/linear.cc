@@ -9,6 +9,7 @@
 
 #include "checks.h"
 #include "fuseloss/cpu.h"
+#include "fuseloss/reduce.h"
 #include "fuseloss/thread_pool.h"
 #include "gemm_kernel.h"
 
@@ -24,27 +25,34 @@ TileKernel tile_for(Isa isa) {
   }
 }
 
+int64_t tiles_of(const Args& g) { return g.m > 0 && g.n > 0 ? ((g.m + kMC - 1) / kMC) * ((g.n + kNC - 1) / kNC) : 0; }
+
 struct Job {
-  const Args* g;
+  const Args* gs;
+  const int64_t* offset;  // first tile of each product (+ the end)
+  size_t count;
   TileKernel tile;
-  int64_t tiles_n;
 };
 
 void run_tile(void* ctx, size_t t) {
   const Job& j = *static_cast<const Job*>(ctx);
-  const int64_t tm = int64_t(t) / j.tiles_n, tn = int64_t(t) % j.tiles_n;
-  const int64_t m0 = tm * kMC, n0 = tn * kNC;
-  j.tile(*j.g, m0, std::min(j.g->m, m0 + kMC), n0, std::min(j.g->n, n0 + kNC));
+  const size_t k = size_t(std::upper_bound(j.offset, j.offset + j.count + 1, int64_t(t)) - j.offset) - 1;
+  const Args& g = j.gs[k];
+  const int64_t local = int64_t(t) - j.offset[k], tiles_n = (g.n + kNC - 1) / kNC;
+  const int64_t m0 = (local / tiles_n) * kMC, n0 = (local % tiles_n) * kNC;
+  j.tile(g, m0, std::min(g.m, m0 + kMC), n0, std::min(g.n, n0 + kNC));
 }
 
 }  // namespace
 
-void run(const Args& g) {
-  if (g.m <= 0 || g.n <= 0) return;
-  const int64_t tiles_m = (g.m + kMC - 1) / kMC, tiles_n = (g.n + kNC - 1) / kNC;
-  Job j{&g, tile_for(active_isa()), tiles_n};
-  parallel_for(size_t(tiles_m * tiles_n), run_tile, &j);
+void run_many(const Args* gs, size_t count) {
+  std::vector<int64_t> offset(count + 1, 0);
+  for (size_t k = 0; k < count; ++k) offset[k + 1] = offset[k] + tiles_of(gs[k]);
+  Job j{gs, offset.data(), count, tile_for(active_isa())};
+  parallel_for(size_t(offset[count]), run_tile, &j);
 }
+
+void run(const Args& g) { run_many(&g, 1); }
 
 double fma_peak_gflops(double ms) {
   PeakKernel kernel = peak_baseline;
@@ -175,6 +183,67 @@ Status linear_backward(const LinearArgs& a) {
     gemm::run(g);
   }
   if (a.grad_bias) bias_grad(a);
+  return Status::ok();
+}
+
+Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
+  const size_t T = a.heads.size();
+  std::vector<LinearArgs> la(T);
+  for (size_t t = 0; t < T; ++t) {
+    const HeadArgs& h = a.heads[t];
+    LinearArgs& l = la[t];
+    l.batch = a.batch, l.in = a.in, l.out = h.out;
+    l.x = a.x, l.x_len = a.x_len, l.weight = h.weight, l.weight_len = h.weight_len, l.grad_out = h.grad_out, l.grad_out_len = h.grad_out_len;
+    l.grad_weight = h.grad_weight, l.grad_weight_len = h.grad_weight_len, l.grad_bias = h.grad_bias, l.grad_bias_len = h.grad_bias_len;
+    l.grad_input = h.grad_input, l.grad_input_len = h.grad_input_len, l.accumulate = a.accumulate;
+    Status st = check(l, false);
+    if (!st.is_ok()) return Status{st.kind, "heads[" + std::to_string(t) + "]: " + st.message};
+    if (gram && !h.grad_input) return Status::type_error("heads[" + std::to_string(t) + "]: the Gram matrix needs every gradInput");
+  }
+  // Heads run side by side: a head's outputs must not overlap anything of another head (or x).
+  for (size_t t = 0; t < T; ++t) {
+    const LinearArgs& l = la[t];
+    const std::pair<const void*, uint64_t> outs[] = {{l.grad_weight, uint64_t(l.out * l.in) * 4}, {l.grad_bias, uint64_t(l.out) * 4},
+                                                     {l.grad_input, uint64_t(l.batch * l.in) * 4}};
+    for (size_t u = 0; u < T; ++u) {
+      if (u == t) continue;
+      const LinearArgs& m = la[u];
+      const std::pair<const void*, uint64_t> theirs[] = {
+          {m.weight, uint64_t(m.out * m.in) * 4}, {m.grad_out, uint64_t(m.batch * m.out) * 4}, {m.grad_weight, uint64_t(m.out * m.in) * 4},
+          {m.grad_bias, uint64_t(m.out) * 4}, {m.grad_input, uint64_t(m.batch * m.in) * 4}};
+      for (const auto& o : outs)
+        for (const auto& r : theirs)
+          if (overlaps(o.first, o.second, r.first, r.second))
+            return Status::range_error("heads[" + std::to_string(t) + "]: an output overlaps an array of heads[" + std::to_string(u) + "]");
+    }
+  }
+  std::vector<gemm::Args> gs;
+  for (const LinearArgs& l : la) {
+    if (l.grad_weight) {
+      gemm::Args g;
+      g.m = l.out, g.n = l.in, g.k = l.batch;
+      g.a = l.grad_out, g.a_rs = 1, g.a_cs = l.out;
+      g.b = l.x, g.b_rs = l.in, g.b_cs = 1;
+      g.c = l.grad_weight, g.ldc = l.in, g.accumulate = l.accumulate;
+      gs.push_back(g);
+    }
+    if (l.grad_input) {
+      gemm::Args g;
+      g.m = l.batch, g.n = l.in, g.k = l.out;
+      g.a = l.grad_out, g.a_rs = l.out, g.a_cs = 1;
+      g.b = l.weight, g.b_rs = l.in, g.b_cs = 1;
+      g.c = l.grad_input, g.ldc = l.in, g.accumulate = l.accumulate;
+      gs.push_back(g);
+    }
+  }
+  gemm::run_many(gs.data(), gs.size());
+  for (const LinearArgs& l : la)
+    if (l.grad_bias) bias_grad(l);
+  if (gram && T > 0) {
+    std::vector<const float*> g(T);
+    for (size_t t = 0; t < T; ++t) g[t] = la[t].grad_input;
+    return gram_matrix(g.data(), int(T), a.batch * a.in, gram);
+  }
   return Status::ok();
 }
 

@@ -67,6 +67,57 @@ Status backward(const LinearArgs& a, double* r) {
   return linear_backward(a);
 }
 
+// multiHeadBackward(x|null, batch, in, heads: [outF, weight, gradOut, gradWeight|null, gradBias|null,
+//                   gradInput|null][], gram: Float64Array(T·T)|null, accumulate) -> 0
+struct MultiHeadCall {
+  MultiHeadArgs m;
+  double* gram = nullptr;
+};
+
+Status parse_heads(const Napi::CallbackInfo& info, MultiHeadCall* c) {
+  if (info.Length() < 6) return Status::type_error("multiHeadBackward: expected 6 arguments from the TS layer");
+  ArrayArg<const float> x;
+  Status st;
+  if (!(st = float_array(info[0], "x", true, &x)).is_ok()) return st;
+  const int64_t kMax = int64_t(1) << 40;
+  if (!(st = integer(info[1], "batch", 0, kMax, &c->m.batch)).is_ok() || !(st = integer(info[2], "inFeatures", 0, kMax, &c->m.in)).is_ok())
+    return st;
+  c->m.x = x.data, c->m.x_len = x.present ? x.length : -1;
+  if (!info[3].IsArray()) return Status::type_error("heads: expected an array");
+  Napi::Array heads = info[3].As<Napi::Array>();
+  c->m.heads.resize(heads.Length());
+  for (uint32_t t = 0; t < heads.Length(); ++t) {
+    Napi::Value v = heads.Get(t);
+    if (!v.IsArray() || v.As<Napi::Array>().Length() < 6) return Status::type_error("heads[" + std::to_string(t) + "]: expected 6 entries");
+    Napi::Array h = v.As<Napi::Array>();
+    HeadArgs& a = c->m.heads[t];
+    ArrayArg<const float> w, go;
+    ArrayArg<float> gw, gb, gi;
+    if (!(st = integer(h.Get(0u), "outFeatures", 0, kMax, &a.out)).is_ok() || !(st = float_array(h.Get(1u), "weight", true, &w)).is_ok() ||
+        !(st = float_array(h.Get(2u), "gradOut", false, &go)).is_ok() || !(st = float_array(h.Get(3u), "out.gradWeight", true, &gw)).is_ok() ||
+        !(st = float_array(h.Get(4u), "out.gradBias", true, &gb)).is_ok() || !(st = float_array(h.Get(5u), "out.gradInput", true, &gi)).is_ok())
+      return Status{st.kind, "heads[" + std::to_string(t) + "]: " + st.message};
+    a.weight = w.data, a.weight_len = w.present ? w.length : -1, a.grad_out = go.data, a.grad_out_len = go.length;
+    a.grad_weight = gw.data, a.grad_weight_len = gw.present ? gw.length : -1, a.grad_bias = gb.data, a.grad_bias_len = gb.present ? gb.length : -1;
+    a.grad_input = gi.data, a.grad_input_len = gi.present ? gi.length : -1;
+  }
+  if (!info[4].IsNull() && !info[4].IsUndefined()) {
+    if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      return Status::type_error("gram: expected a Float64Array");
+    Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
+    if (int64_t(ta.ElementLength()) != int64_t(heads.Length()) * heads.Length()) return Status::range_error("gram: expected T·T elements");
+    c->gram = reinterpret_cast<double*>(static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset());
+  }
+  if (!info[5].IsBoolean()) return Status::type_error("multiHeadBackward: accumulate must be a boolean");
+  c->m.accumulate = info[5].As<Napi::Boolean>().Value();
+  return Status::ok();
+}
+
+Status heads_backward(const MultiHeadCall& c, double* r) {
+  *r = 0.0;
+  return multi_head_backward(c.m, c.gram);
+}
+
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   double ms = 50.0;
   if (info.Length() > 0 && info[0].IsNumber()) ms = info[0].As<Napi::Number>().DoubleValue();
@@ -78,6 +129,7 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 void register_linear(Napi::Env env, Napi::Object exports) {
   register_kernel<LinearArgs, parse_forward>(env, exports, "linearForward", forward);
   register_kernel<LinearArgs, parse_backward>(env, exports, "linearBackward", backward);
+  register_kernel<MultiHeadCall, parse_heads>(env, exports, "multiHeadBackward", heads_backward);
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
 }
 
