@@ -2,6 +2,7 @@
 import * as ce from './crossEntropy.bench';
 import * as ew from './elementwise.bench';
 import * as mt from './multiTask.bench';
+import * as rd from './reduce.bench';
 import * as rw from './rowwise.bench';
 import { machine, parseArgs, render, runWorkloads, writeResults } from './harness';
 
@@ -16,6 +17,9 @@ console.log('  same working set:     ' +
 console.log('\n' + render(rows));
 const multiTask = mt.run(args);
 if (multiTask.rows.length) console.log('\nMultiTaskLoss (static weights; one-by-one = the same losses called natively one at a time):\n' + multiTask.text);
-const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows });
+const reduce = rd.run(args);
+if (reduce.rows.length)
+  console.log(`\nGradient reduction (FMA peak, one thread, measured now: ${reduce.peak.toFixed(1)} GFLOP/s; "× one read": time / the time of one read of all task gradients):\n` + reduce.text);
+const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak });
 console.log(`\nwrote ${file}`);
-if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows }));
+if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak }));

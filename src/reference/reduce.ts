@@ -20,24 +20,31 @@ export function combineReference(grads: readonly Float32Array[], coef: ArrayLike
   }
 }
 
-const M64 = (1n << 64n) - 1n;
-/** The native generator: splitmix64 of (seed, k), 53 bits, in [0, 1). */
+/** lowbias32 (the native generator's hash). */
+function hash32(x: number): number {
+  x = (x ^ (x >>> 16)) >>> 0;
+  x = Math.imul(x, 0x7feb352d) >>> 0;
+  x = (x ^ (x >>> 15)) >>> 0;
+  x = Math.imul(x, 0x846ca68b) >>> 0;
+  return (x ^ (x >>> 16)) >>> 0;
+}
+/** The native generator: u ∈ (0, 1) for element k from the hash of k keyed by the seed and k's high bits. */
 export function uniformAt(seed: number, k: number): number {
-  let z = (BigInt(seed) + 0x9e3779b97f4a7c15n * BigInt(k + 1)) & M64;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & M64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & M64;
-  z ^= z >> 31n;
-  return Number(z >> 11n) / 9007199254740992;
+  const hi = Math.floor(k / 4294967296), lo = k >>> 0;
+  const seedLo = seed >>> 0, seedHi = Math.floor(seed / 4294967296) >>> 0;
+  const key = hash32((seedLo ^ hash32((seedHi + Math.imul(0x9e3779b9, hi) + 0x85ebca6b) >>> 0)) >>> 0);
+  return (hash32((lo ^ key) >>> 0) + 0.5) / 4294967296;
 }
 
 export function gradDropReference(grads: readonly Float32Array[], seed: number, out: Float32Array): void {
   for (let k = 0; k < out.length; k++) {
     let sum = 0, abs = 0;
     for (const g of grads) (sum += g[k]), (abs += Math.abs(g[k]));
-    const P = abs > 0 ? 0.5 * (1 + sum / abs) : 0.5;
-    const keepPositive = P > uniformAt(seed, k);
+    // P = ½(1 + Σg/Σ|g|) > u, written without the division: Σg > Σ|g|·(2u − 1)
+    const keepPositive = sum > abs * (2 * uniformAt(seed, k) - 1);
     let r = 0;
-    for (const g of grads) if (keepPositive ? g[k] > 0 : g[k] < 0) r += g[k];
+    // a NaN belongs to both parts (it propagates)
+    for (const g of grads) if ((keepPositive ? g[k] > 0 : g[k] < 0) || Number.isNaN(g[k])) r += g[k];
     out[k] = r;
   }
 }

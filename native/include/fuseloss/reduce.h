@@ -16,9 +16,9 @@ Status gram_matrix(const float* const* grads, int T, int64_t n, double* out);
 // out[k] = float(Σ_t coef[t]·grads[t][k]); out must not overlap the gradients.
 Status combine_gradients(const float* const* grads, int T, int64_t n, const double* coef, float* out);
 
-// GradDrop (Chen et al. 2020): per element, P = ½(1 + Σ_t g_t / Σ_t |g_t|) and u ~ U[0, 1) from a
-// counter-based generator keyed by (seed, k) (the same u for any thread count); out = Σ of the positive
-// g_t where P > u, else of the negative ones.
+// GradDrop (Chen et al. 2020): per element, P = ½(1 + Σ_t g_t / Σ_t |g_t|) and u ~ U(0, 1) from a
+// counter-based hash of (seed, k) (the same u for any thread count); out = Σ of the positive g_t where
+// P > u, else of the negative ones (a NaN belongs to both, so it propagates).
 Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, float* out);
 
 // The p-norm (p > 0, or +inf) of all elements of all arrays together.

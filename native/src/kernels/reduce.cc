@@ -15,7 +15,6 @@ namespace fuseloss {
 namespace {
 
 constexpr int64_t kJob = 32768;   // elements per pool chunk
-constexpr int64_t kBlock = 2048;  // elements per Gram block (T blocks stay cache-resident for all pairs)
 constexpr int kMaxTasks = 4096;
 
 red::Kernels active() {
@@ -39,13 +38,52 @@ Status check_grads(const float* const* g, int T, int64_t n, const float* out) {
   return Status::ok();
 }
 
-// Counter-based uniform in [0, 1): splitmix64 of (seed, k), 53 bits.
-inline double uniform_at(uint64_t seed, uint64_t k) {
-  uint64_t z = seed + 0x9E3779B97F4A7C15ull * (k + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return double(z >> 11) * (1.0 / 9007199254740992.0);
+// Counter-based uniform in (0, 1) for element k: the lowbias32 hash (32-bit multiplies, so it
+// vectorizes) of the low 32 bits of k mixed with a key from the seed and k's high bits.
+inline uint32_t hash32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
+}
+inline uint32_t key_of(uint64_t seed, uint64_t k) {
+  return hash32(uint32_t(seed) ^ hash32(uint32_t(seed >> 32) + 0x9e3779b9u * uint32_t(k >> 32) + 0x85ebca6bu));
+}
+inline double uniform_at(uint32_t key, uint64_t k) { return (double(hash32(uint32_t(k) ^ key)) + 0.5) * (1.0 / 4294967296.0); }
+
+// GradDrop over [b, e), 16 elements at a time: for each, the T gradients' values are summed in float64
+// lanes kept in registers (sum, Σ|g|, positive part, negative part; max/min rather than branches, and a
+// NaN passes through both parts, so it propagates), then one part is kept per element. Compiled for
+// AVX-512, AVX2 and baseline and picked at load by the CPU (target_clones): the same float64 operations
+// on every path, so the same bits.
+__attribute__((target_clones("avx512f", "avx2", "default")))
+void grad_drop_range(const float* const* g, int T, int64_t b, int64_t e, uint64_t seed, float* out) {
+  for (int64_t k = b; k < e; k += 16) {
+    const int lanes = e - k < 16 ? int(e - k) : 16;
+    double sum[16] = {}, abs_sum[16] = {}, pos[16] = {}, neg[16] = {};
+    for (int t = 0; t < T; ++t) {
+      const float* x = g[t] + k;
+      if (lanes == 16) {
+        for (int l = 0; l < 16; ++l) {
+          const double v = double(x[l]);
+          sum[l] += v, abs_sum[l] += std::fabs(v), pos[l] += std::max(v, 0.0), neg[l] += std::min(v, 0.0);
+        }
+      } else {
+        for (int l = 0; l < lanes; ++l) {
+          const double v = double(x[l]);
+          sum[l] += v, abs_sum[l] += std::fabs(v), pos[l] += std::max(v, 0.0), neg[l] += std::min(v, 0.0);
+        }
+      }
+    }
+    const uint32_t key = key_of(seed, uint64_t(k));  // k and k + 15 share their high 32 bits (k % 16 == 0)
+    for (int l = 0; l < lanes; ++l) {
+      // P = ½(1 + Σg/Σ|g|) > u  ⇔  Σg > Σ|g|·(2u − 1) (no division); all-zero elements output 0 either way.
+      const double u = uniform_at(key, uint64_t(k + l));
+      out[k + l] = float(sum[l] > abs_sum[l] * (2.0 * u - 1.0) ? pos[l] : neg[l]);
+    }
+  }
 }
 
 }  // namespace
@@ -65,8 +103,7 @@ Status gram_matrix(const float* const* g, int T, int64_t n, double* out) {
   parallel_for(J, [](void* p, size_t j) {
     const Ctx& c = *static_cast<Ctx*>(p);
     const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    double* part = c.partial + j * size_t(c.T) * size_t(c.T);
-    for (int64_t k = b; k < e; k += kBlock) c.k.gram(c.g, c.T, k, std::min(e, k + kBlock), part);
+    c.k.gram(c.g, c.T, b, e, c.partial + j * size_t(c.T) * size_t(c.T));
   }, &ctx);
   for (size_t i = 0; i < TT; ++i) out[i] = 0.0;
   for (size_t j = 0; j < J; ++j)
@@ -111,19 +148,7 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
   parallel_for(jobs(n), [](void* p, size_t j) {
     const Ctx& c = *static_cast<Ctx*>(p);
     const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    for (int64_t k = b; k < e; ++k) {
-      double sum = 0.0, abs_sum = 0.0;
-      for (int t = 0; t < c.T; ++t) sum += double(c.g[t][k]), abs_sum += std::fabs(double(c.g[t][k]));
-      // P = ½(1 + Σg/Σ|g|); all-zero elements give P = ½ and an output of 0 either way.
-      const double P = abs_sum > 0.0 ? 0.5 * (1.0 + sum / abs_sum) : 0.5;
-      const bool keep_positive = P > uniform_at(c.seed, uint64_t(k));
-      double r = 0.0;
-      for (int t = 0; t < c.T; ++t) {
-        const float v = c.g[t][k];
-        if (keep_positive ? v > 0.0f : v < 0.0f) r += double(v);
-      }
-      c.out[k] = float(r);
-    }
+    grad_drop_range(c.g, c.T, b, e, c.seed, c.out);
   }, &ctx);
   return Status::ok();
 }

@@ -102,3 +102,8 @@ inline F16 fmadd(const F16& a, const F16& b, const F16& c) {
   return {{_mm256_fmadd_ps(a.v[0], b.v[0], c.v[0]), _mm256_fmadd_ps(a.v[1], b.v[1], c.v[1])}};
 }
 constexpr int kGemmMR = 6, kGemmNV = 1;
+// acc += a·b for float64 lanes holding float32 values: the product is exact, so the fused form rounds
+// exactly as mul + add would (same bits as the other levels).
+inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
+  for (int i = 0; i < 4; ++i) acc.v[i] = _mm256_fmadd_pd(a.v[i], b.v[i], acc.v[i]);
+}

@@ -85,3 +85,9 @@ inline void logf_reduce(const F16& x, F16* m, F16* k) {
 // ---- GEMM: fused multiply-add (a·b + c, one rounding) and the micro-kernel's shape (rows × packs of 16)
 inline F16 fmadd(const F16& a, const F16& b, const F16& c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
 constexpr int kGemmMR = 8, kGemmNV = 2;
+// acc += a·b for float64 lanes holding float32 values: the product is exact, so the fused form rounds
+// exactly as mul + add would (same bits as the other levels).
+inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
+  acc.v[0] = _mm512_fmadd_pd(a.v[0], b.v[0], acc.v[0]);
+  acc.v[1] = _mm512_fmadd_pd(a.v[1], b.v[1], acc.v[1]);
+}

@@ -108,3 +108,5 @@ inline void logf_reduce(const F16& x, F16* m, F16* k) {
 // from AVX2/AVX-512 in the last bits; those two agree). The micro-kernel's shape (rows × packs of 16).
 inline F16 fmadd(const F16& a, const F16& b, const F16& c) { return add(mul(a, b), c); }
 constexpr int kGemmMR = 3, kGemmNV = 1;
+// acc += a·b for float64 lanes holding float32 values (exact product, then one rounding in the add).
+inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) { acc = acc + a * b; }
