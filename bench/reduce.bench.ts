@@ -85,13 +85,14 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
       if (!want(name)) continue;
       let ref: Timing | null = null;
       progress(`${name}: reference`);
-      ref = time(() => fl.combineGradients(gs, { method, out, backend: 'reference' }), { samples: 1, minSampleMs: 0, warmupMs: 0 });
+      const refState = {}, state = {};
+      ref = time(() => fl.combineGradients(gs, { method, out, backend: 'reference', state: refState }), { samples: 1, minSampleMs: 0, warmupMs: 0 });
       rows.push({ workload: name, impl: 'reference (TS)', threads: 1, timing: ref, gflops: NaN, pctPeak: NaN, vsRoofline: NaN, vsReference: 1 });
       for (const t of threadSet) {
         fl.setNumThreads(t);
         progress(`${name}: ${t} thread(s)`);
         const read = time(() => fl.clipGradNorm(gs, Infinity), { samples, minSampleMs: 20 });
-        const tm = time(() => fl.combineGradients(gs, { method, out }), { samples, minSampleMs: 20 });
+        const tm = time(() => fl.combineGradients(gs, { method, out, state }), { samples, minSampleMs: 20 });
         rows.push({ workload: name, impl: `native ${fl.runtimeInfo().isa}`, threads: t, timing: tm, gflops: NaN, pctPeak: NaN, vsRoofline: tm.medianMs / read.medianMs, vsReference: ref.medianMs / tm.medianMs });
       }
     }

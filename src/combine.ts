@@ -7,7 +7,7 @@ import { combineReference, gradDropReference, gramReference, totalNormReference 
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 import { Rng } from './weighting';
 
-export const COMBINE_METHODS = ['sum', 'mean', 'pcgrad', 'graddrop', 'mgda', 'cagrad', 'imtl'] as const;
+export const COMBINE_METHODS = ['sum', 'mean', 'pcgrad', 'graddrop', 'mgda', 'cagrad', 'imtl', 'gradvac', 'nashmtl', 'upgrad', 'alignedmtl', 'dbmtl'] as const;
 export type CombineMethod = (typeof COMBINE_METHODS)[number];
 export type MgdaNormalization = 'none' | 'l2' | 'loss' | 'loss+';
 type Backend = 'native' | 'reference';
@@ -24,9 +24,32 @@ export interface CombineOptions {
   c?: number;
   /** cagrad: 0 none, 1 divide by 1 + c² (default, as the authors' code), 2 divide by 1 + c. */
   rescale?: 0 | 1 | 2;
+  /** gradvac: EMA rate of the target similarities (default 0.5); dbmtl: EMA rate of the gradients (default 0.9). */
+  beta?: number;
+  /** dbmtl: decay exponent of the EMA rate, β/stepᵠ (default 0.5). */
+  betaSigma?: number;
+  /**
+   * gradvac, dbmtl: the method's state across steps, kept by the caller (start with {}; it is filled and
+   * updated in place). gradvac: target similarities and the projection-order generator; dbmtl: the
+   * gradient EMA buffers.
+   */
+  state?: CombineState;
   /** Preallocated output (the gradients' length). */
   out?: Float32Array;
   backend?: Backend;
+}
+
+/** State of the stateful methods (see CombineOptions.state). */
+export interface CombineState {
+  step?: number;
+  /** gradvac: target cosine similarities ρ̂ (T×T, row-major). */
+  rho?: number[];
+  /** gradvac: generator state of the projection order. */
+  rng?: number[];
+  /** dbmtl: EMA of each task's gradient. */
+  buffers?: Float32Array[];
+  /** dbmtl: work buffers of the EMA update (reused). */
+  scratch?: Float32Array[];
 }
 
 export interface CombineResult {
@@ -305,12 +328,199 @@ export function imtlCoefficients(G: ArrayLike<number>, T: number): Float64Array 
   return a;
 }
 
+/**
+ * GradVac (Wang et al. 2021): like PCGrad, but each gᵢ is moved towards the target similarity ρ̂ᵢⱼ (an EMA
+ * of the observed cosine, rate β) whenever its cosine with gⱼ falls below it:
+ * gᵢ += ‖gᵢ‖·(ρ̂·√(1−ρ²) − ρ·√(1−ρ̂²)) / (‖gⱼ‖·√(1−ρ̂²))·gⱼ; the gⱼ in a random order (a generator kept in
+ * the state, first seeded from `seed`). Updates state.rho and state.rng.
+ */
+export function gradvacCoefficients(G: ArrayLike<number>, T: number, beta: number, seed: number, state: CombineState): Float64Array {
+  if (!state.rho || state.rho.length !== T * T) state.rho = new Array<number>(T * T).fill(0);
+  const rng = new Rng(seed);
+  if (state.rng && state.rng.length === 4) rng.s = [state.rng[0] >>> 0, state.rng[1] >>> 0, state.rng[2] >>> 0, state.rng[3] >>> 0];
+  const rho = state.rho;
+  const total = new Float64Array(T);
+  const norm = (t: number) => Math.sqrt(at(G, T, t, t));
+  for (let i = 0; i < T; i++) {
+    const c = new Float64Array(T);
+    c[i] = 1;
+    const order = Array.from({ length: T }, (_, k) => k).filter((k) => k !== i);
+    for (let k = order.length - 1; k > 0; k--) {
+      const r = rng.nextUint32() % (k + 1);
+      [order[k], order[r]] = [order[r], order[k]];
+    }
+    for (const j of order) {
+      let cGj = 0, cGc = 0;
+      for (let a = 0; a < T; a++) {
+        cGj += c[a] * at(G, T, a, j);
+        for (let b = 0; b < T; b++) cGc += c[a] * at(G, T, a, b) * c[b];
+      }
+      const ni = Math.sqrt(cGc), nj = norm(j);
+      const r = ni > 0 && nj > 0 ? cGj / (ni * nj) : 0;
+      const target = rho[i * T + j];
+      if (r < target) {
+        const w = (ni * (target * Math.sqrt(Math.max(0, 1 - r * r)) - r * Math.sqrt(Math.max(0, 1 - target * target)))) /
+          (nj * Math.sqrt(Math.max(1e-30, 1 - target * target)));
+        c[j] += w;
+      }
+      rho[i * T + j] = (1 - beta) * target + beta * r;
+    }
+    for (let k = 0; k < T; k++) total[k] += c[k];
+  }
+  state.rng = [...rng.s];
+  state.step = (state.step ?? 0) + 1;
+  return total;
+}
+
+/**
+ * Nash-MTL (Navon et al. 2022): the bargaining solution α > 0 of (Ĝα)ₜ = 1/αₜ on the Gram matrix normalised
+ * by its Frobenius norm (as the authors' code), found exactly: it is the minimiser of the convex
+ * ½αᵀĜα − Σ log αₜ, by damped Newton steps (the authors approximate it with 20 convex-concave steps).
+ */
+export function nashCoefficients(G: ArrayLike<number>, T: number): Float64Array {
+  let fro = 0;
+  for (let i = 0; i < T * T; i++) fro += G[i] * G[i];
+  fro = Math.sqrt(fro);
+  if (!(fro > 0)) throw new RangeError('nashmtl: every task gradient is zero');
+  const Gn = Float64Array.from({ length: T * T }, (_, i) => G[i] / fro);
+  const f = (a: Float64Array) => {
+    let q = 0, l = 0;
+    for (let i = 0; i < T; i++) {
+      l += Math.log(a[i]);
+      for (let j = 0; j < T; j++) q += a[i] * Gn[i * T + j] * a[j];
+    }
+    return 0.5 * q - l;
+  };
+  let a: Float64Array = new Float64Array(T).fill(1 / Math.sqrt(T));
+  for (let it = 0; it < 100; it++) {
+    const g = new Float64Array(T), H = new Float64Array(T * T);
+    for (let i = 0; i < T; i++) {
+      for (let j = 0; j < T; j++) (g[i] += Gn[i * T + j] * a[j]), (H[i * T + j] = Gn[i * T + j]);
+      g[i] -= 1 / a[i];
+      H[i * T + i] += 1 / (a[i] * a[i]);
+    }
+    const d = solve(H, g, T);  // Newton step: a − d
+    let dec = 0;
+    for (let i = 0; i < T; i++) dec += g[i] * d[i];
+    if (dec < 1e-24) break;
+    let step = 1;
+    const f0 = f(a);
+    for (;;) {
+      const next = a.map((v, i) => v - step * d[i]);
+      // near the solution (quadratic convergence) the objective's rounding would defeat the Armijo test
+      if (next.every((v) => v > 0) && (dec < 1e-8 || f(next) <= f0 - 0.25 * step * dec)) {
+        a = next;
+        break;
+      }
+      step *= 0.5;
+      if (step < 1e-20) return a;
+    }
+  }
+  return a;
+}
+
+/** min vᵀGv over v ≥ u (G positive definite), by cyclic coordinate descent to convergence. */
+function boxQp(G: Float64Array, u: Float64Array, T: number): Float64Array {
+  const v = u.slice();
+  for (let sweep = 0; sweep < 100000; sweep++) {
+    let moved = 0;
+    for (let i = 0; i < T; i++) {
+      let r = 0;
+      for (let j = 0; j < T; j++) if (j !== i) r += G[i * T + j] * v[j];
+      const next = Math.max(u[i], -r / G[i * T + i]);
+      moved = Math.max(moved, Math.abs(next - v[i]));
+      v[i] = next;
+    }
+    if (moved < 1e-15) break;
+  }
+  return v;
+}
+
+/**
+ * UPGrad (Quinton & Rey 2024, torchjd's defaults): the Gram matrix normalised by its trace and
+ * regularised by 1e-4·I; each uₜ = eₜ/T is projected onto the dual cone (min vᵀGv with v ≥ uₜ) and the
+ * projections are summed. The result conflicts with no task gradient.
+ */
+export function upgradCoefficients(G: ArrayLike<number>, T: number): Float64Array {
+  let tr = 0;
+  for (let i = 0; i < T; i++) tr += at(G, T, i, i);
+  if (!(tr >= 1e-4)) return new Float64Array(T);  // torchjd: a (near) zero Gramian gives zero weights
+  const Gn = Float64Array.from({ length: T * T }, (_, i) => G[i] / tr);
+  for (let i = 0; i < T; i++) Gn[i * T + i] += 1e-4;
+  const total = new Float64Array(T);
+  for (let t = 0; t < T; t++) {
+    const u = new Float64Array(T);
+    u[t] = 1 / T;
+    const v = boxQp(Gn, u, T);
+    for (let i = 0; i < T; i++) total[i] += v[i];
+  }
+  return total;
+}
+
+/** Eigen-decomposition of a symmetric matrix (cyclic Jacobi): eigenvalues and eigenvectors (columns). */
+function symmetricEigen(A: ArrayLike<number>, n: number): { values: Float64Array; vectors: Float64Array } {
+  const a = Float64Array.from(A as ArrayLike<number>);
+  const V = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) V[i * n + i] = 1;
+  for (let sweep = 0; sweep < 100; sweep++) {
+    let off = 0;
+    for (let p = 0; p < n; p++) for (let q = p + 1; q < n; q++) off += a[p * n + q] ** 2;
+    if (off < 1e-30) break;
+    for (let p = 0; p < n; p++)
+      for (let q = p + 1; q < n; q++) {
+        const apq = a[p * n + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        for (let k = 0; k < n; k++) {
+          const akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < n; k++) {
+          const apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+        for (let k = 0; k < n; k++) {
+          const vkp = V[k * n + p], vkq = V[k * n + q];
+          V[k * n + p] = c * vkp - s * vkq;
+          V[k * n + q] = s * vkp + c * vkq;
+        }
+      }
+  }
+  return { values: Float64Array.from({ length: n }, (_, i) => a[i * n + i]), vectors: V };
+}
+
+/**
+ * Aligned-MTL (Senushkin et al. 2023), LibMTL's 'min' scaling: with G = VΛVᵀ restricted to the
+ * eigenvalues above max λ·T·2⁻²³ (the rank), B = √λ_min·V·Λ^(−½)·Vᵀ aligns the task gradients to an
+ * orthogonal, equal-norm system; the coefficients are B's column sums.
+ */
+export function alignedCoefficients(G: ArrayLike<number>, T: number): Float64Array {
+  const { values, vectors } = symmetricEigen(G, T);
+  const maxL = Math.max(...values);
+  if (!(maxL > 0)) throw new RangeError('alignedmtl: every task gradient is zero');
+  const tol = maxL * T * 1.1920928955078125e-7;
+  const keep = Array.from({ length: T }, (_, i) => i).filter((i) => values[i] > tol);
+  const lmin = Math.min(...keep.map((i) => values[i]));
+  const alpha = new Float64Array(T);
+  for (let r = 0; r < T; r++)
+    for (let c = 0; c < T; c++) {
+      let b = 0;
+      for (const k of keep) b += (vectors[r * T + k] * vectors[c * T + k]) / Math.sqrt(values[k]);
+      alpha[c] += Math.sqrt(lmin) * b;
+    }
+  return alpha;
+}
+
 // ---------------------------------------------------------------- combineGradients
 
 function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
   const g = taskGrads(grads);
   if (typeof options !== 'object' || options === null) throw typeError('{ method, … }', 'combineGradients options', options);
-  const known = ['method', 'seed', 'normalization', 'losses', 'c', 'rescale', 'out', 'backend'];
+  const known = ['method', 'seed', 'normalization', 'losses', 'c', 'rescale', 'beta', 'betaSigma', 'state', 'out', 'backend'];
   for (const k of Object.keys(options))
     if (!known.includes(k) && (options as unknown as Record<string, unknown>)[k] !== undefined)
       throw new TypeError(`Unknown option '${k}' for combineGradients; expected ${known.join(', ')}`);
@@ -342,13 +552,23 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
     });
     out = options.out;
   }
-  return { g, method, seed, normalization: normalization as MgdaNormalization, losses, c, rescale: rescale as 0 | 1 | 2, out, backend: backendOf(options.backend) };
+  const beta = options.beta ?? (method === 'dbmtl' ? 0.9 : 0.5);
+  if (typeof beta !== 'number' || !(beta >= 0 && beta <= 1)) throw rangeError('a number in [0, 1]', 'combineGradients.beta', beta);
+  const betaSigma = options.betaSigma ?? 0.5;
+  if (typeof betaSigma !== 'number' || !(betaSigma >= 0) || !Number.isFinite(betaSigma)) throw rangeError('a finite number >= 0', 'combineGradients.betaSigma', betaSigma);
+  const state = options.state;
+  if ((method === 'gradvac' || method === 'dbmtl') && (typeof state !== 'object' || state === null))
+    throw new TypeError(`combineGradients: '${method}' keeps state across steps; pass options.state (start with {}) and keep it`);
+  return {
+    g, method, seed, normalization: normalization as MgdaNormalization, losses, c, rescale: rescale as 0 | 1 | 2, beta, betaSigma,
+    state: state ?? null, out, backend: backendOf(options.backend),
+  };
 }
 
 type Plan = ReturnType<typeof planCombine>;
 
 function needsGram(m: CombineMethod): boolean {
-  return m !== 'sum' && m !== 'mean' && m !== 'graddrop';
+  return m !== 'sum' && m !== 'mean' && m !== 'graddrop' && m !== 'dbmtl';
 }
 
 function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
@@ -361,6 +581,10 @@ function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
     case 'mgda': return mgdaCoefficients(G!, T, p.normalization, p.losses);
     case 'cagrad': return cagradCoefficients(G!, T, p.c, p.rescale).coefficients;
     case 'imtl': return imtlCoefficients(G!, T);
+    case 'gradvac': return gradvacCoefficients(G!, T, p.beta, p.seed, p.state!);
+    case 'nashmtl': return nashCoefficients(G!, T);
+    case 'upgrad': return upgradCoefficients(G!, T);
+    case 'alignedmtl': return alignedCoefficients(G!, T);
     default: throw new Error(`internal: ${p.method} has no coefficients`);
   }
 }
@@ -379,6 +603,7 @@ export function combineGradients(grads: readonly Float32Array[], options: Combin
 export function combineWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): CombineResult {
   const p = planCombine(grads, options);
   const ref = p.backend === 'reference';
+  if (p.method === 'dbmtl') return dbmtl(p);
   if (p.method === 'graddrop') {
     if (ref) gradDropReference(p.g, p.seed, p.out);
     else native().gradDrop(p.g, p.seed, p.out);
@@ -401,7 +626,7 @@ export async function combineGradientsAsync(grads: readonly Float32Array[], opti
 
 export async function combineGradientsAsyncWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): Promise<CombineResult> {
   const p = planCombine(grads, options);
-  if (p.backend === 'reference') return combineWithGram(grads, options, gram);
+  if (p.backend === 'reference' || p.method === 'dbmtl') return combineWithGram(grads, options, gram);
   if (p.method === 'graddrop') {
     await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
@@ -414,6 +639,36 @@ export async function combineGradientsAsyncWithGram(grads: readonly Float32Array
   const coef = coefficientsFor(p, G);
   await native().combineGradientsAsync(p.g, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: G };
+}
+
+/**
+ * DB-MTL's gradient-magnitude balancing (Lin et al. 2023, LibMTL's defaults β = 0.9, σ = 0.5): with the
+ * gradients of the log losses gₜ (what MultiTaskLoss's 'dbmtl' strategy produces), the EMA
+ * bufₜ ← (1 − β/stepᵠ)·gₜ + (β/stepᵠ)·bufₜ, then every buffer is scaled to the largest norm:
+ * grad = Σₜ (max‖buf‖/(‖bufₜ‖ + 1e-8))·bufₜ. Coefficients are those of the buffers.
+ */
+function dbmtl(p: Plan): CombineResult {
+  const st = p.state!;
+  const T = p.g.length, n = p.g[0].length;
+  const fresh = (a: Float32Array[] | undefined) => !a || a.length !== T || a.some((b) => b.length !== n);
+  if (fresh(st.buffers)) (st.buffers = p.g.map(() => new Float32Array(n))), (st.step = 0);
+  if (fresh(st.scratch)) st.scratch = p.g.map(() => new Float32Array(n));
+  st.step = (st.step ?? 0) + 1;
+  const c = p.beta / st.step ** p.betaSigma;
+  const ref = p.backend === 'reference';
+  const mix = Float64Array.from([1 - c, c]);
+  for (let t = 0; t < T; t++) {
+    const out = st.scratch![t];
+    if (ref) combineReference([p.g[t], st.buffers![t]], mix, out);
+    else native().combineGradients([p.g[t], st.buffers![t]], mix, out);
+    [st.buffers![t], st.scratch![t]] = [out, st.buffers![t]];
+  }
+  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : native().totalNorm([b], 2)));
+  const top = Math.max(...norms);
+  const coef = Float64Array.from(norms, (u) => top / (u + 1e-8));
+  if (ref) combineReference(st.buffers!, coef, p.out);
+  else native().combineGradients(st.buffers!, coef, p.out);
+  return { grad: p.out, coefficients: coef, gram: null };
 }
 
 // ---------------------------------------------------------------- clipping

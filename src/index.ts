@@ -26,7 +26,7 @@ export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync,
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
 } from './combine';
-export type { CombineMethod, CombineOptions, CombineResult, MgdaNormalization, ClipGradNormOptions } from './combine';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions } from './combine';
 export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,

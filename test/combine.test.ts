@@ -71,15 +71,17 @@ describe('combineGradients', () => {
   for (const method of fl.COMBINE_METHODS)
     it(`${method}: native vs reference, thread count, async`, async () => {
       const gs = grads(4, 20011, 5);
-      const r = fl.combineGradients(gs, { method, seed: 3 });
-      const rr = fl.combineGradients(gs, { method, seed: 3, backend: 'reference' });
+      const opts = (extra: Partial<fl.CombineOptions> = {}): fl.CombineOptions => ({ method, seed: 3, state: {}, ...extra });
+      const r = fl.combineGradients(gs, opts());
+      const rr = fl.combineGradients(gs, opts({ backend: 'reference' }));
       expectClose(r.grad, rr.grad, 1e-6, 1e-6, method);
       fl.setNumThreads(1);
-      const one = fl.combineGradients(gs, { method, seed: 3 });
+      const one = fl.combineGradients(gs, opts());
       fl.setNumThreads(initialThreads);
       expectSameBits(one.grad, r.grad);
-      expectSameBits((await fl.combineGradientsAsync(gs, { method, seed: 3 })).grad, r.grad);
-      if (r.coefficients) expectSameBits(r.grad, Float32Array.from(lin(gs, r.coefficients)), `${method}: grad = Σ coefficients·grads`);
+      expectSameBits((await fl.combineGradientsAsync(gs, opts())).grad, r.grad);
+      if (r.coefficients && method !== 'dbmtl')
+        expectSameBits(r.grad, Float32Array.from(lin(gs, r.coefficients)), `${method}: grad = Σ coefficients·grads`);
     });
 
   it('sum and mean', () => {
@@ -225,6 +227,124 @@ describe('combineGradients', () => {
     expect([...same.grad]).toEqual([4, 6]);
     const other = fl.combineGradients(gs, { method: 'graddrop', seed: 43 });
     expect(other.grad.some((v, k) => v !== r.grad[k])).toBe(true);
+  });
+
+  it('gradvac: with zero targets the first step is PCGrad; the targets follow the observed similarities (EMA β)', () => {
+    const state: fl.CombineState = {};
+    const first = fl.combineGradients([g1, g2], { method: 'gradvac', state });
+    expect([...first.grad]).toEqual([0.5, 1.5]);
+    const cos = -1 / Math.SQRT2;  // cos(g1, g2)
+    expect(state.rho![1]).toBeCloseTo(0.5 * cos, 14);
+    expect(state.rho![2]).toBeCloseTo(0.5 * cos, 14);
+    // step 2: the observed cosine (−0.707) is below the target (−0.354): each gradient is moved until its
+    // cosine with the other equals the target, w = ‖gᵢ‖(ρ̂√(1−ρ²) − ρ√(1−ρ̂²)) / (‖gⱼ‖√(1−ρ̂²))
+    const target = 0.5 * cos;
+    const second = fl.combineGradients([g1, g2], { method: 'gradvac', state });
+    const w01 = (1 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (Math.SQRT2 * Math.sqrt(1 - target * target));
+    const w10 = (Math.SQRT2 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (1 * Math.sqrt(1 - target * target));
+    expect(second.coefficients![0]).toBeCloseTo(1 + w10, 12);
+    expect(second.coefficients![1]).toBeCloseTo(1 + w01, 12);
+    const moved = [1 + w01 * -1, w01 * 1];  // g1 + w01·g2
+    expect(dot(moved, g2) / (Math.hypot(moved[0], moved[1]) * Math.SQRT2)).toBeCloseTo(target, 12);
+    expect(state.rho![1]).toBeCloseTo(0.5 * target + 0.5 * cos, 14);
+    // beta 0 keeps the targets; a positive target pulls even agreeing gradients closer
+    const a = Float32Array.from([1, 0]), b = Float32Array.from([0.6, 0.8]);  // cos 0.6
+    const st: fl.CombineState = { rho: [0, 0.9, 0.9, 0] };
+    const c = fl.combineGradients([a, b], { method: 'gradvac', state: st, beta: 0 }).coefficients!;
+    expect(c[0]).toBeGreaterThan(1);  // b moved towards a
+    expect(st.rho).toEqual([0, 0.9, 0.9, 0]);
+  });
+
+  it('nashmtl: α > 0 solves (Ĝα)ₜ·αₜ = 1 on the Frobenius-normalised Gram matrix', () => {
+    for (let s = 0; s < 10; s++) {
+      const T = 2 + (s % 5);
+      const gs = grads(T, 30, 5000 + s);
+      const G = fl.gramMatrix(gs);
+      const r = fl.combineGradients(gs, { method: 'nashmtl' });
+      const fro = Math.sqrt(G.reduce((x, v) => x + v * v, 0));
+      const a = r.coefficients!;
+      for (let i = 0; i < T; i++) {
+        expect(a[i]).toBeGreaterThan(0);
+        let Ga = 0;
+        for (let j = 0; j < T; j++) Ga += (G[i * T + j] / fro) * a[j];
+        expect(Ga * a[i]).toBeCloseTo(1, 9);
+      }
+    }
+  });
+
+  it('upgrad: the combination conflicts with no task gradient (gₜ·d ≥ 0), even when they conflict', () => {
+    const r = fl.combineGradients([g1, g2], { method: 'upgrad' });
+    expect(dot(r.grad, g1)).toBeGreaterThanOrEqual(0);
+    expect(dot(r.grad, g2)).toBeGreaterThanOrEqual(0);
+    for (let s = 0; s < 20; s++) {
+      const T = 2 + (s % 6);
+      const gs = grads(T, 12, 6000 + s);
+      const r2 = fl.combineGradients(gs, { method: 'upgrad' });
+      const d = lin(gs, r2.coefficients!);
+      const scale = Math.max(...gs.map((g) => dot(g, g)));
+      for (const g of gs) expect(dot(g, d)).toBeGreaterThanOrEqual(-2e-4 * scale);  // torchjd's 1e-4 regularisation
+      expect(r2.coefficients!.every((v) => v >= 0)).toBe(true);
+    }
+  });
+
+  it('alignedmtl: B aligns the task gradients to an isotropic system (B·G·B = λ_min·I); orthogonal gradients become unit vectors × √λ_min', () => {
+    const r = fl.combineGradients([Float32Array.from([3, 0]), Float32Array.from([0, 1])], { method: 'alignedmtl' });
+    expect(r.coefficients![0]).toBeCloseTo(1 / 3, 12);
+    expect(r.coefficients![1]).toBeCloseTo(1, 12);
+    for (let s = 0; s < 5; s++) {
+      const T = 2 + s;
+      const gs = grads(T, 40, 7000 + s);
+      const G = fl.gramMatrix(gs);
+      // α = B·1 with B symmetric, so αᵀGα = 1ᵀ(B·G·B)1 = λ_min·T exactly when B·G·B = λ_min·I
+      const a = fl.combineGradients(gs, { method: 'alignedmtl' }).coefficients!;
+      const aGa = a.reduce((acc, v, i) => acc + v * a.reduce((x, w, j) => x + G[i * T + j] * w, 0), 0);
+      // with B·G·B = λ_min·I: αᵀGα = 1ᵀB·G·B1 = λ_min·T
+      const lmin = minEigen(G, T);
+      expect(aGa / (lmin * T)).toBeCloseTo(1, 6);
+    }
+    function minEigen(G: Float64Array, T: number) {
+      // inverse power iteration on G (positive definite here)
+      let v = new Float64Array(T).fill(1);
+      let lambda = 0;
+      for (let it = 0; it < 500; it++) {
+        const w = solveSym(G, v, T);
+        const n = Math.sqrt(w.reduce((x, y) => x + y * y, 0));
+        v = w.map((x) => x / n);
+        lambda = 1 / n;
+      }
+      return lambda;
+    }
+    function solveSym(A: Float64Array, b: Float64Array, n: number) {
+      const M = A.slice(), x = b.slice();
+      for (let c = 0; c < n; c++) {
+        for (let r = c + 1; r < n; r++) {
+          const f = M[r * n + c] / M[c * n + c];
+          for (let k = c; k < n; k++) M[r * n + k] -= f * M[c * n + k];
+          x[r] -= f * x[c];
+        }
+      }
+      for (let r = n - 1; r >= 0; r--) {
+        let s2 = x[r];
+        for (let k = r + 1; k < n; k++) s2 -= M[r * n + k] * x[k];
+        x[r] = s2 / M[r * n + r];
+      }
+      return x;
+    }
+  });
+
+  it('dbmtl: an EMA of the gradients, every buffer scaled to the largest norm', () => {
+    const state: fl.CombineState = {};
+    const r = fl.combineGradients([g1, g2], { method: 'dbmtl', state });
+    // step 1: buf = (1 − 0.9)·g; norms 0.1 and 0.1·√2 → coefficients (√2, 1)
+    expect(state.step).toBe(1);
+    expect(r.coefficients![0]).toBeCloseTo(Math.SQRT2, 6);
+    expect(r.coefficients![1]).toBeCloseTo(1, 6);
+    expect(r.grad[0]).toBeCloseTo(0.1 * Math.SQRT2 - 0.1, 6);
+    // step 2: c = 0.9/√2; buf = (1 − c)·g + c·buf
+    fl.combineGradients([g1, g2], { method: 'dbmtl', state });
+    const c = 0.9 / Math.SQRT2;
+    expect(state.buffers![0][0]).toBeCloseTo((1 - c) * 1 + c * 0.1, 6);
+    expect(() => fl.combineGradients([g1, g2], { method: 'dbmtl' })).toThrow(/state/);
   });
 
   it('writes into out; NaN policy: Gram-based methods refuse non-finite gradients, sum propagates', () => {
