@@ -591,9 +591,9 @@ function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
 
 /**
  * Combines T task gradients of the same length (representation gradients or flattened parameter
- * gradients) into one: grad = Σₜ coefficientsₜ·gradsₜ for every method but graddrop. Gram-based methods
- * (pcgrad, mgda, cagrad, imtl) read the gradients twice (Gram pass, combine pass) and refuse non-finite
- * gradients; sum, mean and graddrop read them once and propagate NaN like arithmetic.
+ * gradients) into one: grad = Σₜ coefficientsₜ·gradsₜ for every method but graddrop (dbmtl's
+ * coefficients apply to its EMA buffers). Gram-based methods read the gradients twice (Gram pass, combine
+ * pass) and refuse non-finite gradients; sum, mean, graddrop and dbmtl propagate NaN like arithmetic.
  */
 export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult {
   return combineWithGram(grads, options, null);

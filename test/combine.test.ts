@@ -353,9 +353,9 @@ describe('combineGradients', () => {
     expect(fl.combineGradients(gs, { method: 'mean', out }).grad).toBe(out);
     const bad = gs.map((g) => g.slice());
     bad[1][4] = NaN;
-    for (const method of ['pcgrad', 'mgda', 'cagrad', 'imtl'] as const) {
+    for (const method of ['pcgrad', 'mgda', 'cagrad', 'imtl', 'gradvac', 'nashmtl', 'upgrad', 'alignedmtl'] as const) {
       const o = new Float32Array(9).fill(7);
-      expect(() => fl.combineGradients(bad, { method, out: o })).toThrow(/grads\[1\] has a non-finite element/);
+      expect(() => fl.combineGradients(bad, { method, out: o, state: {} })).toThrow(/grads\[1\] has a non-finite element/);
       expect(o.every((v) => v === 7)).toBe(true);
     }
     expect(Number.isNaN(fl.combineGradients(bad, { method: 'sum' }).grad[4])).toBe(true);
