@@ -187,6 +187,8 @@ export interface CudaDevice {
 export interface CudaBinding {
   crossEntropy: NativeBinding['crossEntropy'];
   crossEntropyAsync: NativeBinding['crossEntropyAsync'];
+  elementwiseLoss: NativeBinding['elementwiseLoss'];
+  elementwiseLossAsync: NativeBinding['elementwiseLossAsync'];
   devices(): CudaDevice[];
   readonly cudaRuntimeVersion: number;
 }

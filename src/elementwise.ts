@@ -1,6 +1,6 @@
 // The elementwise losses (input and target of the same shape): validation and output allocation, then
 // the native kernel or the reference. Options and their ranges come from the op table (src/ops.ts).
-import { native } from './binding';
+import { cudaNative, native } from './binding';
 import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type Reduction } from './ops';
 import type { LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
@@ -18,7 +18,7 @@ export interface ElementwiseOptions<R extends string = Reduction> {
   gradScale?: number;
   out?: { grad?: Float32Array; loss?: Float32Array };
   inplace?: boolean;
-  backend?: Exclude<Backend, 'cuda'>;
+  backend?: Backend;
 }
 export type MseLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
 export type L1LossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
@@ -50,7 +50,7 @@ export interface ElementwisePlan {
   problem: ElementwiseProblem;
   grad: Float32Array;
   lossOut: Float32Array | null;
-  backend: Exclude<Backend, 'cuda'>;
+  backend: Backend;
 }
 
 export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): ElementwisePlan {
@@ -82,7 +82,7 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const reduction = scalarOption<KlReduction>(o, spec, 'reduction');
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
-  const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
+  const backend = scalarOption<Backend>(o, spec, 'backend');
   const has = (k: string) => hasOption(spec, k);
   const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
   const params = {
@@ -127,12 +127,14 @@ function result<R extends string>(p: ElementwisePlan, loss: number): Result<R> {
 function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Result<R> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'cuda') return result(p, cudaNative().elementwiseLoss(...elementwiseNativeArgs(p)));
   return result(p, native().elementwiseLoss(...elementwiseNativeArgs(p)));
 }
 
 async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<Result<R>> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'cuda') return result(p, await cudaNative().elementwiseLossAsync(...elementwiseNativeArgs(p)));
   return result(p, await native().elementwiseLossAsync(...elementwiseNativeArgs(p)));
 }
 

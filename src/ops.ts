@@ -82,8 +82,7 @@ function elementwise(
     ...common.map((o) => {
       if (o.name === 'reduction')
         return { ...o, values, default: reduction.default ?? 'mean', doc: `${values.map((v) => `\`'${v}'\``).join(', ')}${values.includes('batchmean') ? ' (sum / first dim)' : ''}; \`'none'\` keeps the input's shape.` };
-      if (o.name === 'backend') return { ...o, values: ['native', 'reference'], doc: "`'native'` (CPU addon) or `'reference'` (pure TypeScript)." };
-      return o;
+      return o;  // backend: 'native', 'reference' or 'cuda'
     }),
   ];
   return { name, torch, targets, kind: ELEMENTWISE_KIND[name], options };

@@ -4,8 +4,15 @@
 // Tolerance vs CPU/PyTorch: gradients |a-e| <= 2e-5·|e| + 2e-6·max|e|, losses 2e-5 relative (the GPU sums
 // in another order and uses CUDA's expf).
 import { describe, expect, it } from 'vitest';
+import * as fl from '../src/index';
 import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, type CrossEntropyOptions } from '../src/index';
-import { decode, expectClose, loadFixtures, rng } from './helpers';
+import { ELEMENTWISE_LOSSES } from '../src/ops';
+import { materialize, optionSets, problem } from './elementwiseProblems';
+import { decode, expectClose, expectSameBits, loadFixtures, rng } from './helpers';
+
+type AnyLoss = (input: Float32Array, target: Float32Array, options?: object) => { loss: number | Float32Array; grad: Float32Array };
+const ewFn = (name: string) => (fl as unknown as Record<string, AnyLoss>)[name];
+const ewFnAsync = (name: string) => (fl as unknown as Record<string, (...a: Parameters<AnyLoss>) => Promise<ReturnType<AnyLoss>>>)[`${name}Async`];
 
 const available = cuda.available();
 
@@ -21,6 +28,11 @@ if (!available) {
       await expect(crossEntropyAsync(new Float32Array(6), new Int32Array([0, 1]), { shape: [2, 3], backend: 'cuda' })).rejects.toThrow(
         CudaUnavailableError,
       );
+      for (const spec of ELEMENTWISE_LOSSES) {
+        const grad = new Float32Array(4).fill(7);
+        expect(() => ewFn(spec.name)(new Float32Array(4), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } })).toThrow(CudaUnavailableError);
+        expect(grad.every((v) => v === 7)).toBe(true);
+      }
     });
   });
 } else {
@@ -104,6 +116,41 @@ if (!available) {
       expect(() => crossEntropy(new Float32Array(6), new Int32Array([0, 3]), { shape: [2, 3], backend: 'cuda', out: { grad } })).toThrow(
         /target\[1\] = 3/,
       );
+      expect(grad.every((v) => v === 7)).toBe(true);
+    });
+  });
+
+  describe(`elementwise losses on ${cuda.devices()[0]?.name}: the CPU kernels' bits`, () => {
+    let seed = 9000;
+    for (const spec of ELEMENTWISE_LOSSES) {
+      const reductions = spec.name === 'klDiv' ? ['mean', 'sum', 'none', 'batchmean'] : ['mean', 'sum', 'none'];
+      for (const shape of [[37], [64, 129], [1000, 1001]])
+        for (const reduction of reductions)
+          for (const o of optionSets[spec.name])
+            for (const withSampleWeight of [false, true]) {
+              const sd = seed++;
+              it(`${spec.name} [${shape}] ${reduction} ${JSON.stringify(o)}${withSampleWeight ? ' sampleWeight' : ''}`, async () => {
+                const numel = shape.reduce((a, b) => a * b, 1);
+                const { input, target } = problem(spec.name, sd, numel);
+                const opts: Record<string, unknown> = { ...materialize(spec.name, o, shape, sd), shape, reduction, gradScale: 0.75 };
+                if (withSampleWeight) opts.sampleWeight = rng(sd + 3).floats(shape[0]).map(Math.abs);
+                if (reduction === 'none') opts.gradOutput = rng(sd + 1).floats(numel);
+                const cpu = ewFn(spec.name)(input, target, { ...opts, backend: 'native' });
+                const gpu = ewFn(spec.name)(input, target, { ...opts, backend: 'cuda' });
+                const gpuAsync = await ewFnAsync(spec.name)(input, target, { ...opts, backend: 'cuda' });
+                for (const r of [gpu, gpuAsync]) {
+                  expectSameBits(r.grad, cpu.grad, 'grad');
+                  if (reduction === 'none') expectSameBits(r.loss as Float32Array, cpu.loss as Float32Array, 'loss');
+                  else expectClose([r.loss as number], [cpu.loss as number], 1e-12, 0, 'loss');
+                }
+              });
+            }
+    }
+
+    it('checks arguments before touching the device (nothing written)', () => {
+      const grad = new Float32Array(4).fill(7);
+      expect(() => fl.binaryCrossEntropy(Float32Array.from([0.5, 2, 0.1, 0.2]), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } }))
+        .toThrow(/input\[1\]/);
       expect(grad.every((v) => v === 7)).toBe(true);
     });
   });

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../../native/src/cuda/cross_entropy_device.h"
+#include "../../native/src/cuda/elementwise_device.h"
 
 #define CHECK(x)                                                                      \
   do {                                                                                \
@@ -65,6 +66,44 @@ int main() {
     std::printf("{\"impl\":\"fuseloss\",\"n\":%lld,\"c\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_ms\":%.4f,\"copy_gbps\":%.1f,\"pct_copy\":%.1f}\n",
                 n, c, ce, bytes / (ce * 1e6), cp, bytes / (cp * 1e6), 100.0 * cp / ce);
     cudaFree(x), cudaFree(g), cudaFree(copy), cudaFree(t), cudaFree(rl);
+  }
+  // Elementwise losses at 64M elements: read input + target, write the gradient (12 B/element), against
+  // the copy's bandwidth (GB/s of a D2D copy of the input).
+  {
+    const long long n = 1LL << 26;
+    std::vector<float> hx(static_cast<size_t>(n)), ht(static_cast<size_t>(n));
+    unsigned s = 777;
+    for (auto& v : hx) v = float((s = s * 1103515245u + 12345u) >> 8) / 16777216.0f * 8.0f - 4.0f;
+    for (auto& v : ht) v = float(((s = s * 1103515245u + 12345u) >> 8) & 1);
+    float *x, *t, *g, *copy;
+    double* sums;
+    CHECK(cudaMalloc(&x, n * 4));
+    CHECK(cudaMalloc(&t, n * 4));
+    CHECK(cudaMalloc(&g, n * 4));
+    CHECK(cudaMalloc(&copy, n * 4));
+    CHECK(cudaMalloc(&sums, 8192 * 8));
+    CHECK(cudaMemcpy(x, hx.data(), n * 4, cudaMemcpyHostToDevice));
+    CHECK(cudaMemcpy(t, ht.data(), n * 4, cudaMemcpyHostToDevice));
+    const float cp = time_ms([&] { CHECK(cudaMemcpyAsync(copy, x, n * 4, cudaMemcpyDeviceToDevice, 0)); }, 20);
+    const double copy_gbps = 8.0 * double(n) / (cp * 1e6);
+    const struct {
+      const char* name;
+      fuseloss::ElementwiseLoss kind;
+      float p0;
+    } losses[] = {{"binaryCrossEntropyWithLogits", fuseloss::ElementwiseLoss::BceWithLogits, 0.f},
+                  {"huberLoss", fuseloss::ElementwiseLoss::Huber, 1.f},
+                  {"mseLoss", fuseloss::ElementwiseLoss::Mse, 0.f}};
+    for (const auto& l : losses) {
+      fuseloss::ew::KernelArgs k{};
+      k.kind = l.kind, k.x = x, k.t = t, k.g = g, k.numel = n, k.classes = 1, k.per_sample = 1;
+      k.scale = float(1.0 / double(n)), k.p0 = l.p0;
+      const float ms = time_ms([&] { fuseloss::cuda::ew_launch(k, sums, 0); }, 20);
+      CHECK(cudaGetLastError());
+      const double gbps = 12.0 * double(n) / (ms * 1e6);
+      std::printf("{\"impl\":\"fuseloss\",\"loss\":\"%s\",\"numel\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_gbps\":%.1f,\"pct_copy_bw\":%.1f}\n",
+                  l.name, n, ms, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
+    }
+    cudaFree(x), cudaFree(t), cudaFree(g), cudaFree(copy), cudaFree(sums);
   }
   return 0;
 }

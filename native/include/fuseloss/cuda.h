@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fuseloss/cross_entropy.h"
+#include "fuseloss/elementwise.h"
 #include "fuseloss/status.h"
 
 namespace fuseloss {
@@ -26,6 +27,10 @@ Status devices(std::vector<DeviceInfo>* out);
 // argument), then copy in through pinned staging buffers reused across calls, compute on one stream,
 // copy out. Calls are serialised (one stream, shared buffers).
 Status cross_entropy(const CrossEntropyArgs& args, double* loss);
+
+// The elementwise losses (see fuseloss/elementwise.h) on device 0, host arrays in and out, the same checks
+// as the CPU path; gradients and per-element losses carry the CPU kernels' bits.
+Status elementwise_loss(const ElementwiseArgs& args, double* loss);
 
 }  // namespace cuda
 }  // namespace fuseloss

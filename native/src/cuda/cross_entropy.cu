@@ -20,6 +20,7 @@
 
 #include "../kernels/cross_entropy_kernel.h"
 #include "../kernels/cross_entropy_math.h"
+#include "context.h"
 #include "cross_entropy_device.h"
 #include "fuseloss/cuda.h"
 
@@ -191,61 +192,40 @@ void launch(const DevArgs& d, cudaStream_t stream) {
   }
 }
 
-namespace {
-
 Status cuda_error(cudaError_t e, const char* what) {
   if (e == cudaErrorMemoryAllocation) return Status::internal(std::string("CUDA: out of memory ") + what);
   return Status::internal(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
 }
 
-#define FUSELOSS_CUDA_TRY(expr, what)            \
-  do {                                           \
-    cudaError_t err_ = (expr);                   \
-    if (err_ != cudaSuccess) return cuda_error(err_, what); \
-  } while (0)
+Status Context::init() {
+  if (ready) return Status::ok();
+  FUSELOSS_CUDA_TRY(cudaSetDevice(0), "selecting device 0");
+  FUSELOSS_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "creating a stream");
+  ready = true;
+  return Status::ok();
+}
 
-// One stream and grow-only buffers (device arena + pinned host staging), shared by all calls.
-struct Context {
-  std::mutex mu;
-  bool ready = false;
-  cudaStream_t stream = nullptr;
-  char* device = nullptr;
-  size_t device_bytes = 0;
-  char* pinned = nullptr;
-  size_t pinned_bytes = 0;
-
-  Status init() {
-    if (ready) return Status::ok();
-    FUSELOSS_CUDA_TRY(cudaSetDevice(0), "selecting device 0");
-    FUSELOSS_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "creating a stream");
-    ready = true;
-    return Status::ok();
+Status Context::reserve(size_t bytes) {
+  if (bytes > device_bytes) {
+    if (device) cudaFree(device);
+    device = nullptr, device_bytes = 0;
+    FUSELOSS_CUDA_TRY(cudaMalloc(&device, bytes), ("allocating " + std::to_string(bytes) + " bytes on the device").c_str());
+    device_bytes = bytes;
   }
-  Status reserve(size_t bytes) {
-    if (bytes > device_bytes) {
-      if (device) cudaFree(device);
-      device = nullptr, device_bytes = 0;
-      FUSELOSS_CUDA_TRY(cudaMalloc(&device, bytes), ("allocating " + std::to_string(bytes) + " bytes on the device").c_str());
-      device_bytes = bytes;
-    }
-    if (bytes > pinned_bytes) {
-      if (pinned) cudaFreeHost(pinned);
-      pinned = nullptr, pinned_bytes = 0;
-      FUSELOSS_CUDA_TRY(cudaMallocHost(&pinned, bytes), ("allocating " + std::to_string(bytes) + " bytes of pinned host memory").c_str());
-      pinned_bytes = bytes;
-    }
-    return Status::ok();
+  if (bytes > pinned_bytes) {
+    if (pinned) cudaFreeHost(pinned);
+    pinned = nullptr, pinned_bytes = 0;
+    FUSELOSS_CUDA_TRY(cudaMallocHost(&pinned, bytes), ("allocating " + std::to_string(bytes) + " bytes of pinned host memory").c_str());
+    pinned_bytes = bytes;
   }
-};
+  return Status::ok();
+}
 
 Context& context() {
   static Context* c = new Context();  // never destroyed: the driver may be gone at process exit
   return *c;
 }
 
-size_t align256(size_t b) { return (b + 255) & ~size_t(255); }
-
-}  // namespace
 
 Status devices(std::vector<DeviceInfo>* out) {
   out->clear();

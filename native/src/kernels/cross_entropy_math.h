@@ -13,11 +13,7 @@
 #pragma once
 #include <cmath>
 
-#ifdef __CUDACC__
-#define FUSELOSS_HD __host__ __device__
-#else
-#define FUSELOSS_HD
-#endif
+#include "hd.h"
 
 namespace fuseloss {
 namespace ce {

@@ -81,7 +81,7 @@ ew::SigmoidKernel ew::active_sigmoid() {
   }
 }
 
-Status plan_elementwise_loss(const ElementwiseArgs& a, LossPlan* plan) {
+Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denominator) {
   const int64_t n = a.numel;
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("input: element count out of range");
   if (a.samples < 0 || a.classes < 1 || (n > 0 && (a.samples < 1 || n % a.samples != 0 || n % a.classes != 0)))
@@ -149,6 +149,22 @@ Status plan_elementwise_loss(const ElementwiseArgs& a, LossPlan* plan) {
   k.scale = float(mean ? a.grad_scale / denom : a.grad_scale);
   k.p0 = float(a.p0), k.p1 = float(a.p1), k.flag = a.flag, k.flag2 = a.flag2;
 
+  *out = k;
+  *denominator = denom;
+  return Status::ok();
+}
+
+double ew::reduce(Reduction reduction, double total, double denom) {
+  if (reduction == Reduction::Mean) return total / denom;
+  return reduction == Reduction::Sum ? total : 0.0;
+}
+
+Status plan_elementwise_loss(const ElementwiseArgs& a, LossPlan* plan) {
+  ew::KernelArgs k;
+  double denom = 0.0;
+  Status st = ew::prepare(a, &k, &denom);
+  if (!st.is_ok()) return st;
+  const int64_t n = a.numel;
   const auto state = std::make_shared<const ew::KernelArgs>(k);
   const ew::ChunkKernel kernel = kernel_for(active_isa());
   const int64_t chunks = n > 0 ? (n + ew::kChunk - 1) / ew::kChunk : 0;
@@ -157,10 +173,7 @@ Status plan_elementwise_loss(const ElementwiseArgs& a, LossPlan* plan) {
                      return kernel(*state, begin, std::min(state->numel, begin + ew::kChunk));
                    }}};
   const Reduction reduction = a.reduction;
-  plan->finish = [reduction, denom](double total) {
-    if (reduction == Reduction::Mean) return total / denom;
-    return reduction == Reduction::Sum ? total : 0.0;
-  };
+  plan->finish = [reduction, denom](double total) { return ew::reduce(reduction, total, denom); };
   plan->empty = n == 0;
   plan->grad = a.grad, plan->grad_len = n;
   return Status::ok();

@@ -24,6 +24,12 @@ struct KernelArgs {
   bool flag, flag2, none;
 };
 
+// Checks sizes and options (before anything is written) and fills the kernel arguments and the mean's
+// denominator. Shared by the CPU driver and the CUDA backend.
+Status prepare(const ElementwiseArgs& args, KernelArgs* out, double* denominator);
+// The reduced loss from the sum of per-element losses.
+double reduce(Reduction reduction, double total, double denominator);
+
 constexpr int64_t kChunk = 32768;  // elements per chunk: fixed, so sums never depend on the thread count
 
 // Processes elements [begin, end) (begin a multiple of 16) and returns the sum of their weighted losses.

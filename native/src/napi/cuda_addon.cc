@@ -1,11 +1,13 @@
-// The CUDA addon (fuseloss_cuda.node): the same crossEntropy bindings over the CUDA backend, plus device
-// queries. Loaded lazily by src/binding.ts only when a caller asks for backend 'cuda'.
+// The CUDA addon (fuseloss_cuda.node): the same crossEntropy and elementwiseLoss bindings over the CUDA
+// backend, plus device queries. Loaded lazily by src/binding.ts only when a caller asks for backend 'cuda'.
 #include <cuda_runtime_api.h>
 #include <napi.h>
 
-#include "fuseloss/cuda.h"
-#include "napi_exports.h"
 #include "args.h"
+#include "fuseloss/cuda.h"
+#include "kernel_call.h"
+#include "napi_exports.h"
+#include "parse.h"
 
 namespace {
 
@@ -32,6 +34,8 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cuda::cross_entropy);
+  fuseloss::napi::register_kernel<fuseloss::ElementwiseArgs, fuseloss::napi::parse_elementwise<Napi::CallbackInfo>>(
+      env, exports, "elementwiseLoss", fuseloss::cuda::elementwise_loss);
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("cudaRuntimeVersion", Napi::Number::New(env, CUDART_VERSION));
   return exports;
