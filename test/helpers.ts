@@ -73,10 +73,14 @@ export function bits(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer, a.byteOffset, a.length);
 }
 
-/** Bit-identical float arrays (fast on large arrays; reports the first difference). */
-export function expectSameBits(actual: Float32Array, expected: Float32Array, label = ''): void {
+/**
+ * Bit-identical float arrays (fast on large arrays; reports the first difference). `nanPayloads: false`
+ * accepts any NaN for a NaN (devices differ in the NaN they produce; the payload carries no meaning).
+ */
+export function expectSameBits(actual: Float32Array, expected: Float32Array, label = '', options: { nanPayloads?: boolean } = {}): void {
   expect(actual.length, `${label} length`).toBe(expected.length);
   const a = bits(actual), e = bits(expected);
+  const anyNaN = options.nanPayloads === false;
   for (let i = 0; i < a.length; i++)
-    if (a[i] !== e[i]) expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
+    if (a[i] !== e[i] && !(anyNaN && Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
 }
