@@ -20,7 +20,7 @@ const THREE: Head[] = [
   { name: 'tags', loss: 'binaryCrossEntropyWithLogits', c: 100, target: 'bits' },
   { name: 'mass', loss: 'huberLoss', c: 8, options: { delta: 1 }, target: 'real' },
 ];
-const TEN: Head[] = [
+export const TEN: Head[] = [
   ...THREE,
   { name: 'genus', loss: 'crossEntropy', c: 100, target: 'ids' },
   { name: 'sex', loss: 'crossEntropy', c: 3, target: 'ids' },

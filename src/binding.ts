@@ -189,6 +189,8 @@ export interface CudaBinding {
   crossEntropyAsync: NativeBinding['crossEntropyAsync'];
   elementwiseLoss: NativeBinding['elementwiseLoss'];
   elementwiseLossAsync: NativeBinding['elementwiseLossAsync'];
+  multiTask: NativeBinding['multiTask'];
+  multiTaskAsync: NativeBinding['multiTaskAsync'];
   devices(): CudaDevice[];
   readonly cudaRuntimeVersion: number;
 }

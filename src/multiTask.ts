@@ -1,6 +1,6 @@
 // MultiTaskLoss: the joint loss L = Σ wₜ·Lₜ of several task heads, every task's loss and weighted gradient
 // in one native call (all tasks' chunks share the thread pool), with a weighting strategy and its state.
-import { native } from './binding';
+import { cudaNative, native } from './binding';
 import { type CrossEntropyPlan, nativeArgs as ceNativeArgs, plan as planCrossEntropy } from './crossEntropy';
 import { elementwiseNativeArgs, type ElementwisePlan, planElementwise } from './elementwise';
 import { type ElementwiseSpec, LOSSES, type LossSpec } from './ops';
@@ -28,8 +28,11 @@ export interface TaskConfig {
 export interface MultiTaskConfig {
   tasks: Readonly<Record<string, TaskConfig>>;
   weighting?: WeightingConfig;
-  /** 'native' (the addon, one call per step) or 'reference' (pure TypeScript, task by task). */
-  backend?: 'native' | 'reference';
+  /**
+   * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy and
+   * elementwise tasks, host arrays in and out) or 'reference' (pure TypeScript, task by task).
+   */
+  backend?: 'native' | 'reference' | 'cuda';
 }
 
 /** One task's data for a step. */
@@ -250,7 +253,7 @@ export class MultiTaskLoss {
   readonly strategy: StrategyName;
   private readonly setups: Setup[];
   private readonly weighting: Strategy;
-  private readonly backend: 'native' | 'reference';
+  private readonly backend: 'native' | 'reference' | 'cuda';
   private steps = 0;
   private epochs = 0;
 
@@ -267,7 +270,11 @@ export class MultiTaskLoss {
     this.weighting = makeStrategy(config.weighting, this.taskNames, forms);
     this.strategy = this.weighting.name;
     const backend = config.backend ?? 'native';
-    if (backend !== 'native' && backend !== 'reference') throw typeError("'native' | 'reference'", 'backend', backend);
+    if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
+    if (backend === 'cuda')
+      for (const s of this.setups)
+        if (s.family !== FAMILY.crossEntropy && s.family !== FAMILY.elementwise)
+          throw new TypeError(`tasks.${s.name}: backend 'cuda' computes crossEntropy and the elementwise losses; ${s.spec.name} needs backend 'native'`);
     this.backend = backend;
   }
 
@@ -328,7 +335,7 @@ export class MultiTaskLoss {
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
     const out = new Float64Array(3 * p.planned.length);
     try {
-      native().multiTask(...this.nativeCall(p, out));
+      (this.backend === 'cuda' ? cudaNative() : native()).multiTask(...this.nativeCall(p, out));
     } catch (e) {
       throw this.nativeError(p, e);
     }
@@ -341,7 +348,7 @@ export class MultiTaskLoss {
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
     const out = new Float64Array(3 * p.planned.length);
     try {
-      await native().multiTaskAsync(...this.nativeCall(p, out));
+      await (this.backend === 'cuda' ? cudaNative() : native()).multiTaskAsync(...this.nativeCall(p, out));
     } catch (e) {
       throw this.nativeError(p, e);
     }

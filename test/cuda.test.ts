@@ -28,6 +28,10 @@ if (!available) {
       await expect(crossEntropyAsync(new Float32Array(6), new Int32Array([0, 1]), { shape: [2, 3], backend: 'cuda' })).rejects.toThrow(
         CudaUnavailableError,
       );
+      const mtl = new fl.MultiTaskLoss({ tasks: { a: { loss: 'mseLoss' } }, backend: 'cuda' });
+      const mg = new Float32Array(4).fill(7);
+      expect(() => mtl.compute({ a: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: mg } } })).toThrow(CudaUnavailableError);
+      expect(mg.every((v) => v === 7)).toBe(true);
       for (const spec of ELEMENTWISE_LOSSES) {
         const grad = new Float32Array(4).fill(7);
         expect(() => ewFn(spec.name)(new Float32Array(4), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } })).toThrow(CudaUnavailableError);
@@ -153,6 +157,49 @@ if (!available) {
       expect(() => fl.binaryCrossEntropy(Float32Array.from([0.5, 2, 0.1, 0.2]), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } }))
         .toThrow(/input\[1\]/);
       expect(grad.every((v) => v === 7)).toBe(true);
+    });
+  });
+
+  describe(`MultiTaskLoss on ${cuda.devices()[0]?.name}`, () => {
+    const r0 = rng(4242);
+    const n = 3000;
+    const batch = () => ({
+      species: { input: r0.floats(n * 1000, 2), target: Int32Array.from({ length: n }, (_, i) => (i * 7919) % 1000), shape: [n, 1000] },
+      sex: { input: r0.floats(n * 100, 2), target: Float32Array.from({ length: n * 100 }, (_, i) => (i % 3 === 0 ? 1 : 0)), shape: [n, 100] },
+      mass: { input: r0.floats(n * 8), target: r0.floats(n * 8), shape: [n, 8] },
+      masked: { input: r0.floats(n * 5), target: new Int32Array(n).fill(-100), shape: [n, 5] },
+    });
+    const tasks = {
+      species: { loss: 'crossEntropy', labelSmoothing: 0.1 }, sex: { loss: 'binaryCrossEntropyWithLogits' }, mass: { loss: 'huberLoss', delta: 1 },
+      masked: { loss: 'crossEntropy' },
+    } as const;
+    for (const strategy of ['static', 'gls', 'famo'] as const) {
+      it(`${strategy}: the GPU step equals the CPU step (elementwise tasks bit for bit, cross-entropy within rounding)`, async () => {
+        const b = batch();
+        const weighting = strategy === 'static' ? { strategy, weights: [0.5, 2, 1, 3] } : { strategy };
+        const cpu = new fl.MultiTaskLoss({ tasks, weighting }).compute(b);
+        const gpu = new fl.MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).compute(b);
+        const gpuAsync = await new fl.MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).computeAsync(b);
+        for (const r of [gpu, gpuAsync]) {
+          expect(r.tasks).toEqual(cpu.tasks);
+          expect(r.skipped).toEqual(['masked']);
+          expect([...r.grads.masked].every((v) => v === 0)).toBe(true);
+          for (const t of r.tasks) {
+            expect(r.taskLosses[t] / cpu.taskLosses[t]).toBeCloseTo(1, 5);
+            expect(r.weights[t] / cpu.weights[t]).toBeCloseTo(1, 5);
+          }
+          if (strategy === 'static') {
+            expectSameBits(r.grads.sex, cpu.grads.sex, 'sex');
+            expectSameBits(r.grads.mass, cpu.grads.mass, 'mass');
+          }
+          for (const t of r.tasks) expectClose(r.grads[t], cpu.grads[t], 2e-5, 2e-6, t);
+          expect(r.loss / cpu.loss).toBeCloseTo(1, 5);
+        }
+      });
+    }
+
+    it('refuses row-loss tasks on cuda at construction', () => {
+      expect(() => new fl.MultiTaskLoss({ tasks: { a: { loss: 'softF1Loss' } }, backend: 'cuda' })).toThrow(/backend 'cuda'/);
     });
   });
 }

@@ -7,6 +7,7 @@
 
 #include "fuseloss/cross_entropy.h"
 #include "fuseloss/elementwise.h"
+#include "fuseloss/multi_task.h"
 #include "fuseloss/status.h"
 
 namespace fuseloss {
@@ -31,6 +32,10 @@ Status cross_entropy(const CrossEntropyArgs& args, double* loss);
 // The elementwise losses (see fuseloss/elementwise.h) on device 0, host arrays in and out, the same checks
 // as the CPU path; gradients and per-element losses carry the CPU kernels' bits.
 Status elementwise_loss(const ElementwiseArgs& args, double* loss);
+
+// MultiTaskLoss's step (see fuseloss/multi_task.h) on device 0 for crossEntropy and elementwise tasks:
+// one upload, every kernel on one stream, one download; the CPU driver's checks and weight rules.
+Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result);
 
 }  // namespace cuda
 }  // namespace fuseloss

@@ -59,4 +59,17 @@ struct MultiTaskResult {
 // then runs them together. Each task's mean/sum must be a reduction to a scalar (reduction None is refused).
 Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result);
 
+// The steps of multi_task_loss, for other backends (CUDA):
+// every check of every task and the cross-task aliasing check, nothing run or written;
+Status validate_multi_task(const MultiTaskArgs& args);
+// the Geometric/Log weights from result->losses and result->empty (Fixed: leaves the weights alone);
+void multi_task_rule_weights(const MultiTaskArgs& args, MultiTaskResult* result);
+// g = float(double(g)·w) over each span, on the pool.
+struct GradSpan {
+  float* g;
+  int64_t n;
+  double w;
+};
+void multi_task_rescale(const std::vector<GradSpan>& grads);
+
 }  // namespace fuseloss

@@ -106,12 +106,12 @@ void zero_fill(LossPlan* plan) {
 
 }  // namespace
 
-Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
+namespace {
+Status validate_with_plans(const MultiTaskArgs& args, std::vector<LossPlan>* plans_out) {
   const size_t T = args.tasks.size();
   if (args.rule == WeightRule::Log && ((!args.coef.empty() && args.coef.size() != T) || (!args.offset.empty() && args.offset.size() != T)))
     return Status::range_error("weights: the log rule needs one coefficient and one offset per task");
   if (!(args.eps >= 0.0)) return Status::range_error("eps: expected a number >= 0");
-  // ---- every check before anything is written
   std::vector<LossPlan> plans(T);
   for (size_t i = 0; i < T; ++i) {
     if (reduction_of(args.tasks[i]) == Reduction::None)
@@ -129,9 +129,69 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
         auto hit = [&w](const Range& r) { return overlaps(w.p, w.bytes, r.p, r.bytes); };
         if (std::any_of(ranges[j].reads.begin(), ranges[j].reads.end(), hit) ||
             std::any_of(ranges[j].writes.begin(), ranges[j].writes.end(), hit))
-              return Status::range_error("tasks[" + std::to_string(i) + "]: an output overlaps an array of tasks[" +
-                                         std::to_string(j) + "]");
+          return Status::range_error("tasks[" + std::to_string(i) + "]: an output overlaps an array of tasks[" + std::to_string(j) + "]");
       }
+  if (plans_out) *plans_out = std::move(plans);
+  return Status::ok();
+}
+}  // namespace
+
+Status validate_multi_task(const MultiTaskArgs& args) { return validate_with_plans(args, nullptr); }
+
+void multi_task_rule_weights(const MultiTaskArgs& args, MultiTaskResult* result) {
+  const size_t T = args.tasks.size();
+  std::vector<double>& w = result->weights;
+  if (args.rule == WeightRule::Fixed) return;
+  if (args.rule == WeightRule::Geometric) {
+    double log_sum = 0.0;
+    int count = 0;
+    for (size_t i = 0; i < T; ++i)
+      if (!result->empty[i]) log_sum += std::log(result->losses[i]), ++count;
+    const double g = count ? std::exp(log_sum / count) : 0.0;
+    for (size_t i = 0; i < T; ++i)
+      if (!result->empty[i]) w[i] = g / (double(count) * result->losses[i]);
+    return;
+  }
+  double norm = 0.0;
+  for (size_t i = 0; i < T; ++i) {
+    if (result->empty[i]) continue;
+    const double a = args.coef.empty() ? 1.0 : args.coef[i], m = args.offset.empty() ? 0.0 : args.offset[i];
+    w[i] = a / (result->losses[i] - m + args.eps);
+    norm += w[i];
+  }
+  if (args.normalize)
+    for (size_t i = 0; i < T; ++i)
+      if (!result->empty[i]) w[i] /= norm;
+}
+
+void multi_task_rescale(const std::vector<GradSpan>& grads) {
+  struct Block {
+    float* g;
+    int64_t begin, end;
+    double w;
+  };
+  std::vector<Block> blocks;
+  for (const GradSpan& s : grads)
+    for (int64_t b = 0; b < s.n; b += kScaleChunk) blocks.push_back({s.g, b, std::min(s.n, b + kScaleChunk), s.w});
+  auto rescale = [](void* ctx, size_t k) {
+    const Block& b = static_cast<const Block*>(ctx)[k];
+    for (int64_t j = b.begin; j < b.end; ++j) b.g[j] = float(double(b.g[j]) * b.w);
+  };
+  int64_t elements = 0;
+  for (const Block& b : blocks) elements += b.end - b.begin;
+  if (elements <= kScaleChunk / 2) {
+    for (size_t k = 0; k < blocks.size(); ++k) rescale(blocks.data(), k);
+  } else {
+    parallel_for(blocks.size(), rescale, blocks.data());
+  }
+}
+
+Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
+  const size_t T = args.tasks.size();
+  // ---- every check before anything is written
+  std::vector<LossPlan> plans;
+  Status st = validate_with_plans(args, &plans);
+  if (!st.is_ok()) return st;
 
   // ---- run
   result->losses.assign(T, 0.0);
@@ -147,51 +207,14 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   if (args.rule == WeightRule::Fixed) return Status::ok();
 
   // ---- weights from this step's losses, then one rescale pass over the gradients
-  std::vector<double>& w = result->weights;
-  if (args.rule == WeightRule::Geometric) {
-    double log_sum = 0.0;
-    int count = 0;
-    for (size_t i = 0; i < T; ++i)
-      if (!result->empty[i]) log_sum += std::log(result->losses[i]), ++count;
-    const double g = count ? std::exp(log_sum / count) : 0.0;
-    for (size_t i = 0; i < T; ++i)
-      if (!result->empty[i]) w[i] = g / (double(count) * result->losses[i]);
-  } else {
-    double norm = 0.0;
-    for (size_t i = 0; i < T; ++i) {
-      if (result->empty[i]) continue;
-      const double a = args.coef.empty() ? 1.0 : args.coef[i], m = args.offset.empty() ? 0.0 : args.offset[i];
-      w[i] = a / (result->losses[i] - m + args.eps);
-      norm += w[i];
-    }
-    if (args.normalize)
-      for (size_t i = 0; i < T; ++i)
-        if (!result->empty[i]) w[i] /= norm;
-  }
-  struct Block {
-    float* g;
-    int64_t begin, end;
-    double w;
-  };
-  std::vector<Block> blocks;
+  multi_task_rule_weights(args, result);
+  std::vector<GradSpan> spans;
   for (size_t i = 0; i < T; ++i) {
     if (result->empty[i]) continue;
     for (float* g : {plans[i].grad, plans[i].grad2})
-      if (g)
-        for (int64_t b = 0; b < plans[i].grad_len; b += kScaleChunk)
-          blocks.push_back({g, b, std::min(plans[i].grad_len, b + kScaleChunk), w[i]});
+      if (g) spans.push_back({g, plans[i].grad_len, result->weights[i]});
   }
-  auto rescale = [](void* ctx, size_t k) {
-    const Block& b = static_cast<const Block*>(ctx)[k];
-    for (int64_t j = b.begin; j < b.end; ++j) b.g[j] = float(double(b.g[j]) * b.w);
-  };
-  int64_t elements = 0;
-  for (const Block& b : blocks) elements += b.end - b.begin;
-  if (elements <= kScaleChunk / 2) {
-    for (size_t k = 0; k < blocks.size(); ++k) rescale(blocks.data(), k);
-  } else {
-    parallel_for(blocks.size(), rescale, blocks.data());
-  }
+  multi_task_rescale(spans);
   return Status::ok();
 }
 

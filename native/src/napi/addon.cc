@@ -9,7 +9,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cross_entropy);
   fuseloss::napi::register_elementwise(env, exports);
   fuseloss::napi::register_rowwise(env, exports);
-  fuseloss::napi::register_multi_task(env, exports);
+  fuseloss::napi::register_multi_task(env, exports, fuseloss::multi_task_loss);
   fuseloss::napi::register_linear(env, exports);
   fuseloss::napi::register_reduce(env, exports);
   return exports;

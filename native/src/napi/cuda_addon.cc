@@ -36,6 +36,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cuda::cross_entropy);
   fuseloss::napi::register_kernel<fuseloss::ElementwiseArgs, fuseloss::napi::parse_elementwise<Napi::CallbackInfo>>(
       env, exports, "elementwiseLoss", fuseloss::cuda::elementwise_loss);
+  fuseloss::napi::register_multi_task(env, exports, fuseloss::cuda::multi_task_loss);
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("cudaRuntimeVersion", Napi::Number::New(env, CUDART_VERSION));
   return exports;

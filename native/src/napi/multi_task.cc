@@ -31,9 +31,11 @@ Status float64_array(const Napi::Value& v, const char* name, bool optional, doub
 struct Call {
   MultiTaskArgs args;
   double* out = nullptr;
+  MultiTaskFn compute = nullptr;  // the backend's (from the function's data pointer)
 };
 
 Status parse(const Napi::CallbackInfo& info, Call* call) {
+  call->compute = reinterpret_cast<MultiTaskFn>(info.Data());
   if (info.Length() < 7) return Status::type_error("multiTask: expected at least 7 arguments from the TS layer");
   MultiTaskArgs& a = call->args;
   int64_t rule = 0, coef_len = 0, offset_len = 0, out_len = 0, T = 0;
@@ -87,7 +89,7 @@ Napi::Value MultiTask(const Napi::CallbackInfo& info) {
   Call call;
   MultiTaskResult result;
   Status st = parse(info, &call);
-  if (st.is_ok()) st = multi_task_loss(call.args, &result);
+  if (st.is_ok()) st = call.compute(call.args, &result);
   if (!st.is_ok()) {
     to_js_error(env, st).ThrowAsJavaScriptException();
     return env.Undefined();
@@ -107,7 +109,7 @@ class MultiTaskWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { status_ = multi_task_loss(call_.args, &result_); }
+  void Execute() override { status_ = call_.compute(call_.args, &result_); }
   void OnOK() override {
     Napi::Env env = Env();
     if (!status_.is_ok()) {
@@ -144,9 +146,10 @@ Napi::Value MultiTaskAsync(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_multi_task(Napi::Env env, Napi::Object exports) {
-  exports.Set("multiTask", Napi::Function::New(env, MultiTask, "multiTask"));
-  exports.Set("multiTaskAsync", Napi::Function::New(env, MultiTaskAsync, "multiTaskAsync"));
+void register_multi_task(Napi::Env env, Napi::Object exports, MultiTaskFn compute) {
+  void* data = reinterpret_cast<void*>(compute);
+  exports.Set("multiTask", Napi::Function::New(env, MultiTask, "multiTask", data));
+  exports.Set("multiTaskAsync", Napi::Function::New(env, MultiTaskAsync, "multiTaskAsync", data));
 }
 
 }  // namespace napi

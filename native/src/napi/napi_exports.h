@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "fuseloss/cross_entropy.h"
+#include "fuseloss/multi_task.h"
 
 namespace fuseloss {
 namespace napi {
@@ -13,7 +14,9 @@ void register_cross_entropy_like(Napi::Env env, Napi::Object exports, const char
 void register_rowwise(Napi::Env env, Napi::Object exports);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
-void register_multi_task(Napi::Env env, Napi::Object exports);
+// A backend's multi-task loss: the CPU (fuseloss::multi_task_loss) or CUDA (fuseloss::cuda::multi_task_loss).
+using MultiTaskFn = Status (*)(const MultiTaskArgs&, MultiTaskResult*);
+void register_multi_task(Napi::Env env, Napi::Object exports, MultiTaskFn compute);
 void register_linear(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 }  // namespace napi
