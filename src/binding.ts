@@ -76,6 +76,7 @@ export interface NativeBinding {
   setIsa(name: string): void;
   supportedIsas(): string[];
   scaleCopy(x: F32, y: F32, a: number): void;
+  firstNonFinite(a: F32): number;
   readonly isaEnvError: string;
   readonly build: { compiler: string; napiVersion: number };
 }

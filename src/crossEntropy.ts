@@ -5,7 +5,7 @@ import { type Backend, crossEntropySpec, type LossSpec, type Reduction } from '.
 import { crossEntropyReference, type CrossEntropyProblem } from './reference/crossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+import { checkFinite, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
 
 export interface CrossEntropyOptions<R extends Reduction = Reduction> {
   /** Dims of a Float32Array input: [N, C] or [N, C, d1, …, dk] (or [C] for one sample). */
@@ -21,6 +21,8 @@ export interface CrossEntropyOptions<R extends Reduction = Reduction> {
   out?: { grad?: Float32Array; loss?: Float32Array };
   inplace?: boolean;
   backend?: Backend;
+  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of input or target. */
+  nanPolicy?: 'propagate' | 'raise';
 }
 
 export interface LossResult<R extends Reduction = Reduction> {
@@ -94,6 +96,8 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
   const gradScale = scalarOption<number>(opts, spec, 'gradScale');
   const inplace = scalarOption<boolean>(opts, spec, 'inplace');
   const backend = scalarOption<Backend>(opts, spec, 'backend');
+  if (scalarOption<string>(opts, spec, 'nanPolicy') === 'raise')
+    checkFinite([['input', x.data], ['target', targetArr instanceof Float32Array ? targetArr : null]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
 
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, `shape [${positionDims.join(', ')}]`);
   const { grad, lossOut } = resolveOutputs({

@@ -6,7 +6,7 @@ import type { LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
 export interface ElementwiseOptions<R extends string = Reduction> {
   /** Dims of a Float32Array input (any rank >= 1); the target has the same shape. */
@@ -19,6 +19,8 @@ export interface ElementwiseOptions<R extends string = Reduction> {
   out?: { grad?: Float32Array; loss?: Float32Array };
   inplace?: boolean;
   backend?: Backend;
+  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of input or target. */
+  nanPolicy?: 'propagate' | 'raise';
 }
 export type MseLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
 export type L1LossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
@@ -83,6 +85,8 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
   const backend = scalarOption<Backend>(o, spec, 'backend');
+  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise')
+    checkFinite([['input', x.data], ['target', t]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   const has = (k: string) => hasOption(spec, k);
   const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
   const params = {

@@ -37,6 +37,7 @@ const common: readonly OptionSpec[] = [
   { name: 'out', type: 'outputs', doc: '`{ grad?, loss? }`: preallocated Float32Arrays to write into (`loss` for `\'none\'`).' },
   { name: 'inplace', type: 'boolean', default: false, doc: 'Write the gradient over `input` (no second buffer).' },
   { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (CPU addon), `'reference'` (pure TypeScript) or `'cuda'` (NVIDIA GPU; host arrays in and out)." },
+  { name: 'nanPolicy', type: 'enum', values: ['propagate', 'raise'], default: 'propagate', doc: "`'propagate'`: NaN and ±Infinity in the input or target flow through the arithmetic, as in PyTorch. `'raise'`: a RangeError naming the first offending element, before anything is written (one extra read of input and target)." },
 ];
 
 const sampleWeight: OptionSpec = {

@@ -9,7 +9,7 @@ import {
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
-import { checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
 interface RowCommon<R extends Reduction> {
   /** Dims of a Float32Array input: [N, C] (or [C] for one sample). */
@@ -20,6 +20,8 @@ interface RowCommon<R extends Reduction> {
   gradScale?: number;
   inplace?: boolean;
   backend?: Exclude<Backend, 'cuda'>;
+  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of the inputs or target. */
+  nanPolicy?: 'propagate' | 'raise';
 }
 export interface MultiMarginLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
   p?: 1 | 2;
@@ -89,6 +91,8 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
   const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
+  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise')
+    checkFinite([[input2 ? 'input1' : 'input', x.data], ['input2', x2], ['target', targetF]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   const p = has('p') ? scalarOption<number>(o, spec, 'p') : 1;
   const margin = has('margin') ? scalarOption<number>(o, spec, 'margin') : 0;
   const eps = has('eps') ? scalarOption<number>(o, spec, 'eps') : 0;

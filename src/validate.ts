@@ -100,3 +100,22 @@ export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
 export function sameView(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }
+
+/**
+ * nanPolicy 'raise': a RangeError naming the first NaN or ±Infinity of the given arrays, in order. Scanned
+ * natively (on the pool) unless `native` is null (the reference backend scans in TypeScript).
+ */
+export function checkFinite(arrays: readonly (readonly [string, Float32Array | null])[], native: ((a: Float32Array) => number) | null): void {
+  for (const [name, a] of arrays) {
+    if (!a) continue;
+    let first = -1;
+    if (native) first = native(a);
+    else
+      for (let i = 0; i < a.length; i++)
+        if (!Number.isFinite(a[i])) {
+          first = i;
+          break;
+        }
+    if (first >= 0) throw new RangeError(`${name}[${first}] = ${a[first]}: nanPolicy 'raise' refuses NaN and ±Infinity (nothing was written)`);
+  }
+}

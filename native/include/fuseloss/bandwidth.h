@@ -6,3 +6,8 @@
 namespace fuseloss {
 void scale_copy(const float* x, float* y, int64_t n, float a);
 }  // namespace fuseloss
+
+namespace fuseloss {
+// Index of the first NaN or ±Infinity in x[0, n), or -1 (nanPolicy 'raise'); fixed chunks on the pool.
+int64_t first_non_finite(const float* x, int64_t n);
+}  // namespace fuseloss

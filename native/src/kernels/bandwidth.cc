@@ -1,8 +1,11 @@
 #include "fuseloss/bandwidth.h"
 
 #include <algorithm>
+#include <cstring>
+#include <vector>
 
 #include "fuseloss/thread_pool.h"
+#include "scan.h"
 
 namespace fuseloss {
 namespace {
@@ -27,4 +30,13 @@ void scale_copy(const float* x, float* y, int64_t n, float a) {
   Job j{x, y, n, per_chunk, a};
   parallel_for(size_t((n + per_chunk - 1) / per_chunk), run, &j);
 }
+int64_t first_non_finite(const float* x, int64_t n) {
+  // finite exactly when the exponent bits are not all ones (bit test: no floating-point compare)
+  return first_failing(x, n, [](float v) {
+    uint32_t u;
+    std::memcpy(&u, &v, 4);
+    return (u & 0x7f800000u) != 0x7f800000u;
+  });
+}
+
 }  // namespace fuseloss

@@ -13,6 +13,7 @@
 #include "elementwise_kernel.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
+#include "scan.h"
 #include "plans.h"
 
 namespace fuseloss {
@@ -28,29 +29,7 @@ ew::ChunkKernel kernel_for(Isa isa) {
 
 // Index of the first element not in [0, 1] (NaN included), or -1.
 int64_t first_outside_unit_interval(const float* x, int64_t n) {
-  if (n <= 0) return -1;
-  const int64_t chunks = (n + ew::kChunk - 1) / ew::kChunk;
-  std::vector<int64_t> first(size_t(chunks), -1);
-  struct Ctx {
-    const float* x;
-    int64_t n;
-    int64_t* first;
-  } ctx{x, n, first.data()};
-  parallel_for(size_t(chunks), [](void* p, size_t i) {
-    const Ctx& c = *static_cast<const Ctx*>(p);
-    const int64_t b = int64_t(i) * ew::kChunk, e = std::min(c.n, b + ew::kChunk);
-    bool ok = true;
-    for (int64_t j = b; j < e; ++j) ok &= c.x[j] >= 0.0f && c.x[j] <= 1.0f;  // branch-free scan
-    if (ok) return;
-    for (int64_t j = b; j < e; ++j)
-      if (!(c.x[j] >= 0.0f && c.x[j] <= 1.0f)) {
-        c.first[i] = j;
-        return;
-      }
-  }, &ctx);
-  for (int64_t f : first)
-    if (f >= 0) return f;
-  return -1;
+  return first_failing(x, n, [](float v) { return v >= 0.0f && v <= 1.0f; });
 }
 
 }  // namespace

@@ -68,6 +68,17 @@ Napi::Value ScaleCopy(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ArrayArg<const float> x;
+  Status st = float_array(info[0], "array", false, &x);
+  if (!st.is_ok()) {
+    to_js_error(env, st).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, double(first_non_finite(x.data, x.length)));
+}
+
 }  // namespace
 
 void register_runtime(Napi::Env env, Napi::Object exports) {
@@ -78,6 +89,7 @@ void register_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("supportedIsas", Napi::Function::New(env, SupportedIsas));
   exports.Set("scaleCopy", Napi::Function::New(env, ScaleCopy));
+  exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite));
   exports.Set("isaEnvError", Napi::String::New(env, isa_env_error()));
   Napi::Object build = Napi::Object::New(env);
   build.Set("compiler", Napi::String::New(env, __VERSION__));

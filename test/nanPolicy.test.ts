@@ -1,0 +1,92 @@
+// nanPolicy: the default propagates NaN and ±Infinity like PyTorch; 'raise' throws a RangeError naming
+// the first offending element of input or target, before anything is written — every loss, both backends.
+import { describe, expect, it } from 'vitest';
+import * as fl from '../src/index';
+import { LOSSES } from '../src/ops';
+import { problem } from './elementwiseProblems';
+import { rng } from './helpers';
+
+type Call = (input: Float32Array, target: unknown, options: Record<string, unknown>) => { loss: unknown; grad: Float32Array };
+const fn = (name: string) => (fl as unknown as Record<string, Call>)[name];
+
+/** A valid problem of shape [4, 3] for each loss: input, target and how to call it. */
+function setup(name: string) {
+  const r = rng(name.length * 31);
+  const ids = Int32Array.from([0, 2, 1, 2]);
+  const bits = Float32Array.from({ length: 12 }, (_, i) => (i % 3 === 0 ? 1 : 0));
+  switch (name) {
+    case 'crossEntropy':
+    case 'nllLoss':
+    case 'multiMarginLoss':
+      return { input: r.floats(12), target: ids as Float32Array | Int32Array, floatTarget: false };
+    case 'multilabelSoftMarginLoss':
+    case 'softF1Loss':
+      return { input: r.floats(12), target: bits, floatTarget: true };
+    case 'cosineEmbeddingLoss':
+      return { input: r.floats(12), target: Float32Array.from([1, -1, 1, -1]), floatTarget: true, input2: r.floats(12) };
+    default: {
+      const p = problem(name as never, 7, 12);
+      return { input: p.input, target: p.target, floatTarget: true };
+    }
+  }
+}
+
+function call(name: string, s: ReturnType<typeof setup>, options: Record<string, unknown>) {
+  const o = { shape: [4, 3], reduction: 'sum', ...options };
+  if (name === 'cosineEmbeddingLoss')
+    return (fl.cosineEmbeddingLoss as unknown as (a: Float32Array, b: Float32Array, t: unknown, o: object) => { loss: unknown; grad: Float32Array })(s.input, s.input2!, s.target, o);
+  return fn(name)(s.input, s.target, o);
+}
+
+describe('nanPolicy', () => {
+  for (const spec of LOSSES)
+    for (const backend of ['native', 'reference'] as const) {
+      it(`${spec.name} (${backend}): 'raise' names the first non-finite element; the default propagates`, () => {
+        const s = setup(spec.name);
+        s.input[5] = NaN;
+        s.input[9] = Infinity;
+        const grad = new Float32Array(12).fill(7);
+        expect(() => call(spec.name, s, { backend, nanPolicy: 'raise', out: { grad } })).toThrow(RangeError);
+        expect(() => call(spec.name, s, { backend, nanPolicy: 'raise', out: { grad } })).toThrow(/input1?\[5\] = NaN/);
+        expect(grad.every((v) => v === 7)).toBe(true);
+        if (spec.name === 'binaryCrossEntropy') {
+          // PyTorch refuses probabilities outside [0, 1], NaN included, whatever the policy
+          expect(() => call(spec.name, s, { backend })).toThrow(/expects probabilities in \[0, 1\]/);
+        } else {
+          const r = call(spec.name, s, { backend });
+          const lossNaN = typeof r.loss === 'number' && !Number.isFinite(r.loss);
+          expect(lossNaN || r.grad.some((v) => !Number.isFinite(v))).toBe(true);
+        }
+        // a clean input passes, a non-finite float target is named
+        const clean = setup(spec.name);
+        expect(() => call(spec.name, clean, { backend, nanPolicy: 'raise' })).not.toThrow();
+        if (clean.floatTarget) {
+          (clean.target as Float32Array)[3] = -Infinity;
+          expect(() => call(spec.name, clean, { backend, nanPolicy: 'raise' })).toThrow(/target\[3\] = -Infinity/);
+        }
+        if (clean.input2) {
+          const c2 = setup(spec.name);
+          c2.input2![11] = NaN;
+          expect(() => call(spec.name, c2, { backend, nanPolicy: 'raise' })).toThrow(/input2\[11\] = NaN/);
+        }
+        expect(() => call(spec.name, setup(spec.name), { backend, nanPolicy: 'ignore' })).toThrow(TypeError);
+      });
+    }
+
+  it('large inputs: the native scan finds the first offender across chunks', () => {
+    const n = 5 * 32768 + 3;
+    const x = new Float32Array(n), t = new Float32Array(n);
+    x[n - 2] = Infinity;
+    x[3 * 32768 + 1] = NaN;
+    expect(() => fl.mseLoss(x, t, { shape: [n], nanPolicy: 'raise' })).toThrow(new RegExp(`input\\[${3 * 32768 + 1}\\] = NaN`));
+  });
+
+  it('MultiTaskLoss: a task with nanPolicy raise names the task', () => {
+    const m = new fl.MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', nanPolicy: 'raise' }, b: { loss: 'l1Loss' } } });
+    const x = Float32Array.from([1, NaN]);
+    const g = new Float32Array(2).fill(7);
+    expect(() => m.compute({ a: { input: x, target: new Float32Array(2), shape: [2] }, b: { input: new Float32Array(2), target: new Float32Array(2), shape: [2], out: { grad: g } } }))
+      .toThrow(/tasks\.a: input\[1\] = NaN/);
+    expect(g.every((v) => v === 7)).toBe(true);
+  });
+});
