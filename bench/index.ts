@@ -2,6 +2,7 @@
 import * as ce from './crossEntropy.bench';
 import * as ew from './elementwise.bench';
 import * as mt from './multiTask.bench';
+import * as torchPeer from './peers/torch';
 import * as rd from './reduce.bench';
 import * as rw from './rowwise.bench';
 import { machine, parseArgs, render, runWorkloads, writeResults } from './harness';
@@ -20,6 +21,8 @@ if (multiTask.rows.length) console.log('\nMultiTaskLoss (static weights; one-by-
 const reduce = rd.run(args);
 if (reduce.rows.length)
   console.log(`\nGradient reduction (FMA peak, one thread, measured now: ${reduce.peak.toFixed(1)} GFLOP/s; "× one read": time / the time of one read of all task gradients):\n` + reduce.text);
-const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak });
+const peer = torchPeer.run(args);
+console.log(`\nPyTorch CPU (same data, same thread counts; × = PyTorch time / fuseloss time):\n${peer.text}`);
+const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, torch: { version: peer.version, rows: peer.rows } });
 console.log(`\nwrote ${file}`);
-if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak }));
+if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, torch: { version: peer.version, rows: peer.rows } }));
