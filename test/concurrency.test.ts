@@ -1,5 +1,6 @@
 // Concurrency: many async calls in flight at once, calls from worker_threads, and resizing the pool while
 // work runs all give the same bits as serial sync calls.
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -72,6 +73,40 @@ describe('concurrency', () => {
       expect(Object.is(m.asyncLoss, expected.loss)).toBe(true);
       expectSameBits(m.grad, expected.grad);
       expectSameBits(m.asyncGrad, expected.grad);
+    }
+  });
+
+  it('terminating a worker_thread while its async calls run neither hangs nor crashes; exit with work in flight is clean', async () => {
+    const dist = join(__dirname, '..', 'dist', 'cjs', 'index.js');
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const fl = require(${JSON.stringify(dist)});
+      const n = 2048, c = 2000;
+      const x = new Float32Array(n * c).fill(0.5), t = new Int32Array(n);
+      for (let i = 0; i < 8; i++) void fl.crossEntropyAsync(x, t, { shape: [n, c] });
+      parentPort.postMessage('started');`;
+    for (let k = 0; k < 3; k++) {
+      const w = new Worker(code, { eval: true });
+      await new Promise((resolve, reject) => {
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      await w.terminate();  // resolves: the thread ended while its calls were still running
+    }
+    // the main thread's pool still works and gives the same bits
+    const r = rng(3);
+    const x = r.floats(64 * 10), t = Int32Array.from({ length: 64 }, () => r.int(0, 10));
+    const again = fl.crossEntropy(x, t, { shape: [64, 10] });
+    expectSameBits(again.grad, fl.crossEntropy(x, t, { shape: [64, 10] }).grad);
+    // a process that exits (explicitly, or by running out of work) with async calls in flight and pool threads alive
+    for (const ending of ['process.exit(0)', '']) {
+      const script = `const fl = require(${JSON.stringify(dist)}); fl.setNumThreads(2);
+        const x = new Float32Array(2048 * 2000).fill(0.5), t = new Int32Array(2048);
+        for (let i = 0; i < 4; i++) void fl.crossEntropyAsync(x, t, { shape: [2048, 2000] });
+        setTimeout(() => { ${ending} }, 5);`;
+      const res = spawnSync(process.execPath, ['-e', script], { timeout: 30000 });
+      expect(res.status, String(res.stderr)).toBe(0);
+      expect(res.signal).toBeNull();
     }
   });
 });

@@ -29,11 +29,23 @@ class KernelWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override { status_ = kernel_(args_, &loss_); }
   void OnOK() override {
-    Napi::Env env = Env();
-    if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(env, loss_));
-    else deferred_.Reject(to_js_error(env, status_).Value());
+    settle([&](Napi::Env env) {
+      if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(env, loss_));
+      else deferred_.Reject(to_js_error(env, status_).Value());
+    });
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    settle([&](Napi::Env) { deferred_.Reject(e.Value()); });
+  }
+  // Settling can fail when the environment is being torn down (a worker_thread terminated while the call
+  // ran): nothing is waiting for the promise then, and an exception escaping here would abort the process.
+  template <class F>
+  void settle(F f) {
+    try {
+      f(Env());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

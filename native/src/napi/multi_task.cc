@@ -110,16 +110,26 @@ class MultiTaskWorker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override { status_ = call_.compute(call_.args, &result_); }
+  // Settling can fail when the environment is being torn down (a terminated worker_thread): nothing waits
+  // for the promise then, and an exception escaping here would abort the process.
   void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.is_ok()) {
-      deferred_.Reject(to_js_error(env, status_).Value());
-      return;
+    try {
+      Napi::Env env = Env();
+      if (!status_.is_ok()) {
+        deferred_.Reject(to_js_error(env, status_).Value());
+        return;
+      }
+      write_out(result_, call_.out);
+      deferred_.Resolve(env.Undefined());
+    } catch (const Napi::Error&) {
     }
-    write_out(result_, call_.out);
-    deferred_.Resolve(env.Undefined());
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;

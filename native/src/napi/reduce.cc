@@ -69,11 +69,21 @@ class Worker : public Napi::AsyncWorker {
 
  protected:
   void Execute() override { status_ = work_(&result_); }
+  // Settling can fail when the environment is being torn down (a terminated worker_thread): nothing waits
+  // for the promise then, and an exception escaping here would abort the process.
   void OnOK() override {
-    if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(Env(), result_));
-    else deferred_.Reject(to_js_error(Env(), status_).Value());
+    try {
+      if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(Env(), result_));
+      else deferred_.Reject(to_js_error(Env(), status_).Value());
+    } catch (const Napi::Error&) {
+    }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnError(const Napi::Error& e) override {
+    try {
+      deferred_.Reject(e.Value());
+    } catch (const Napi::Error&) {
+    }
+  }
 
  private:
   Napi::Promise::Deferred deferred_;
