@@ -2,6 +2,7 @@
 import * as ce from './crossEntropy.bench';
 import * as ew from './elementwise.bench';
 import * as mt from './multiTask.bench';
+import * as ortPeer from './peers/onnxruntime';
 import * as torchPeer from './peers/torch';
 import * as rd from './reduce.bench';
 import * as rw from './rowwise.bench';
@@ -23,6 +24,15 @@ if (reduce.rows.length)
   console.log(`\nGradient reduction (FMA peak, one thread, measured now: ${reduce.peak.toFixed(1)} GFLOP/s; "× one read": time / the time of one read of all task gradients):\n` + reduce.text);
 const peer = torchPeer.run(args);
 console.log(`\nPyTorch CPU (same data, same thread counts; × = PyTorch time / fuseloss time):\n${peer.text}`);
-const file = writeResults('bench', { machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, torch: { version: peer.version, rows: peer.rows } });
-console.log(`\nwrote ${file}`);
-if (args.json) console.log(JSON.stringify({ machine: m, rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, torch: { version: peer.version, rows: peer.rows } }));
+
+void (async () => {
+  const ortResult = await ortPeer.run(args);
+  console.log(`\nonnxruntime-node (the loss and its gradient as an ONNX graph, intra-op threads matched; × = its time / fuseloss time):\n${ortResult.text}`);
+  const results = {
+    machine: m, args, date: new Date().toISOString(), rooflines, dram, rows, multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak,
+    torch: { version: peer.version, rows: peer.rows }, onnxruntime: { version: ortResult.version, rows: ortResult.rows },
+  };
+  const file = writeResults('bench', results);
+  console.log(`\nwrote ${file}`);
+  if (args.json) console.log(JSON.stringify(results));
+})();
