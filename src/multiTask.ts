@@ -86,7 +86,6 @@ export interface MultiTaskState {
 
 // Native family codes (native/include/fuseloss/multi_task.h).
 const FAMILY = { crossEntropy: 0, nllLoss: 1, elementwise: 2, multiMarginLoss: 3, multilabelSoftMarginLoss: 4, cosineEmbeddingLoss: 5, softF1Loss: 6 } as const;
-const RULE = { 0: 0, 1: 1, 2: 2 } as const;
 /** Options that belong to a step's data, not to the task's configuration. */
 const PER_BATCH = new Set(['shape', 'sampleWeight', 'out', 'inplace', 'backend', 'gradOutput']);
 const BATCH_KEYS = new Set(['input', 'target', 'input2', 'shape', 'sampleWeight', 'out', 'inplace']);
@@ -412,7 +411,7 @@ export class MultiTaskLoss {
     const sw = p.weights;
     const coef = sw.rule === 2 ? Float64Array.from(p.planned, (t) => sw.coef[t.i]) : null;
     const offset = sw.rule === 2 ? Float64Array.from(p.planned, (t) => sw.offset[t.i]) : null;
-    const flat: unknown[] = [RULE[sw.rule], coef, offset, sw.rule === 2 ? sw.eps : 0, sw.rule === 2 && sw.normalize, out, p.planned.length];
+    const flat: unknown[] = [sw.rule, coef, offset, sw.rule === 2 ? sw.eps : 0, sw.rule === 2 && sw.normalize, out, p.planned.length];
     for (const t of p.planned) pushNativeTask(flat, t);
     return flat;
   }
