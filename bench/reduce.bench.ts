@@ -40,7 +40,7 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
     const shape = { batch: B, inFeatures: I, outFeatures: O };
     const flops = 4 * B * I * O;
     let ref: Timing | null = null;
-    if (withRef) {
+    if (withRef && !args.quick) {  // the float64 reference takes ~17 s here: not in --quick
       progress(`${name}: reference`);
       ref = time(() => fl.linearBackward(x, g, w, { ...shape, backend: 'reference', out }), { samples: 1, minSampleMs: 0, warmupMs: 0 });
       rows.push({ workload: name, impl: 'reference (TS)', threads: 1, timing: ref, gflops: flops / (ref.medianMs * 1e6), pctPeak: NaN, vsRoofline: NaN, vsReference: 1 });
