@@ -9,5 +9,4 @@ npm run build:ts
 export LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export FUSELOSS_ADDON_PATH="$PWD/build-asan/Release/fuseloss.node"
-npx vitest run --pool=forks test/crossEntropy.test.ts test/crossEntropy.errors.test.ts test/elementwise.test.ts test/rowwise.test.ts \
-  test/multiTask.test.ts test/linear.test.ts test/combine.test.ts test/nanPolicy.test.ts test/concurrency.test.ts test/badInput.test.ts test/docs.test.ts test/cuda.test.ts
+npx vitest run --pool=forks --exclude test/soak.test.ts
