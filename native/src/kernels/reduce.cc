@@ -27,9 +27,11 @@ red::Kernels active() {
 
 size_t jobs(int64_t n) { return n > 0 ? size_t((n + kJob - 1) / kJob) : 0; }
 
-Status check_grads(const float* const* g, int T, int64_t n, const float* out) {
+// out: the output the call writes (must be present and must not overlap a gradient), or null for none.
+Status check_grads(const float* const* g, int T, int64_t n, const float* out, bool writes = false) {
   if (T < 1 || T > kMaxTasks) return Status::range_error("grads: expected between 1 and " + std::to_string(kMaxTasks) + " gradients, got " + std::to_string(T));
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("grads: element count out of range");
+  if (writes && !out && n > 0) return Status::type_error("out: expected a Float32Array");
   for (int t = 0; t < T; ++t) {
     if (!g[t] && n > 0) return Status::type_error("grads[" + std::to_string(t) + "]: expected a Float32Array");
     if (out && overlaps(out, uint64_t(n) * 4, g[t], uint64_t(n) * 4))
@@ -115,9 +117,8 @@ Status gram_matrix(const float* const* g, int T, int64_t n, double* out) {
 }
 
 Status combine_gradients(const float* const* g, int T, int64_t n, const double* coef, float* out) {
-  Status st = check_grads(g, T, n, out);
+  Status st = check_grads(g, T, n, out, true);
   if (!st.is_ok()) return st;
-  if (!out && n > 0) return Status::type_error("out: expected a Float32Array");
   struct Ctx {
     const float* const* g;
     int T;
@@ -135,9 +136,8 @@ Status combine_gradients(const float* const* g, int T, int64_t n, const double* 
 }
 
 Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* out) {
-  Status st = check_grads(g, T, n, out);
+  Status st = check_grads(g, T, n, out, true);
   if (!st.is_ok()) return st;
-  if (!out && n > 0) return Status::type_error("out: expected a Float32Array");
   struct Ctx {
     const float* const* g;
     int T;

@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include "args.h"
+#include "kernel_call.h"
 #include "fuseloss/multi_task.h"
 #include "napi_exports.h"
 #include "parse.h"
@@ -98,60 +99,28 @@ Napi::Value MultiTask(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-class MultiTaskWorker : public Napi::AsyncWorker {
+class MultiTaskWorker : public PromiseWorker {
  public:
   MultiTaskWorker(Napi::Env env, const Napi::CallbackInfo& info, Call call)
-      : Napi::AsyncWorker(env, "fuseloss.multiTask"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
-    // Every typed array of the step is an argument: keeping them referenced keeps their buffers alive.
-    for (size_t i = 0; i < info.Length(); ++i)
-      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
+      : PromiseWorker(env, info, "fuseloss.multiTask"), call_(std::move(call)) {}
 
  protected:
   void Execute() override { status_ = call_.compute(call_.args, &result_); }
-  // Settling can fail when the environment is being torn down (a terminated worker_thread): nothing waits
-  // for the promise then, and an exception escaping here would abort the process.
-  void OnOK() override {
-    try {
-      Napi::Env env = Env();
-      if (!status_.is_ok()) {
-        deferred_.Reject(to_js_error(env, status_).Value());
-        return;
-      }
-      write_out(result_, call_.out);
-      deferred_.Resolve(env.Undefined());
-    } catch (const Napi::Error&) {
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    try {
-      deferred_.Reject(e.Value());
-    } catch (const Napi::Error&) {
-    }
+  Napi::Value Result(Napi::Env env) override {
+    write_out(result_, call_.out);
+    return env.Undefined();
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   Call call_;
-  std::vector<Napi::ObjectReference> refs_;
-  Status status_;
   MultiTaskResult result_;
 };
 
 Napi::Value MultiTaskAsync(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   Call call;
   Status st = parse(info, &call);
-  if (!st.is_ok()) {
-    auto d = Napi::Promise::Deferred::New(env);
-    d.Reject(to_js_error(env, st).Value());
-    return d.Promise();
-  }
-  auto* worker = new MultiTaskWorker(env, info, std::move(call));
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  if (!st.is_ok()) return rejected(info.Env(), st);
+  return (new MultiTaskWorker(info.Env(), info, std::move(call)))->Start();
 }
 
 }  // namespace

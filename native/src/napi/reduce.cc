@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "args.h"
+#include "kernel_call.h"
 #include "fuseloss/reduce.h"
 #include "napi_exports.h"
 
@@ -58,38 +59,16 @@ Status task_grads(const Napi::Value& v, std::vector<float*>* ptrs, int64_t* n) {
 using Work = std::function<Status(double*)>;
 using Parser = Status (*)(const Napi::CallbackInfo&, Work*);
 
-class Worker : public Napi::AsyncWorker {
+class Worker : public PromiseWorker {
  public:
-  Worker(Napi::Env env, const Napi::CallbackInfo& info, Work work)
-      : Napi::AsyncWorker(env, "fuseloss.reduce"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
-    for (size_t i = 0; i < info.Length(); ++i)
-      if (info[i].IsObject()) refs_.push_back(Napi::Persistent(info[i].As<Napi::Object>()));
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
+  Worker(Napi::Env env, const Napi::CallbackInfo& info, Work work) : PromiseWorker(env, info, "fuseloss.reduce"), work_(std::move(work)) {}
 
  protected:
   void Execute() override { status_ = work_(&result_); }
-  // Settling can fail when the environment is being torn down (a terminated worker_thread): nothing waits
-  // for the promise then, and an exception escaping here would abort the process.
-  void OnOK() override {
-    try {
-      if (status_.is_ok()) deferred_.Resolve(Napi::Number::New(Env(), result_));
-      else deferred_.Reject(to_js_error(Env(), status_).Value());
-    } catch (const Napi::Error&) {
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    try {
-      deferred_.Reject(e.Value());
-    } catch (const Napi::Error&) {
-    }
-  }
+  Napi::Value Result(Napi::Env env) override { return Napi::Number::New(env, result_); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   Work work_;
-  std::vector<Napi::ObjectReference> refs_;
-  Status status_;
   double result_ = 0.0;
 };
 
@@ -110,15 +89,8 @@ template <Parser P>
 Napi::Value async(const Napi::CallbackInfo& info) {
   Work work;
   Status st = P(info, &work);
-  if (!st.is_ok()) {
-    auto d = Napi::Promise::Deferred::New(info.Env());
-    d.Reject(to_js_error(info.Env(), st).Value());
-    return d.Promise();
-  }
-  auto* w = new Worker(info.Env(), info, std::move(work));
-  Napi::Promise p = w->promise();
-  w->Queue();
-  return p;
+  if (!st.is_ok()) return rejected(info.Env(), st);
+  return (new Worker(info.Env(), info, std::move(work)))->Start();
 }
 
 Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
