@@ -4,7 +4,7 @@ import type { ElementwiseName } from '../src/ops';
 import { fl } from './pkg';
 
 const { ELEMENTWISE_LOSSES } = fl;
-import { lcg, type Workload } from './harness';
+import { type Args, lcg, scaled, type Workload } from './harness';
 
 type Loss = (input: Float32Array, target: Float32Array, options?: object) => unknown;
 
@@ -23,19 +23,24 @@ function data(name: ElementwiseName, n: number) {
   return { input, target };
 }
 
-export function workloads(): Workload[] {
+export function workloads(args: Args): Workload[] {
   const out: Workload[] = [];
   for (const spec of ELEMENTWISE_LOSSES) {
     const loss = (fl as unknown as Record<string, Loss>)[spec.name];
-    for (const shape of [[4096, 1024], [64, 64]]) {
+    for (const stated of args.quick ? [[4096, 1024]] : [[4096, 1024], [64, 64]]) {  // --quick: the large shape only
+      const shape = [scaled(args, stated[0]), stated[1]];
       const n = shape[0] * shape[1];
-      const { input, target } = data(spec.name, n);
-      const grad = new Float32Array(n);
-      const opts = { shape, reduction: 'mean', out: { grad } };
       out.push({
         name: `${spec.name} [${shape}]`, elems: n, bytesPerElem: 12,
-        native: () => loss(input, target, opts),
-        reference: () => loss(input, target, { ...opts, backend: 'reference' }),
+        make: () => {
+          const { input, target } = data(spec.name, n);
+          const grad = new Float32Array(n);
+          const opts = { shape, reduction: 'mean', out: { grad } };
+          return {
+            native: () => loss(input, target, opts),
+            reference: () => loss(input, target, { ...opts, backend: 'reference' }),
+          };
+        },
       });
     }
   }

@@ -12,20 +12,49 @@ export interface Args {
   filter?: string;
   threads?: number[];
   json: boolean;
+  /** Where the JSON, Markdown report and SVG charts go (default bench/results). */
+  outDir: string;
+  /**
+   * Shrinks every workload's batch dimension by this factor (1 = the stated shapes). Only the test suite
+   * uses it (`--scale 0.01` with --quick), to run the whole harness on tiny inputs; such a run's figures
+   * mean nothing and its report says so.
+   */
+  scale: number;
 }
 
+const USAGE = 'expected --quick, --filter <text>, --threads 1,2, --json, --out <dir>, --scale <0..1>';
+
 export function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, json: false };
+  const a: Args = { quick: false, json: false, outDir: join(__dirname, 'results'), scale: 1 };
+  const value = (i: number, flag: string) => {
+    if (i >= argv.length || argv[i].startsWith('--')) throw new Error(`${flag} needs a value (${USAGE})`);
+    return argv[i];
+  };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     if (v === '--quick') a.quick = true;
     else if (v === '--json') a.json = true;
-    else if (v === '--filter') a.filter = argv[++i];
-    else if (v === '--threads') a.threads = argv[++i].split(',').map(Number);
-    else throw new Error(`unknown argument ${v} (expected --quick, --filter <text>, --threads 1,2, --json)`);
+    else if (v === '--filter') a.filter = value(++i, v);
+    else if (v === '--out') a.outDir = value(++i, v);
+    else if (v === '--threads') {
+      a.threads = value(++i, v).split(',').map(Number);
+      if (a.threads.some((t) => !Number.isInteger(t) || t < 1)) throw new Error(`--threads takes positive integers, e.g. 1,2 (${USAGE})`);
+    } else if (v === '--scale') {
+      a.scale = Number(value(++i, v));
+      if (!(a.scale > 0 && a.scale <= 1)) throw new Error(`--scale takes a number in (0, 1] (${USAGE})`);
+    } else throw new Error(`unknown argument ${v} (${USAGE})`);
   }
+  if (a.quick) timingDefaults = a.scale < 1 ? { warmupMs: 1, minSampleMs: 1 } : { warmupMs: 25, minSampleMs: 8 };
   return a;
 }
+
+/** A batch size shrunk by --scale (never below 1). */
+export function scaled(args: Args, n: number): number {
+  return Math.max(1, Math.round(n * args.scale));
+}
+
+/** Warm-up and minimum sample length of `time`; --quick shortens both. */
+let timingDefaults = { warmupMs: 100, minSampleMs: 20 };
 
 export interface Timing {
   medianMs: number;
@@ -34,25 +63,47 @@ export interface Timing {
   samplesMs: number[];
 }
 
-/** Runs fn until `minMs` of warm-up has passed, then takes `samples` timings (each at least ~minSampleMs, batching fast calls). */
-export function time(fn: () => void, opts: { samples: number; minSampleMs?: number; warmupMs?: number }): Timing {
-  const minSample = opts.minSampleMs ?? 20;
-  const warmEnd = performance.now() + (opts.warmupMs ?? 100);
+type TimingOptions = { samples: number; minSampleMs?: number; warmupMs?: number };
+
+/**
+ * The timing schedule shared by `time` and `timeAsync`: yields how many calls to make in a row and takes
+ * back how long they took (ms). Warm-up until `warmupMs` has passed (at least one batch), growing the batch
+ * until it lasts `minSampleMs`; then `samples` batches, each giving one per-call time.
+ */
+function* schedule(opts: TimingOptions): Generator<number, Timing, number> {
+  const minSample = opts.minSampleMs ?? timingDefaults.minSampleMs;
+  const warmEnd = performance.now() + (opts.warmupMs ?? timingDefaults.warmupMs);
   let reps = 1;
   do {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    const dt = performance.now() - t0;
+    const dt: number = yield reps;
     if (dt < minSample) reps = Math.min(1 << 20, Math.ceil((reps * minSample) / Math.max(dt, 0.01)));
   } while (performance.now() < warmEnd);
   const samplesMs: number[] = [];
-  for (let s = 0; s < opts.samples; s++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    samplesMs.push((performance.now() - t0) / reps);
-  }
-  const sorted = [...samplesMs].sort((a, b) => a - b);
+  for (let s = 0; s < opts.samples; s++) samplesMs.push((yield reps) / reps);
+  const sorted = [...samplesMs].sort((x, y) => x - y);
   return { medianMs: sorted[Math.floor(sorted.length / 2)], minMs: sorted[0], maxMs: sorted[sorted.length - 1], samplesMs };
+}
+
+/** Median, spread and every sample of fn's time per call (see `schedule`). */
+export function time(fn: () => void, opts: TimingOptions): Timing {
+  const it = schedule(opts);
+  for (let step = it.next(0); ; ) {
+    if (step.done) return step.value;
+    const t0 = performance.now();
+    for (let i = 0; i < step.value; i++) fn();
+    step = it.next(performance.now() - t0);
+  }
+}
+
+/** `time` for a function that returns a Promise (awaited each call). */
+export async function timeAsync(fn: () => Promise<unknown>, opts: TimingOptions): Promise<Timing> {
+  const it = schedule(opts);
+  for (let step = it.next(0); ; ) {
+    if (step.done) return step.value;
+    const t0 = performance.now();
+    for (let i = 0; i < step.value; i++) await fn();
+    step = it.next(performance.now() - t0);
+  }
 }
 
 /** Bytes/s of y = a·x (4 B read + 4 B written per element) over `elems` floats with `threads` threads. */
@@ -80,11 +131,34 @@ export function machine() {
   };
 }
 
-export function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)));
+/** What a peer adapter returns: its rows, its table (null when skipped) and a note (why skipped, or how it ran). */
+export interface PeerResult<R> {
+  rows: R[];
+  table: Table | null;
+  note: string;
+  version: string | null;
+}
+
+/** A result table, rendered for the terminal (`textTable`) and for the Markdown report (`mdTable`). */
+export interface Table {
+  headers: string[];
+  cells: string[][];
+}
+
+export function makeTable(headers: string[], rows: (string | number)[][]): Table {
+  return { headers, cells: rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c))) };
+}
+
+export function textTable({ headers, cells }: Table): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export function mdTable({ headers, cells }: Table): string {
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  return [`| ${headers.map(esc).join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...cells.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
 export function fmt(v: number): string {
@@ -94,11 +168,15 @@ export function fmt(v: number): string {
   return v.toFixed(2);
 }
 
-export function writeResults(name: string, data: unknown): string {
-  const dir = join(__dirname, 'results');
-  mkdirSync(dir, { recursive: true });
+/** `<outDir>/<date>-<host>-<name>`: the stem every file of one run shares. */
+export function resultStem(args: Args, name: string): string {
+  mkdirSync(args.outDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const file = join(dir, `${stamp}-${os.hostname()}-${name}.json`);
+  return join(args.outDir, `${stamp}-${os.hostname()}-${name}`);
+}
+
+export function writeResults(stem: string, data: unknown): string {
+  const file = `${stem}.json`;
   writeFileSync(file, JSON.stringify(data, null, 1));
   return file;
 }
@@ -108,15 +186,20 @@ export function progress(msg: string): void {
   else process.stderr.write(`${msg}\n`);
 }
 
-/** One benchmark case: the same work done by the native kernel, the reference and (optionally) CUDA. */
+/** The same work done by the native kernel, the reference and (optionally) CUDA. */
+export interface WorkloadFns {
+  native: () => void;
+  reference: () => void;
+  cuda?: () => void;
+}
+
+/** One benchmark case; its data is made only when it runs (so --filter skips the cost of the others). */
 export interface Workload {
   name: string;
   elems: number;
   /** Bytes a perfect kernel must move per element (inputs read + gradient written). */
   bytesPerElem: number;
-  native: () => void;
-  reference: () => void;
-  cuda?: () => void;
+  make: () => WorkloadFns;
 }
 
 export interface Row {
@@ -151,13 +234,15 @@ export function runWorkloads(workloads: Workload[], args: Args, dram: Record<num
   for (const t of threadSet) {
     if (dram[t] !== undefined) continue;
     progress(`DRAM roofline, ${t} thread(s)`);
-    dram[t] = roofline(1 << 26, t, args.quick ? 3 : 5).gbps;
+    dram[t] = roofline(scaled(args, 1 << 26), t, args.quick ? 3 : 5).gbps;
   }
   for (const w of workloads) {
     if (args.filter && !w.name.includes(args.filter)) continue;
+    progress(`${w.name}: data`);
+    const fns = w.make();
     progress(`${w.name}: reference`);
     const bytes = w.bytesPerElem * w.elems;
-    const ref = time(w.reference, { samples: args.quick ? 1 : 3, minSampleMs: w.elems > 1e5 ? 0 : 20, warmupMs: w.elems > 1e5 ? 0 : 50 });
+    const ref = time(fns.reference, { samples: args.quick ? 1 : 3, minSampleMs: w.elems > 1e5 ? 0 : 20, warmupMs: w.elems > 1e5 ? 0 : 50 });
     const row = (impl: string, threads: number, timing: Timing, roof?: number, dramBw?: number): Row => {
       const gbps = bytes / (timing.medianMs * 1e6);
       return {
@@ -173,12 +258,12 @@ export function runWorkloads(workloads: Workload[], args: Args, dram: Record<num
       rooflines[key] ??= roofline(w.elems, t, samples).gbps;
       setNumThreads(t);
       progress(`${w.name}: native, ${t} thread(s)`);
-      rows.push(row(`native ${runtimeInfo().isa}`, t, time(w.native, { samples }), rooflines[key], dram[t]));
+      rows.push(row(`native ${runtimeInfo().isa}`, t, time(fns.native, { samples }), rooflines[key], dram[t]));
     }
-    if (w.cuda && cuda.available()) {
+    if (fns.cuda && cuda.available()) {
       // Host arrays in and out: the copies over PCIe are part of what a caller of backend 'cuda' pays.
       progress(`${w.name}: cuda`);
-      rows.push(row(`cuda ${cuda.devices()[0].name} (host arrays)`, 0, time(w.cuda, { samples })));
+      rows.push(row(`cuda ${cuda.devices()[0].name} (host arrays)`, 0, time(fns.cuda, { samples })));
     }
   }
   setNumThreads(all);
@@ -186,8 +271,8 @@ export function runWorkloads(workloads: Workload[], args: Args, dram: Record<num
   return { rows, rooflines, dram };
 }
 
-export function render(rows: Row[]): string {
-  return table(
+export function render(rows: Row[]): Table {
+  return makeTable(
     ['workload', 'impl', 'thr', 'ms (median)', 'spread', 'ns/elem', 'GB/s', '× reference', '% roofline', '% DRAM'],
     rows.map((r) => [
       r.workload, r.impl, String(r.threads), r.timing.medianMs,

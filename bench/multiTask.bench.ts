@@ -5,7 +5,7 @@
 // batch 32.
 import type * as Fuseloss from '../src/index';
 import { fl } from './pkg';
-import { type Args, fmt, lcg, progress, table, time, type Timing } from './harness';
+import { type Args, fmt, lcg, progress, scaled, makeTable, type Table, time, type Timing } from './harness';
 
 interface Head {
   name: string;
@@ -86,16 +86,17 @@ export interface MultiTaskRow {
   vsReference: number;
 }
 
-export function run(args: Args): { rows: MultiTaskRow[]; text: string } {
+export function run(args: Args): { rows: MultiTaskRow[]; table: Table } {
   const all = fl.getNumThreads();
   const threadSet = args.threads ?? [...new Set([1, all])];
   const samples = args.quick ? 3 : 9;
   const rows: MultiTaskRow[] = [];
-  const sets: [string, Head[], number][] = [['3 tasks, batch 4096', THREE, 4096], ['10 tasks, batch 4096', TEN, 4096], ['10 light tasks, batch 4096', TEN_LIGHT, 4096], ['3 small tasks, batch 32', [
+  const big = scaled(args, 4096), small = scaled(args, 32);
+  const sets: [string, Head[], number][] = [[`3 tasks, batch ${big}`, THREE, big], [`10 tasks, batch ${big}`, TEN, big], [`10 light tasks, batch ${big}`, TEN_LIGHT, big], [`3 small tasks, batch ${small}`, [
     { name: 'species', loss: 'crossEntropy', c: 10, options: { labelSmoothing: 0.1 }, target: 'ids' },
     { name: 'sex', loss: 'binaryCrossEntropyWithLogits', c: 5, target: 'bits' },
     { name: 'mass', loss: 'huberLoss', c: 3, options: { delta: 1 }, target: 'real' },
-  ], 32]];
+  ], small]];
   for (const [label, heads, n] of sets) {
     if (args.filter && !`multiTask ${label}`.includes(args.filter)) continue;
     const hs = headSet(heads, n);
@@ -126,10 +127,10 @@ export function run(args: Args): { rows: MultiTaskRow[]; text: string } {
   }
   fl.setNumThreads(all);
   progress('');
-  const text = table(
+  const tab = makeTable(
     ['head set', 'impl', 'thr', 'µs / step', 'spread (ms)', '× one-by-one', '× reference'],
     rows.map((r) => [r.set, r.impl, String(r.threads), r.usPerCall, `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`,
       Number.isNaN(r.vsOneByOne) ? '—' : `${fmt(r.vsOneByOne)}×`, `${fmt(r.vsReference)}×`]),
   );
-  return { rows, text };
+  return { rows, table: tab };
 }

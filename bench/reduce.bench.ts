@@ -1,7 +1,7 @@
 // Gradient reduction: linearBackward (GFLOP/s against the FMA peak measured in the same run), the heads
 // of multiHeadBackward, and combineGradients against one read of all task gradients (the memory roofline
 // of a reduction: a float64 sum of squares over the same bytes).
-import { type Args, fmt, progress, table, time, type Timing } from './harness';
+import { type Args, fmt, progress, scaled, makeTable, type Table, time, type Timing } from './harness';
 import { fl } from './pkg';
 
 export interface ReduceRow {
@@ -22,7 +22,7 @@ function uniform(n: number, seed: number): Float32Array {
   return out;
 }
 
-export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number } {
+export function run(args: Args): { rows: ReduceRow[]; table: Table; peak: number } {
   const all = fl.getNumThreads();
   const threadSet = args.threads ?? [...new Set([1, all])];
   const samples = args.quick ? 3 : 5;
@@ -32,7 +32,10 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
   const peak = fl.internal.fmaPeak(args.quick ? 100 : 300);
 
   // ---- linearBackward (gradWeight + gradBias + gradInput: 4·B·I·O flops)
-  for (const [B, I, O, withRef] of [[4096, 768, 1000, true], [256, 4096, 32000, false]] as const) {
+  // --quick leaves out the LM-head shape [256, 4096 → 32000] (~4 s of data and timing)
+  const linearShapes: [number, number, number, boolean][] = [[4096, 768, 1000, true], ...(args.quick ? [] : [[256, 4096, 32000, false] as [number, number, number, boolean]])];
+  for (const [stated, I, O, withRef] of linearShapes) {
+    const B = scaled(args, stated);
     const name = `linearBackward [${B}, ${I} → ${O}]`;
     if (!want(name)) continue;
     const x = uniform(B * I, 1), w = uniform(O * I, 2), g = uniform(B * O, 3);
@@ -40,7 +43,7 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
     const shape = { batch: B, inFeatures: I, outFeatures: O };
     const flops = 4 * B * I * O;
     let ref: Timing | null = null;
-    if (withRef && !args.quick) {  // the float64 reference takes ~17 s here: not in --quick
+    if (withRef && (!args.quick || args.scale < 1)) {  // the float64 reference takes ~17 s here: not in --quick
       progress(`${name}: reference`);
       ref = time(() => fl.linearBackward(x, g, w, { ...shape, backend: 'reference', out }), { samples: 1, minSampleMs: 0, warmupMs: 0 });
       rows.push({ workload: name, impl: 'reference (TS)', threads: 1, timing: ref, gflops: flops / (ref.medianMs * 1e6), pctPeak: NaN, vsRoofline: NaN, vsReference: 1 });
@@ -56,9 +59,9 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
 
   // ---- multiHeadBackward: 3 and 10 heads on [4096, 768] features, summed shared gradient
   for (const outs of [[1000, 100, 8], [1000, 100, 8, 100, 3, 40, 20, 16, 4, 1]]) {
-    const name = `multiHeadBackward ${outs.length} heads [4096, 768]`;
+    const B = scaled(args, 4096), I = 768;
+    const name = `multiHeadBackward ${outs.length} heads [${B}, ${I}]`;
     if (!want(name)) continue;
-    const B = 4096, I = 768;
     const x = uniform(B * I, 4);
     const heads = Object.fromEntries(outs.map((O, h) => [`h${h}`, {
       weight: uniform(O * I, 10 + h), gradOut: uniform(B * O, 20 + h), outFeatures: O,
@@ -76,12 +79,14 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
   }
 
   // ---- combineGradients at 1M-element gradients, against one read of all of them
-  for (const T of [2, 10]) {
-    const n = 1 << 20;
+  const n = scaled(args, 1 << 20);
+  const size = n === 1 << 20 ? '1M' : String(n);
+  for (const T of args.quick ? [10] : [2, 10]) {  // --quick: ten tasks only
     const gs = Array.from({ length: T }, (_, t) => uniform(n, 100 + t));
     const out = new Float32Array(n);
+    const oneRead: Record<number, Timing> = {};  // the roofline of these T gradients, per thread count
     for (const method of fl.COMBINE_METHODS) {
-      const name = `combineGradients ${method} T=${T} [1M]`;
+      const name = `combineGradients ${method} T=${T} [${size}]`;
       if (!want(name)) continue;
       let ref: Timing | null = null;
       progress(`${name}: reference`);
@@ -91,19 +96,19 @@ export function run(args: Args): { rows: ReduceRow[]; text: string; peak: number
       for (const t of threadSet) {
         fl.setNumThreads(t);
         progress(`${name}: ${t} thread(s)`);
-        const read = time(() => fl.clipGradNorm(gs, Infinity), { samples, minSampleMs: 20 });
-        const tm = time(() => fl.combineGradients(gs, { method, out, state }), { samples, minSampleMs: 20 });
+        const read = (oneRead[t] ??= time(() => fl.clipGradNorm(gs, Infinity), { samples }));
+        const tm = time(() => fl.combineGradients(gs, { method, out, state }), { samples });
         rows.push({ workload: name, impl: `native ${fl.runtimeInfo().isa}`, threads: t, timing: tm, gflops: NaN, pctPeak: NaN, vsRoofline: tm.medianMs / read.medianMs, vsReference: ref.medianMs / tm.medianMs });
       }
     }
   }
   fl.setNumThreads(all);
   progress('');
-  const text = table(
+  const tab = makeTable(
     ['workload', 'impl', 'thr', 'ms (median)', 'spread', 'GFLOP/s', '% FMA peak', '× one read', '× reference'],
     rows.map((r) => [r.workload, r.impl, String(r.threads), r.timing.medianMs, `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`,
       Number.isNaN(r.gflops) ? '—' : r.gflops, Number.isNaN(r.pctPeak) ? '—' : `${fmt(r.pctPeak)}%`,
       Number.isNaN(r.vsRoofline) ? '—' : `${fmt(r.vsRoofline)}×`, Number.isNaN(r.vsReference) ? '—' : `${fmt(r.vsReference)}×`]),
   );
-  return { rows, text, peak };
+  return { rows, table: tab, peak };
 }

@@ -3,7 +3,7 @@
 // intra-op threads matched to ours, on the same data. Its loss must equal fuseloss's (relative 1e-4)
 // before any ratio is reported.
 import { join } from 'node:path';
-import { type Args, fmt, progress, table, time, type Timing } from '../harness';
+import { type Args, fmt, progress, scaled, makeTable, type PeerResult, time, timeAsync, type Timing } from '../harness';
 import { fl } from '../pkg';
 
 interface OrtModule {
@@ -34,28 +34,9 @@ export interface OrtRow {
   note?: string;
 }
 
-async function timeAsync(fn: () => Promise<unknown>, samples: number): Promise<Timing> {
-  const warmEnd = performance.now() + 100;
-  let reps = 1;
-  do {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) await fn();
-    const dt = performance.now() - t0;
-    if (dt < 20) reps = Math.ceil((reps * 20) / Math.max(dt, 0.01));
-  } while (performance.now() < warmEnd);
-  const samplesMs: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) await fn();
-    samplesMs.push((performance.now() - t0) / reps);
-  }
-  const sorted = [...samplesMs].sort((a, b) => a - b);
-  return { medianMs: sorted[Math.floor(sorted.length / 2)], minMs: sorted[0], maxMs: sorted[sorted.length - 1], samplesMs };
-}
-
-export async function run(args: Args): Promise<{ rows: OrtRow[]; text: string; version: string | null }> {
+export async function run(args: Args): Promise<PeerResult<OrtRow>> {
   const ort = loadOrt();
-  if (!ort) return { rows: [], text: 'onnxruntime-node peer skipped: the package does not load.', version: null };
+  if (!ort) return { rows: [], table: null, note: 'skipped: onnxruntime-node does not load (npm install it)', version: null };
   const version = ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown';
   const all = fl.getNumThreads();
   const threads = args.threads ?? [...new Set([1, all])];
@@ -63,9 +44,10 @@ export async function run(args: Args): Promise<{ rows: OrtRow[]; text: string; v
   const rows: OrtRow[] = [];
   let s = 99;
   const u = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const n = scaled(args, 4096);
   const cases = [
-    { name: 'crossEntropy [4096,1000]', model: 'cross_entropy.onnx', n: 4096, c: 1000 },
-    { name: 'mseLoss [4096,1024]', model: 'mse.onnx', n: 4096, c: 1024 },
+    { name: `crossEntropy [${n},1000]`, model: 'cross_entropy.onnx', n, c: 1000 },
+    { name: `mseLoss [${n},1024]`, model: 'mse.onnx', n, c: 1024 },
   ];
   for (const k of cases) {
     if (args.filter && !`onnxruntime ${k.name}`.includes(args.filter)) continue;
@@ -87,7 +69,7 @@ export async function run(args: Args): Promise<{ rows: OrtRow[]; text: string; v
       const first = await session.run(feeds);
       const got = first.loss.data[0];
       const agrees = Math.abs(got - expected) <= 1e-4 * Math.max(1, Math.abs(expected));
-      const theirs = agrees ? await timeAsync(() => session.run(feeds), samples) : null;
+      const theirs = agrees ? await timeAsync(() => session.run(feeds), { samples }) : null;
       await session.release?.();
       fl.setNumThreads(th);
       const mine = time(ours, { samples });
@@ -97,9 +79,9 @@ export async function run(args: Args): Promise<{ rows: OrtRow[]; text: string; v
   }
   fl.setNumThreads(all);
   progress('');
-  const text = table(
+  const tab = makeTable(
     ['workload (forward + gradient)', 'thr', 'fuseloss ms', `onnxruntime ${version} ms`, '× onnxruntime'],
     rows.map((r) => [r.workload, String(r.threads), r.fuseloss.medianMs, r.ort ? r.ort.medianMs : '—', r.ort ? `${fmt(r.ratio)}×` : (r.note ?? '—')]),
   );
-  return { rows, text, version };
+  return { rows, table: tab, note: '', version };
 }
