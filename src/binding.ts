@@ -58,6 +58,8 @@ export interface NativeBinding {
   fmaPeak(ms: number): number;
   multiHeadBackward(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): number;
   multiHeadBackwardAsync(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): Promise<number>;
+  optimizerStep(kind: number, hyper: Float64Array, nesterov: boolean, maximize: boolean, buffers: (F32 | null)[][]): number;
+  optimizerStepAsync(kind: number, hyper: Float64Array, nesterov: boolean, maximize: boolean, buffers: (F32 | null)[][]): Promise<number>;
   gramMatrix(grads: F32[], out: Float64Array): number;
   gramMatrixAsync(grads: F32[], out: Float64Array): Promise<number>;
   combineGradients(grads: F32[], coef: Float64Array, out: F32): number;

@@ -19,5 +19,6 @@ using MultiTaskFn = Status (*)(const MultiTaskArgs&, MultiTaskResult*);
 void register_multi_task(Napi::Env env, Napi::Object exports, MultiTaskFn compute);
 void register_linear(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
+void register_optim(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

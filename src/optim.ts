@@ -1,0 +1,214 @@
+// Optimizers as fused native steps over float32 parameter buffers: SGD (momentum, dampening, Nesterov,
+// weight decay), Adam and AdamW, with torch.optim's update rules and defaults. One native call updates
+// every parameter (all buffers in one pool job); the state (moments, step count) is kept here and
+// serializes to JSON (float32 buffers as base64, bit-exact).
+import { native } from './binding';
+import { optimizerStepReference, type OptimHyper } from './reference/optim';
+import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
+
+export interface SgdOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+  weightDecay?: number;
+  maximize?: boolean;
+  backend?: 'native' | 'reference';
+}
+
+export interface AdamOptions {
+  /** Default 1e-3. */
+  lr?: number;
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 0.01). */
+  weightDecay?: number;
+  maximize?: boolean;
+  backend?: 'native' | 'reference';
+}
+
+/** Float32 bytes as base64 (bit-exact JSON for parameters and optimizer state). */
+export function encodeFloat32(a: Float32Array): string {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+}
+
+export function decodeFloat32(s: string, name = 'value'): Float32Array {
+  if (typeof s !== 'string') throw typeError('a base64 string of float32 bytes', name, s);
+  const b = Buffer.from(s, 'base64');
+  if (b.length % 4) throw new RangeError(`${name}: ${b.length} bytes is not a whole number of float32s`);
+  const out = new Float32Array(b.length / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+export interface OptimizerState {
+  kind: 'sgd' | 'adam' | 'adamw';
+  hyper: Omit<OptimHyper, 'kind' | 'step'>;
+  /** Steps taken so far. */
+  steps: number;
+  buffers: Record<string, { expAvg?: string; expAvgSq?: string }>;
+}
+
+const KIND = { sgd: 0, adam: 1, adamw: 2 } as const;
+
+function num(v: unknown, name: string, lo: number, hi = Infinity, hiOpen = false): number {
+  if (typeof v !== 'number' || !(v >= lo) || !(hiOpen ? v < hi : v <= hi) || Number.isNaN(v))
+    throw rangeError(`a number in [${lo}, ${hi}${hiOpen ? ')' : ']'}`, name, v);
+  return v;
+}
+
+/** The shared machinery: named float32 parameters updated in place by `step(grads)`. */
+export abstract class Optimizer {
+  readonly params: Readonly<Record<string, Float32Array>>;
+  protected readonly names: string[];
+  protected readonly hyper: Omit<OptimHyper, 'step'>;
+  protected readonly backend: 'native' | 'reference';
+  private readonly expAvg: Record<string, Float32Array> = {};
+  private readonly expAvgSq: Record<string, Float32Array> = {};
+  private steps = 0;
+
+  protected constructor(params: Record<string, Float32Array>, hyper: Omit<OptimHyper, 'step'>, backend: unknown) {
+    if (typeof params !== 'object' || params === null) throw typeError('an object of name → Float32Array', 'params', params);
+    this.names = Object.keys(params);
+    for (const n of this.names) {
+      if (!(params[n] instanceof Float32Array)) throw typeError('a Float32Array', `params.${n}`, params[n]);
+      checkNotDetached(params[n], `params.${n}`);
+      for (const m of this.names) if (m < n && overlaps(params[m], params[n])) throw new RangeError(`params.${n} overlaps params.${m}`);
+    }
+    if (backend !== undefined && backend !== 'native' && backend !== 'reference') throw typeError("'native' | 'reference'", 'backend', backend);
+    this.backend = (backend as 'native' | 'reference' | undefined) ?? 'native';
+    this.params = params;
+    this.hyper = hyper;
+    const needsM = hyper.kind !== 'sgd' || hyper.momentum !== 0;
+    for (const n of this.names) {
+      if (needsM) this.expAvg[n] = new Float32Array(params[n].length);
+      if (hyper.kind !== 'sgd') this.expAvgSq[n] = new Float32Array(params[n].length);
+    }
+  }
+
+  /** Steps taken so far. */
+  get stepCount(): number {
+    return this.steps;
+  }
+
+  private plan(grads: Record<string, Float32Array>) {
+    if (typeof grads !== 'object' || grads === null) throw typeError('an object of name → Float32Array', 'grads', grads);
+    for (const n of Object.keys(grads)) if (!(n in this.params)) throw new RangeError(`grads.${n}: no parameter of that name (expected ${this.names.join(', ')})`);
+    const list: [Float32Array, Float32Array, Float32Array | null, Float32Array | null][] = [];
+    for (const n of this.names) {
+      const g = grads[n];
+      if (!(g instanceof Float32Array)) throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
+      checkNotDetached(g, `grads.${n}`);
+      checkNotDetached(this.params[n], `params.${n}`);
+      if (g.length !== this.params[n].length) throw rangeError(`${this.params[n].length} elements (the length of params.${n})`, `grads.${n}`, g);
+      if (overlaps(g, this.params[n])) throw new RangeError(`grads.${n} overlaps params.${n}`);
+      list.push([this.params[n], g, this.expAvg[n] ?? null, this.expAvgSq[n] ?? null]);
+    }
+    const h = this.hyper;
+    const hyper = new Float64Array([h.lr, h.momentum, h.dampening, h.beta1, h.beta2, h.eps, h.weightDecay, this.steps + 1]);
+    return { list, hyper };
+  }
+
+  /** Updates every parameter in place from its gradient (all names of the constructor's params). */
+  step(grads: Record<string, Float32Array>): void {
+    const { list, hyper } = this.plan(grads);
+    if (this.backend === 'reference') for (const [p, g, m, v] of list) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    else native().optimizerStep(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, list);
+    this.steps++;
+  }
+
+  /** `step` off the event loop. Do not touch the parameters or gradients until it settles. */
+  async stepAsync(grads: Record<string, Float32Array>): Promise<void> {
+    const { list, hyper } = this.plan(grads);
+    if (this.backend === 'reference') for (const [p, g, m, v] of list) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    else await native().optimizerStepAsync(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, list);
+    this.steps++;
+  }
+
+  /** JSON-serializable state (hyper-parameters, step count, moment buffers); parameters are not included. */
+  state(): OptimizerState {
+    const { kind, ...hyper } = this.hyper;
+    const buffers: OptimizerState['buffers'] = {};
+    for (const n of this.names) {
+      buffers[n] = {};
+      if (this.expAvg[n]) buffers[n].expAvg = encodeFloat32(this.expAvg[n]);
+      if (this.expAvgSq[n]) buffers[n].expAvgSq = encodeFloat32(this.expAvgSq[n]);
+    }
+    return { kind, hyper, steps: this.steps, buffers };
+  }
+
+  /** Restores `state()` of an optimizer of the same kind over parameters of the same names and sizes. */
+  loadState(s: OptimizerState): void {
+    if (typeof s !== 'object' || s === null || s.kind !== this.hyper.kind) throw typeError(`a '${this.hyper.kind}' optimizer state`, 'state', s);
+    if (!Number.isInteger(s.steps) || s.steps < 0) throw rangeError('an integer >= 0', 'state.steps', s.steps);
+    const next: [Float32Array, Float32Array][] = [];
+    for (const n of this.names) {
+      const b = s.buffers?.[n];
+      if (!b) throw new RangeError(`state.buffers.${n}: missing`);
+      for (const [key, mine] of [['expAvg', this.expAvg[n]], ['expAvgSq', this.expAvgSq[n]]] as const) {
+        if (!mine) continue;
+        const a = decodeFloat32(b[key] as string, `state.buffers.${n}.${key}`);
+        if (a.length !== mine.length) throw rangeError(`${mine.length} elements`, `state.buffers.${n}.${key}`, a);
+        next.push([mine, a]);
+      }
+    }
+    for (const [mine, a] of next) mine.set(a);
+    Object.assign(this.hyper, s.hyper, { kind: this.hyper.kind });
+    this.steps = s.steps;
+  }
+}
+
+/** torch.optim.SGD: momentum (buffer started at the first gradient), dampening, Nesterov, L2 weight decay. */
+export class SGD extends Optimizer {
+  constructor(params: Record<string, Float32Array>, options: SgdOptions) {
+    if (typeof options !== 'object' || options === null) throw typeError('{ lr, momentum?, … }', 'SGD options', options);
+    const momentum = num(options.momentum ?? 0, 'momentum', 0);
+    const dampening = num(options.dampening ?? 0, 'dampening', -Infinity);
+    const nesterov = options.nesterov ?? false;
+    if (nesterov && (momentum <= 0 || dampening !== 0)) throw new RangeError('nesterov: requires momentum > 0 and dampening 0');
+    super(params, {
+      kind: 'sgd', lr: num(options.lr, 'lr', 0), momentum, dampening, nesterov, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+      weightDecay: num(options.weightDecay ?? 0, 'weightDecay', 0), maximize: options.maximize ?? false,
+    }, options.backend);
+  }
+}
+
+function adamHyper(kind: 'adam' | 'adamw', options: AdamOptions | undefined, defaultDecay: number): Omit<OptimHyper, 'step'> {
+  const o = options ?? {};
+  if (typeof o !== 'object') throw typeError('{ lr?, betas?, eps?, weightDecay? }', `${kind} options`, o);
+  const betas = o.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) throw typeError('[beta1, beta2]', 'betas', betas);
+  return {
+    kind, lr: num(o.lr ?? 1e-3, 'lr', 0), momentum: 0, dampening: 0, nesterov: false,
+    beta1: num(betas[0], 'betas[0]', 0, 1, true), beta2: num(betas[1], 'betas[1]', 0, 1, true), eps: num(o.eps ?? 1e-8, 'eps', 0),
+    weightDecay: num(o.weightDecay ?? defaultDecay, 'weightDecay', 0), maximize: o.maximize ?? false,
+  };
+}
+
+/** torch.optim.Adam (weight decay as an L2 term on the gradient). */
+export class Adam extends Optimizer {
+  constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
+    super(params, adamHyper('adam', options, 0), options?.backend);
+  }
+}
+
+/** torch.optim.AdamW (decoupled weight decay, default 0.01). */
+export class AdamW extends Optimizer {
+  constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
+    super(params, adamHyper('adamw', options, 0.01), options?.backend);
+  }
+}
+
+export type OptimizerConfig = ({ type: 'sgd' } & SgdOptions) | ({ type: 'adam' } & AdamOptions) | ({ type: 'adamw' } & AdamOptions);
+
+/** An optimizer from a config object ({ type: 'sgd' | 'adam' | 'adamw', …options }). */
+export function createOptimizer(params: Record<string, Float32Array>, config: OptimizerConfig): Optimizer {
+  if (typeof config !== 'object' || config === null) throw typeError("{ type: 'sgd' | 'adam' | 'adamw', … }", 'optimizer', config);
+  const { type, ...options } = config;
+  if (type === 'sgd') return new SGD(params, options as SgdOptions);
+  if (type === 'adam') return new Adam(params, options);
+  if (type === 'adamw') return new AdamW(params, options);
+  throw typeError("'sgd' | 'adam' | 'adamw'", 'optimizer.type', type);
+}
