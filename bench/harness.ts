@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
+import { fmtNumber } from '../src/format';
 import { fl } from './pkg';
 
 const { cuda, getNumThreads, internal, runtimeInfo, setNumThreads } = fl;
@@ -161,12 +162,7 @@ export function mdTable({ headers, cells }: Table): string {
     ...cells.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
 }
 
-export function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (Math.abs(v) >= 100) return v.toFixed(0);
-  if (Math.abs(v) >= 10) return v.toFixed(1);
-  return v.toFixed(2);
-}
+export const fmt = fmtNumber;
 
 /** `<outDir>/<date>-<host>-<name>`: the stem every file of one run shares. */
 export function resultStem(args: Args, name: string): string {

@@ -14,6 +14,7 @@ import * as torchPeer from './peers/torch';
 import * as rd from './reduce.bench';
 import * as rw from './rowwise.bench';
 import * as sc from './scaling.bench';
+import * as tr from './train.bench';
 import { fmt, machine, makeTable, parseArgs, render, resultStem, runWorkloads, scaled, type Table, textTable, writeResults } from './harness';
 import { type Bar, barChart, lineCharts, markdown, sweepTable } from './report';
 
@@ -51,6 +52,10 @@ async function main() {
   const reduce = section('reduce', () => rd.run(args));
   const rdTitle = `Gradient reduction (FMA peak, one thread, measured now: ${reduce.peak.toFixed(1)} GFLOP/s; "× one read": time / the time of one read of all task gradients)`;
   if (reduce.rows.length) say(`${rdTitle}:`, textTable(reduce.table));
+
+  const trainStep = await sectionAsync('train', () => tr.run(args));
+  const trTitle = 'Training step (MultiTaskTrainer: where the time of one step goes)';
+  if (trainStep.table) say(`${trTitle}:`, textTable(trainStep.table));
 
   const sweeps = section('scaling', () => sc.run(args));
   for (const s of sweeps) say(`scaling: ${s.title}`, textTable(sweepTable(s)));
@@ -103,7 +108,7 @@ async function main() {
   const stem = resultStem(args, 'bench');
   const results = {
     machine: m, args, date: new Date().toISOString(), seconds: { ...seconds, total: totalS }, rooflines: losses.rooflines, dram: losses.dram, rows: losses.rows,
-    multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, scaling: sweeps,
+    multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, trainStep: trainStep.rows, scaling: sweeps,
     torch: { version: torch.version, note: torch.note, rows: torch.rows },
     onnxruntime: { version: ort.version, note: ort.note, rows: ort.rows },
     tfjs: { version: tfjs.version, backend: tfjs.backend, note: tfjs.note, rows: tfjs.rows },
@@ -128,6 +133,7 @@ async function main() {
       { title: 'Losses: native against the pure-TS reference and the memory roofline', note: ['Rooflines (y = a·x, GB/s):', '', '```', roofText, '```'].join('\n'), table: losses.rows.length ? lossTable : null },
       { title: mtTitle, table: multiTask.rows.length ? multiTask.table : null },
       { title: rdTitle, table: reduce.rows.length ? reduce.table : null },
+      { title: trTitle, table: trainStep.table },
       { title: torchTitle, note: torch.table ? undefined : torch.note, table: torch.table },
       { title: ortTitle, note: ort.table ? undefined : ort.note, table: ort.table },
       { title: tfjsTitle, note: tfjs.note, table: tfjs.table },

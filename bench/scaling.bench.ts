@@ -3,19 +3,11 @@
 // the number of tasks (each a [4096, 100] cross-entropy, BCE-with-logits or Huber head, cycling); and a
 // few workloads against the thread count 1…cores (speed-up over one thread).
 import type * as Fuseloss from '../src/index';
+import type { Sweep } from '../src/chart';
 import { type Args, lcg, progress, scaled, time } from './harness';
-import { fl } from './pkg';
 
-export interface Sweep {
-  /** What varies along x. */
-  axis: string;
-  title: string;
-  x: number[];
-  /** y values per series; the unit is `unit`. */
-  series: { label: string; y: number[] }[];
-  unit: string;
-  log: boolean;
-}
+export type { Sweep };
+import { fl } from './pkg';
 
 function ceStep(n: number, c: number) {
   const rand = lcg(n * 31 + c);

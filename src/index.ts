@@ -22,6 +22,10 @@ export type {
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
+export { OnnxBackbone } from './backbone';
+export { MultiTaskTrainer } from './trainer';
+export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation } from './trainer';
+export type { BackboneOptions, BackboneInput, Features } from './backbone';
 export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './optim';
 export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig } from './optim';
 export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './linear';

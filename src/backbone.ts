@@ -1,0 +1,127 @@
+// OnnxBackbone: a frozen shared trunk run by ONNX Runtime (onnxruntime-node, CPU). It wraps an
+// InferenceSession, checks at creation that the model's input and output fit (names, float32 types,
+// ranks), and turns a batch into a [batch, features] Float32Array for the heads fuseloss trains.
+import type * as Ort from 'onnxruntime-node';
+import { typeError } from './validate';
+
+export interface BackboneOptions {
+  /** The output to use as features (default: the model's first float32 output). */
+  outputName?: string;
+  /** The input to feed (default: the model's only input; required when it has several). */
+  inputName?: string;
+  /** Passed to InferenceSession.create (threads, execution providers, …). */
+  sessionOptions?: Ort.InferenceSession.SessionOptions;
+}
+
+/** A batch for the backbone: an ort.Tensor or a plain { data, dims } (float32). */
+export type BackboneInput = Ort.Tensor | { data: Float32Array; dims: readonly number[] };
+
+export interface Features {
+  /** [batch, features], row-major: the output flattened after its batch dimension. */
+  data: Float32Array;
+  dims: [number, number];
+}
+
+type Meta = { name: string; isTensor: boolean; type?: string; shape?: readonly (number | string)[] };
+
+let ortModule: typeof Ort | null = null;
+/** onnxruntime-node, loaded on first use (the loss kernels never need it). */
+export function ort(): typeof Ort {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (ortModule ??= require('onnxruntime-node') as typeof Ort);
+}
+
+const fmtShape = (s: readonly (number | string)[]) => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : '?')).join(', ')}]`;
+
+export class OnnxBackbone {
+  readonly inputName: string;
+  readonly outputName: string;
+  /** The model's input shape (symbolic dimensions as strings, e.g. ['batch', 6]). */
+  readonly inputShape: readonly (number | string)[];
+  readonly outputShape: readonly (number | string)[];
+  /** Features per row when the model states them (the product of the output's non-batch dimensions), else null. */
+  readonly featureSize: number | null;
+
+  private constructor(private readonly session: Ort.InferenceSession, input: Meta, output: Meta) {
+    this.inputName = input.name;
+    this.outputName = output.name;
+    this.inputShape = input.shape ?? [];
+    this.outputShape = output.shape ?? [];
+    const rest = this.outputShape.slice(1);
+    this.featureSize = rest.every((d) => typeof d === 'number' && d >= 0) ? (rest as number[]).reduce((a, b) => a * b, 1) : null;
+  }
+
+  /** Loads a model (a path or its bytes) and checks that its input and output fit. */
+  static async create(model: string | Uint8Array, options: BackboneOptions = {}): Promise<OnnxBackbone> {
+    if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw typeError('a model path or its bytes (Uint8Array)', 'model', model);
+    if (typeof options !== 'object' || options === null) throw typeError('{ outputName?, inputName?, sessionOptions? }', 'options', options);
+    const o = ort();
+    const session = typeof model === 'string'
+      ? await o.InferenceSession.create(model, options.sessionOptions ?? {})
+      : await o.InferenceSession.create(model, options.sessionOptions ?? {});
+    try {
+      const ins = session.inputMetadata as unknown as Meta[], outs = session.outputMetadata as unknown as Meta[];
+      const list = (ms: Meta[]) => ms.map((m) => `${m.name} (${m.isTensor ? `${m.type} ${fmtShape(m.shape ?? [])}` : 'not a tensor'})`).join(', ');
+      let input: Meta | undefined;
+      if (options.inputName !== undefined) {
+        input = ins.find((m) => m.name === options.inputName);
+        if (!input) throw new RangeError(`inputName: the model has no input '${options.inputName}' (its inputs: ${list(ins)})`);
+      } else {
+        if (ins.length !== 1) throw new RangeError(`inputName: the model has ${ins.length} inputs (${list(ins)}); say which one takes the batch`);
+        input = ins[0];
+      }
+      if (!input.isTensor || input.type !== 'float32') throw new TypeError(`input '${input.name}': expected a float32 tensor input, the model's is ${list([input])}`);
+      if ((input.shape ?? []).length < 1) throw new RangeError(`input '${input.name}': expected a batch dimension, the model's shape is ${fmtShape(input.shape ?? [])}`);
+      let output: Meta | undefined;
+      if (options.outputName !== undefined) {
+        output = outs.find((m) => m.name === options.outputName);
+        if (!output) throw new RangeError(`outputName: the model has no output '${options.outputName}' (its outputs: ${list(outs)})`);
+        if (!output.isTensor || output.type !== 'float32') throw new TypeError(`outputName: '${output.name}' is not a float32 tensor (${list([output])}); pick a float feature output`);
+      } else {
+        output = outs.find((m) => m.isTensor && m.type === 'float32');
+        if (!output) throw new TypeError(`the model has no float32 output to use as features (its outputs: ${list(outs)})`);
+      }
+      if ((output.shape ?? []).length < 2)
+        throw new RangeError(`output '${output.name}': expected [batch, features…] (rank >= 2), the model's shape is ${fmtShape(output.shape ?? [])}`);
+      return new OnnxBackbone(session, input, output);
+    } catch (e) {
+      await session.release();
+      throw e;
+    }
+  }
+
+  private feed(input: BackboneInput): Ort.Tensor {
+    const o = ort();
+    let tensor: Ort.Tensor;
+    if (input instanceof o.Tensor) {
+      if (input.type !== 'float32') throw new TypeError(`input: expected a float32 tensor, got ${input.type}`);
+      tensor = input;
+    } else {
+      if (typeof input !== 'object' || input === null || !(input.data instanceof Float32Array) || !Array.isArray(input.dims))
+        throw typeError('an ort.Tensor or { data: Float32Array, dims: number[] }', 'input', input);
+      const n = input.dims.reduce((a, b) => a * b, 1);
+      if (input.dims.some((d) => !Number.isInteger(d) || d < 0)) throw new RangeError(`input.dims: expected non-negative integers, got [${input.dims.join(', ')}]`);
+      if (n !== input.data.length) throw new RangeError(`input: dims [${input.dims.join(', ')}] need ${n} elements, data has ${input.data.length}`);
+      tensor = new o.Tensor('float32', input.data, [...input.dims]);
+    }
+    const want = this.inputShape, got = tensor.dims;
+    const bad = got.length !== want.length || want.some((d, i) => typeof d === 'number' && d >= 0 && d !== got[i]);
+    if (bad) throw new RangeError(`input: expected dims ${fmtShape(want)} (model input '${this.inputName}'), got [${got.join(', ')}]`);
+    return tensor;
+  }
+
+  /** Runs the backbone on a batch; the features come back as [batch, features]. */
+  async features(input: BackboneInput): Promise<Features> {
+    const tensor = this.feed(input);
+    const out = (await this.session.run({ [this.inputName]: tensor }, [this.outputName]))[this.outputName];
+    const dims = out.dims;
+    const batch = dims[0];
+    const per = dims.slice(1).reduce((a, b) => a * b, 1);
+    return { data: out.data as Float32Array, dims: [batch, per] };
+  }
+
+  /** Frees the session. */
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
