@@ -15,7 +15,7 @@ size=$(stat -c %s "$work/$tarball")
 echo "tarball: $tarball, $((size / 1024)) KiB packed"
 tar -tzf "$work/$tarball" > "$work/contents.txt"
 echo "files in the tarball: $(wc -l < "$work/contents.txt")"
-for must in package/package.json package/dist/cjs/index.js package/dist/esm/index.mjs package/dist/cjs/index.d.ts \
+for must in package/package.json package/dist/cjs/index.js package/dist/esm/index.mjs package/dist/cjs/index.d.ts package/dist/esm/tfjs.mjs package/dist/cjs/tfjs.js \
             package/prebuilds/linux-x64/fuseloss.glibc.node package/models/mlp_encoder.onnx package/CMakeLists.txt package/README.md; do
   grep -qx "$must" "$work/contents.txt" || { echo "missing from the tarball: $must"; exit 1; }
 done
@@ -42,10 +42,13 @@ if (!fl.nativeAvailable()) throw new Error(`no native addon: ${fl.nativeLoadErro
 const x = new Float32Array([2, 0.5, -1, 0.1, 0.2, 3]), t = new Int32Array([0, 2]);
 const a = fl.crossEntropy(x, t, { shape: [2, 3] }), b = fl.crossEntropy(x, t, { shape: [2, 3], backend: 'reference' });
 if (Math.abs(a.loss - b.loss) > 1e-6) throw new Error(`native ${a.loss} vs reference ${b.loss}`);
-console.log(`CJS: crossEntropy ${a.loss.toFixed(6)} natively (${fl.runtimeInfo().isa}), matches the reference`);
+if (typeof require('fuseloss/tfjs').losses !== 'function') throw new Error('fuseloss/tfjs does not export losses');
+console.log(`CJS: crossEntropy ${a.loss.toFixed(6)} natively (${fl.runtimeInfo().isa}), matches the reference; fuseloss/tfjs loads`);
 JS
 cat > smoke.mjs <<'JS'
 import { mseLoss, runtimeInfo, nativeAvailable, MultiTaskLoss } from 'fuseloss';
+import { losses, Reduction } from 'fuseloss/tfjs';
+if (typeof losses !== 'function' || Reduction.MEAN !== 1) throw new Error('fuseloss/tfjs ESM entry');
 if (!nativeAvailable()) throw new Error('no native addon');
 const r = mseLoss(new Float32Array([1, 2, 3]), new Float32Array([1, 1, 1]), { shape: [3] });
 if (Math.abs(r.loss - 5 / 3) > 1e-6) throw new Error(`mseLoss ${r.loss}`);
