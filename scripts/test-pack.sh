@@ -3,7 +3,7 @@
 # packs the tarball (prints its size and checks its contents), installs it into an empty temporary
 # project with --ignore-scripts and no compiler on PATH (only node), and runs a CJS and an ESM smoke
 # script there that compute a loss natively (from the prebuild: no build/ directory exists) and check it
-# against the pure-TS reference. Exits non-zero on any failure.
+# against the pure-TS reference, then `fuseloss train` from the installed bin. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
@@ -58,4 +58,7 @@ console.log(`ESM: mseLoss ${r.loss.toFixed(6)}, MultiTaskLoss ${m.loss.toFixed(6
 JS
 PATH="$work/bin" node smoke.cjs
 PATH="$work/bin" node smoke.mjs
+# The main job of a new user: the CLI from the installed package (its models/, vega-datasets, onnxruntime-node).
+PATH="$work/bin" node node_modules/.bin/fuseloss train --epochs 3 --quiet --out "$work/train" | tail -2
+[ -s "$work/train/training.json" ] && [ -s "$work/train/training.svg" ] && [ -s "$work/train/model.json" ] || { echo "fuseloss train wrote no log/chart/model"; exit 1; }
 echo "pack smoke test passed"

@@ -56,9 +56,11 @@ export function lineCharts(title: string, sweeps: Sweep[]): string {
   sweeps.forEach((s, k) => {
     const ox = gap + (k % cols) * (pw + gap), oy = top + Math.floor(k / cols) * (ph + gap);
     const l = ox + 56, r = ox + pw - 10, t = oy + 26, b = oy + ph - 40;
-    const ys = s.series.flatMap((q) => q.y).filter((v) => Number.isFinite(v) && v > 0);
+    const ys = s.series.flatMap((q) => q.y).filter((v) => Number.isFinite(v) && (!s.log || v > 0));
     const x0 = Math.min(...s.x), x1 = Math.max(...s.x);
-    const yLo = s.log ? Math.min(...ys) / 1.3 : 0, yHi = Math.max(...ys) * (s.log ? 1.3 : 1.1);
+    // linear panels start at zero, or below it when a series goes negative (e.g. an uncertainty-weighted loss)
+    const lo = Math.min(...ys), hi = Math.max(...ys);
+    const yLo = s.log ? lo / 1.3 : Math.min(0, lo - 0.05 * (hi - lo)), yHi = s.log ? hi * 1.3 : hi + 0.1 * Math.abs(hi - Math.min(0, lo));
     const fx = (v: number) => (s.log ? l + ((Math.log(v) - Math.log(x0)) / (Math.log(x1) - Math.log(x0) || 1)) * (r - l) : l + ((v - x0) / (x1 - x0 || 1)) * (r - l));
     const fy = (v: number) => (s.log ? b - ((Math.log(v) - Math.log(yLo)) / (Math.log(yHi) - Math.log(yLo) || 1)) * (b - t) : b - ((v - yLo) / (yHi - yLo || 1)) * (b - t));
     body.push(`<rect x="${ox}" y="${oy}" width="${pw}" height="${ph}" fill="none" stroke="#ddd"/>`,
@@ -66,7 +68,10 @@ export function lineCharts(title: string, sweeps: Sweep[]): string {
     for (const v of s.log ? logTicks(yLo, yHi) : linTicks(yLo, yHi)) {
       body.push(`<line x1="${l}" y1="${fy(v)}" x2="${r}" y2="${fy(v)}" stroke="#eee"/>`, `<text x="${l - 4}" y="${fy(v) + 4}" text-anchor="end" fill="#555">${fmt(v)}</text>`);
     }
-    for (const v of s.x) body.push(`<text x="${fx(v)}" y="${b + 14}" text-anchor="middle" fill="#555">${v}</text>`);
+    const every = Math.ceil(s.x.length / 12);  // at most ~12 x labels
+    s.x.forEach((v, j) => {
+      if (j % every === 0 || j === s.x.length - 1) body.push(`<text x="${fx(v)}" y="${b + 14}" text-anchor="middle" fill="#555">${v}</text>`);
+    });
     body.push(`<line x1="${l}" y1="${b}" x2="${r}" y2="${b}" stroke="#999"/><line x1="${l}" y1="${t}" x2="${l}" y2="${b}" stroke="#999"/>`,
       `<text x="${(l + r) / 2}" y="${b + 30}" text-anchor="middle">${esc(s.axis)}${s.log ? ' (log)' : ''}</text>`,
       `<text transform="translate(${ox + 12},${(t + b) / 2}) rotate(-90)" text-anchor="middle">${esc(s.unit)}${s.log ? ' (log)' : ''}</text>`);
