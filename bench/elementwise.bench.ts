@@ -16,6 +16,8 @@ function data(name: ElementwiseName, n: number) {
     if (name === 'binaryCrossEntropy') (input[i] = rand()), (target[i] = u);
     else if (name === 'binaryCrossEntropyWithLogits' || name === 'sigmoidFocalLoss') (input[i] = z), (target[i] = u < 0.3 ? 1 : 0);
     else if (name === 'hingeEmbeddingLoss') (input[i] = z), (target[i] = u < 0.5 ? 1 : -1);
+    else if (name === 'hingeLoss') (input[i] = z), (target[i] = u < 0.5 ? 1 : 0);
+    else if (name === 'logLoss') (input[i] = rand()), (target[i] = u < 0.5 ? 1 : 0);
     else if (name === 'klDiv') (input[i] = -Math.abs(z)), (target[i] = u);
     else if (name === 'poissonNllLoss') (input[i] = z / 3), (target[i] = Math.floor(u * 5));
     else (input[i] = z), (target[i] = (rand() - 0.5) * 6);

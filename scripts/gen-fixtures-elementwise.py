@@ -65,7 +65,16 @@ def apply(name, x, t, o, reduction):
                                   eps=o.get('eps', 1e-8), reduction=reduction)
     if name == 'sigmoidFocalLoss':
         return sigmoid_focal_loss(x, t, alpha=o.get('alpha', 0.25), gamma=o.get('gamma', 2.0), reduction=reduction)
+    if name == 'hingeLoss':  # tf.losses.hingeLoss (no PyTorch function): labels 0/1 as -1/+1, relu(1 - y*x)
+        return reduce(F.relu(1 - (2 * t - 1) * x), reduction)
+    if name == 'logLoss':  # tf.losses.logLoss: -t*log(x + eps) - (1 - t)*log(1 - x + eps)
+        eps = o.get('epsilon', 1e-7)
+        return reduce(-t * torch.log(x + eps) - (1 - t) * torch.log(1 - x + eps), reduction)
     raise ValueError(name)
+
+
+def reduce(loss, reduction):
+    return loss.mean() if reduction == 'mean' else loss.sum() if reduction == 'sum' else loss
 
 
 def case(name, x, t, reduction, options=None, label=''):
@@ -135,6 +144,18 @@ for reduction in ['mean', 'none']:
     cases.append(case('poissonNllLoss', torch.tensor([[-50., -1., 0., 1., 30.]]), torch.tensor([[0., 1., 2., 0., 5.]]), reduction, {}, 'extreme'))
 for reduction in ['mean', 'sum', 'none']:
     cases.append(case('mseLoss', torch.zeros(0, 4), torch.zeros(0, 4), reduction, {}, 'empty'))
+# The two TensorFlow.js losses (formulas above; tfjs's own values are checked in test/tfjs.test.ts)
+for shape in shapes:
+    for reduction in ['mean', 'sum', 'none']:
+        x = torch.randn(shape) * 2
+        tb = (torch.rand(shape) < 0.5).float()
+        cases.append(case('hingeLoss', x, tb, reduction))
+        p = torch.rand(shape)
+        tp = torch.where(torch.rand(shape) < 0.3, torch.rand(shape), tb)
+        cases.append(case('logLoss', p, tp, reduction))
+        cases.append(case('logLoss', p, tp, reduction, {'epsilon': 1e-3}, 'epsilon=1e-3'))
+cases.append(case('logLoss', torch.tensor([[0., 1., 0.5, 1e-9]]), torch.tensor([[0., 1., 1., 1.]]), 'none', {}, 'extreme'))
+cases.append(case('hingeLoss', torch.tensor([[1., -1., 0., 1e4, -1e4]]), torch.tensor([[1., 0., 1., 0., 0.]]), 'none', {}, 'kinks'))
 # A size that crosses two 32 Ki-element chunks
 x = torch.randn(34, 1000) * 3
 cases.append(case('binaryCrossEntropyWithLogits', x, (torch.rand(34, 1000) < 0.3).float(), 'mean', {'posWeight': torch.rand(1000) + 0.5}, 'multi-chunk'))

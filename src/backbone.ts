@@ -125,3 +125,25 @@ export class OnnxBackbone {
     await this.session.release();
   }
 }
+
+/**
+ * A loss result with its gradient(s) as ort.Tensors (zero copy: the tensors wrap the result's arrays)
+ * shaped like `input` (an ort.Tensor or anything with `dims`, e.g. the backbone's features). With
+ * reduction 'none' the per-element loss comes back as `lossTensor` too, shaped like the input without
+ * the dims the loss reduces (`lossDims`, default: the input's first dim).
+ */
+export function ortGradients<R extends { loss: number | Float32Array; grad: Float32Array; grad2?: Float32Array }>(
+  result: R, input: { dims: readonly number[] }, lossDims?: readonly number[],
+): R & { gradTensor: Ort.Tensor; grad2Tensor?: Ort.Tensor; lossTensor?: Ort.Tensor } {
+  const o = ort();
+  const dims = [...input.dims];
+  if (dims.reduce((a, b) => a * b, 1) !== result.grad.length)
+    throw new RangeError(`input.dims [${dims.join(', ')}] do not match the gradient's ${result.grad.length} elements`);
+  const out: R & { gradTensor: Ort.Tensor; grad2Tensor?: Ort.Tensor; lossTensor?: Ort.Tensor } = { ...result, gradTensor: new o.Tensor('float32', result.grad, dims) };
+  if (result.grad2) out.grad2Tensor = new o.Tensor('float32', result.grad2, dims);
+  if (result.loss instanceof Float32Array) {
+    const ld = lossDims ? [...lossDims] : result.loss.length === result.grad.length ? dims : [result.loss.length];
+    out.lossTensor = new o.Tensor('float32', result.loss, ld);
+  }
+  return out;
+}

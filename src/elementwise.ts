@@ -43,6 +43,8 @@ export interface SigmoidFocalLossOptions<R extends Reduction = Reduction> extend
   alpha?: number;
   gamma?: number;
 }
+export type HingeLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
+export interface LogLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { epsilon?: number }
 
 type Result<R extends string> = LossResult<R extends 'none' ? 'none' : 'mean'>;
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2, batchmean: 1 } as const;
@@ -92,7 +94,7 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const params = {
     beta: param('beta', 1), delta: param('delta', 1), margin: param('margin', 1), logTarget: param('logTarget', false),
     logInput: param('logInput', true), full: param('full', false), eps: param('eps', 1e-8), alpha: param('alpha', 0.25),
-    gamma: param('gamma', 2),
+    gamma: param('gamma', 2), epsilon: param('epsilon', 1e-7),
   };
 
   const gradOutput = gradOutputOption(o.gradOutput, name, reduction, numel, "the input's shape");
@@ -116,6 +118,7 @@ export function elementwiseNativeArgs(p: ElementwisePlan) {
     case 'klDiv': flag = k.logTarget; break;
     case 'poissonNllLoss': p0 = k.eps, flag = k.logInput, flag2 = k.full; break;
     case 'sigmoidFocalLoss': p0 = k.alpha, p1 = k.gamma; break;
+    case 'logLoss': p0 = k.epsilon; break;
     default: break;
   }
   return [
@@ -174,3 +177,7 @@ export const [klDiv, klDivAsync] = pair<KlDivOptions>('klDiv');
 export const [poissonNllLoss, poissonNllLossAsync] = pair<PoissonNllLossOptions>('poissonNllLoss');
 /** torchvision.ops.sigmoid_focal_loss (alpha, gamma; default reduction 'none', as torchvision). */
 export const [sigmoidFocalLoss, sigmoidFocalLossAsync] = pair<SigmoidFocalLossOptions>('sigmoidFocalLoss');
+/** tf.losses.hingeLoss: labels 0/1 read as ±1, max(0, 1 − y·x). */
+export const [hingeLoss, hingeLossAsync] = pair<HingeLossOptions>('hingeLoss');
+/** tf.losses.logLoss on probabilities: −t·log(x + ε) − (1 − t)·log(1 − x + ε) (option epsilon, default 1e-7). */
+export const [logLoss, logLossAsync] = pair<LogLossOptions>('logLoss');

@@ -15,14 +15,14 @@ export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
   hingeEmbeddingLoss, hingeEmbeddingLossAsync, klDiv, klDivAsync, poissonNllLoss, poissonNllLossAsync,
-  sigmoidFocalLoss, sigmoidFocalLossAsync,
+  sigmoidFocalLoss, sigmoidFocalLossAsync, hingeLoss, hingeLossAsync, logLoss, logLossAsync,
 } from './elementwise';
 export type {
   ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
-export { OnnxBackbone } from './backbone';
+export { OnnxBackbone, ortGradients } from './backbone';
 export { MultiTaskTrainer } from './trainer';
 export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation } from './trainer';
 export type { BackboneOptions, BackboneInput, Features } from './backbone';

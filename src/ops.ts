@@ -63,7 +63,7 @@ export const crossEntropySpec: LossSpec = {
 /** The kind codes of native/include/fuseloss/elementwise.h. */
 export const ELEMENTWISE_KIND = {
   mseLoss: 0, l1Loss: 1, smoothL1Loss: 2, huberLoss: 3, binaryCrossEntropy: 4, binaryCrossEntropyWithLogits: 5,
-  hingeEmbeddingLoss: 6, klDiv: 7, poissonNllLoss: 8, sigmoidFocalLoss: 9,
+  hingeEmbeddingLoss: 6, klDiv: 7, poissonNllLoss: 8, sigmoidFocalLoss: 9, hingeLoss: 10, logLoss: 11,
 } as const;
 export type ElementwiseName = keyof typeof ELEMENTWISE_KIND;
 
@@ -124,9 +124,15 @@ export const sigmoidFocalLossSpec = elementwise('sigmoidFocalLoss', 'torchvision
   { name: 'gamma', type: 'number', default: 2, range: [0, Infinity], doc: 'Focusing exponent on (1 − p_t).' },
 ], { default: 'none' });
 
+// Two losses of TensorFlow.js without a PyTorch function (fuseloss/tfjs uses them for tf.losses.*).
+export const hingeLossSpec = elementwise('hingeLoss', 'tf.losses.hingeLoss', `${sameShape}, labels 0 or 1 (read as −1 / +1)`, []);
+export const logLossSpec = elementwise('logLoss', 'tf.losses.logLoss', `${sameShape}, labels in [0, 1] (input: probabilities)`, [
+  { name: 'epsilon', type: 'number', default: 1e-7, range: [0, Infinity], doc: 'Added inside both logs: −t·log(x + ε) − (1 − t)·log(1 − x + ε).' },
+]);
+
 export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
   mseLossSpec, l1LossSpec, smoothL1LossSpec, huberLossSpec, binaryCrossEntropySpec, binaryCrossEntropyWithLogitsSpec,
-  hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec,
+  hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec, hingeLossSpec, logLossSpec,
 ];
 
 // ---- row-coupled losses

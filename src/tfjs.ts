@@ -12,7 +12,7 @@
 //
 // @tensorflow/tfjs-core is an optional peer dependency: this module never imports it; you pass your `tf`.
 import { crossEntropy } from './crossEntropy';
-import { binaryCrossEntropyWithLogits, huberLoss, l1Loss, mseLoss } from './elementwise';
+import { binaryCrossEntropyWithLogits, hingeLoss, huberLoss, l1Loss, logLoss, mseLoss } from './elementwise';
 
 /** tf.Reduction's values. */
 export enum Reduction {
@@ -161,6 +161,14 @@ export function losses(tf: Tf) {
     /** tf.losses.absoluteDifference(labels, predictions, weights?, reduction). */
     absoluteDifference(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
       return pointwise('absoluteDifference', labels, predictions, weights, reduction, (x, y, c) => l1Loss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+    },
+    /** tf.losses.hingeLoss(labels, predictions, weights?, reduction): labels 0/1 read as −1/+1, max(0, 1 − y·p). */
+    hingeLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+      return pointwise('hingeLoss', labels, predictions, weights, reduction, (x, y, c) => hingeLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+    },
+    /** tf.losses.logLoss(labels, predictions, weights?, epsilon = 1e-7, reduction) on probabilities. */
+    logLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, epsilon = 1e-7, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+      return pointwise('logLoss', labels, predictions, weights, reduction, (x, y, c) => logLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c, epsilon }));
     },
     /** tf.losses.huberLoss(labels, predictions, weights?, delta = 1, reduction). */
     huberLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, delta = 1, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {

@@ -12,6 +12,8 @@ export function problem(name: ElementwiseName, seed: number, numel: number) {
       case 'binaryCrossEntropy': input[i] = r.next(); target[i] = u; break;
       case 'binaryCrossEntropyWithLogits': case 'sigmoidFocalLoss': input[i] = z; target[i] = u < 0.3 ? 1 : u < 0.9 ? 0 : r.next(); break;
       case 'hingeEmbeddingLoss': input[i] = z; target[i] = u < 0.5 ? 1 : -1; break;
+      case 'hingeLoss': input[i] = z; target[i] = u < 0.5 ? 1 : 0; break;
+      case 'logLoss': input[i] = r.next(); target[i] = u < 0.4 ? 1 : u < 0.8 ? 0 : r.next(); break;
       case 'klDiv': input[i] = -Math.abs(z); target[i] = u < 0.1 ? 0 : r.next(); break;
       case 'poissonNllLoss': input[i] = z; target[i] = Math.floor(u * 6); break;
       default: input[i] = z; target[i] = r.floats(1, 1)[0];
@@ -27,6 +29,7 @@ export const optionSets: Record<ElementwiseName, Record<string, unknown>[]> = {
   hingeEmbeddingLoss: [{}, { margin: -0.5 }], klDiv: [{}, { logTarget: true }],
   poissonNllLoss: [{}, { logInput: false, eps: 1e-6 }, { full: true }],
   sigmoidFocalLoss: [{}, { alpha: -1 }, { gamma: 0 }, { gamma: 1, alpha: 0.5 }],
+  hingeLoss: [{}], logLoss: [{}, { epsilon: 1e-3 }, { epsilon: 0 }],
 };
 
 export function materialize(name: ElementwiseName, o: Record<string, unknown>, shape: number[], seed: number) {

@@ -67,6 +67,8 @@ const CASES: Case[] = [
   simple('klDiv', 7, { reduction: 'batchmean' }, (k, s) => uniform(k, -4, -0.1, s), (k, s) => uniform(k, 0.01, 1, s)),
   simple('poissonNllLoss', 4, {}, (k, s) => rng(s).floats(k), (k, s) => uniform(k, 0, 5, s)),
   simple('sigmoidFocalLoss', 10, { gamma: 1.5 }, (k, s) => rng(s).floats(k, 2), bits01),
+  simple('hingeLoss', 6, {}, (k, s) => rng(s).floats(k, 2), bits01),
+  simple('logLoss', 5, { epsilon: 1e-6 }, (k, s) => uniform(k, 0.02, 0.98, s), bits01),
   {
     loss: 'multiMarginLoss', options: { p: 2, margin: 0.8 },
     data: (n, s) => ({ input: rng(s).floats(n * 11), target: ids(n, 11, s + 1), shape: [n, 11] }),

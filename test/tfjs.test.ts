@@ -11,7 +11,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-type LossName = 'softmaxCrossEntropy' | 'sigmoidCrossEntropy' | 'meanSquaredError' | 'absoluteDifference' | 'huberLoss';
+type LossName = 'softmaxCrossEntropy' | 'sigmoidCrossEntropy' | 'meanSquaredError' | 'absoluteDifference' | 'huberLoss' | 'hingeLoss' | 'logLoss';
 const N = 7, C = 5;
 
 function problem(name: LossName, seed: number) {
@@ -19,8 +19,10 @@ function problem(name: LossName, seed: number) {
   const pred = r.floats(N * C, 2);
   let labels: Float32Array;
   if (name === 'softmaxCrossEntropy') labels = Float32Array.from({ length: N * C }, (_, i) => (i % C === (Math.floor(i / C) * 3) % C ? 1 : 0));
-  else if (name === 'sigmoidCrossEntropy') labels = Float32Array.from({ length: N * C }, () => (r.next() < 0.4 ? 1 : 0));
+  else if (name === 'sigmoidCrossEntropy' || name === 'hingeLoss') labels = Float32Array.from({ length: N * C }, () => (r.next() < 0.4 ? 1 : 0));
+  else if (name === 'logLoss') labels = Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? r.next() : r.next() < 0.5 ? 1 : 0));
   else labels = r.floats(N * C, 1.5);
+  if (name === 'logLoss') for (let i = 0; i < pred.length; i++) pred[i] = 0.02 + 0.96 / (1 + Math.exp(-pred[i]));  // probabilities
   return { pred: tf.tensor(pred, [N, C]), labels: tf.tensor(labels, [N, C]) };
 }
 
@@ -32,12 +34,14 @@ function call(impl: 'tf' | 'fused', name: LossName, labels: tf.Tensor, pred: tf.
     case 'softmaxCrossEntropy': return lib.softmaxCrossEntropy(labels as never, pred as never, w, extra, reduction) as never;
     case 'sigmoidCrossEntropy': return lib.sigmoidCrossEntropy(labels as never, pred as never, w, extra, reduction) as never;
     case 'huberLoss': return lib.huberLoss(labels as never, pred as never, w, extra || 1, reduction) as never;
+    case 'hingeLoss': return lib.hingeLoss(labels as never, pred as never, w, reduction) as never;
+    case 'logLoss': return lib.logLoss(labels as never, pred as never, w, extra || 1e-7, reduction) as never;
     case 'meanSquaredError': return lib.meanSquaredError(labels as never, pred as never, w, reduction) as never;
     default: return lib.absoluteDifference(labels as never, pred as never, w, reduction) as never;
   }
 }
 
-const names: LossName[] = ['softmaxCrossEntropy', 'sigmoidCrossEntropy', 'meanSquaredError', 'absoluteDifference', 'huberLoss'];
+const names: LossName[] = ['softmaxCrossEntropy', 'sigmoidCrossEntropy', 'meanSquaredError', 'absoluteDifference', 'huberLoss', 'hingeLoss', 'logLoss'];
 const reductions = [Reduction.NONE, Reduction.MEAN, Reduction.SUM, Reduction.SUM_BY_NONZERO_WEIGHTS];
 
 describe('fuseloss/tfjs = tf.losses (value and gradient)', () => {
@@ -51,7 +55,7 @@ describe('fuseloss/tfjs = tf.losses (value and gradient)', () => {
         tf.tensor(Float32Array.from({ length: lossShape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 4 === 0 ? 0 : 0.25 + r.next())), lossShape),
         name === 'softmaxCrossEntropy' ? tf.tensor(Float32Array.of(2), [1]) : tf.tensor(Float32Array.from({ length: N }, (_, i) => (i === 2 ? 0 : 0.5 + i / N)), [N, 1]),
       ];
-      const extras = name === 'softmaxCrossEntropy' || name === 'sigmoidCrossEntropy' ? [0, 0.2] : name === 'huberLoss' ? [1, 0.6] : [0];
+      const extras = name === 'softmaxCrossEntropy' || name === 'sigmoidCrossEntropy' ? [0, 0.2] : name === 'huberLoss' ? [1, 0.6] : name === 'logLoss' ? [1e-7, 1e-3] : [0];
       for (const weights of weightForms)
         for (const extra of extras) {
           const what = `weights ${weights === undefined ? 'none' : typeof weights === 'number' ? weights : `[${weights.shape}]`}, extra ${extra}`;

@@ -162,3 +162,21 @@ describe('fuseloss train (CLI)', () => {
     await expect(train(['--frobnicate', '1'], io)).rejects.toThrow(/unknown option --frobnicate/);
   });
 });
+
+describe('ONNX Runtime interop', () => {
+  it('backbone features (an ort.Tensor) go straight into a loss; gradients come back as ort.Tensors, zero copy', async () => {
+    const b = await fl.OnnxBackbone.create(mlp);
+    const x = rng(12).floats(8 * 6);
+    const out = await b.features(new ort.Tensor('float32', x, [8, 6]));
+    const feats = new ort.Tensor('float32', out.data, out.dims);
+    const target = new ort.Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 32)), [8]);
+    const r = fl.ortGradients(fl.crossEntropy(feats, target), feats);
+    expect(r.gradTensor).toBeInstanceOf(ort.Tensor);
+    expect(r.gradTensor.dims).toEqual([8, 32]);
+    expect(r.gradTensor.data).toBe(r.grad);
+    const none = fl.ortGradients(fl.mseLoss(feats, new ort.Tensor('float32', new Float32Array(8 * 32), [8, 32]), { reduction: 'none' }), feats);
+    expect(none.lossTensor!.dims).toEqual([8, 32]);
+    expect(() => fl.ortGradients(r, { dims: [7, 32] })).toThrow(/do not match the gradient's 256 elements/);
+    await b.release();
+  });
+});

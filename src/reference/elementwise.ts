@@ -16,7 +16,7 @@ export interface ElementwiseProblem {
   gradOutput: Float32Array | null;
   reduction: 'mean' | 'sum' | 'none' | 'batchmean';
   gradScale: number;
-  params: { beta: number; delta: number; margin: number; logTarget: boolean; logInput: boolean; full: boolean; eps: number; alpha: number; gamma: number };
+  params: { beta: number; delta: number; margin: number; logTarget: boolean; logInput: boolean; full: boolean; eps: number; alpha: number; gamma: number; epsilon: number };
 }
 
 type Params = ElementwiseProblem['params'];
@@ -66,6 +66,14 @@ export function elementLoss(name: ElementwiseName, x: number, t: number, pw: num
       else [loss, grad] = [x - t * Math.log(x + p.eps), 1 - t / (x + p.eps)];
       if (p.full && t > 1) loss += t * Math.log(t) - t + 0.5 * Math.log(2 * Math.PI * t);
       return [loss, grad];
+    }
+    case 'hingeLoss': {  // tfjs: labels 0/1 read as ±1; relu(1 − y·x), relu' = 0 at 0
+      const y = 2 * t - 1, m = 1 - y * x;
+      return [Number.isNaN(m) ? NaN : Math.max(0, m), m > 0 ? -y : 0];
+    }
+    case 'logLoss': {  // tfjs: −t·log(x + ε) − (1 − t)·log(1 − x + ε)
+      const a = x + p.epsilon, b = 1 - x + p.epsilon;
+      return [-t * Math.log(a) - (1 - t) * Math.log(b), -t / a + (1 - t) / b];
     }
     case 'sigmoidFocalLoss': {
       const pr = sigmoid(x);

@@ -19,6 +19,8 @@ enum class ElementwiseLoss : int {
   KlDiv = 7,          // flag = log_target
   PoissonNll = 8,     // flag = log_input, flag2 = full, p0 = eps
   SigmoidFocal = 9,   // p0 = alpha (< 0: no alpha weighting), p1 = gamma
+  Hinge = 10,         // tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x)
+  LogLoss = 11,       // tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon
 };
 
 struct ElementwiseArgs {

@@ -94,6 +94,8 @@ void ew_launch(const ew::KernelArgs& k, double* block_sums, cudaStream_t stream)
     FUSELOSS_EW_CASE(KlDiv)
     FUSELOSS_EW_CASE(PoissonNll)
     FUSELOSS_EW_CASE(SigmoidFocal)
+    FUSELOSS_EW_CASE(Hinge)
+    FUSELOSS_EW_CASE(LogLoss)
 #undef FUSELOSS_EW_CASE
   }
 }

@@ -65,7 +65,7 @@ Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denomi
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("input: element count out of range");
   if (a.samples < 0 || a.classes < 1 || (n > 0 && (a.samples < 1 || n % a.samples != 0 || n % a.classes != 0)))
     return Status::range_error("shape: the first and last dims must divide the element count");
-  if (int(a.kind) < 0 || int(a.kind) > int(ElementwiseLoss::SigmoidFocal)) return Status::range_error("loss: unknown kind");
+  if (int(a.kind) < 0 || int(a.kind) > int(ElementwiseLoss::LogLoss)) return Status::range_error("loss: unknown kind");
   if (n > 0 && (!a.input || !a.target || !a.grad)) return Status::type_error("input, target and grad are required");
   Status st;
   if (!(st = check_length("input", a.input_len, n)).is_ok() || !(st = check_length("target", a.target_len, n)).is_ok() ||
@@ -101,6 +101,9 @@ Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denomi
       break;
     case ElementwiseLoss::SigmoidFocal:
       if (!(a.p1 >= 0.0)) return Status::range_error("sigmoidFocalLoss.gamma: expected a number >= 0");
+      break;
+    case ElementwiseLoss::LogLoss:
+      if (!(a.p0 >= 0.0) || !std::isfinite(a.p0)) return Status::range_error("logLoss.epsilon: expected a finite number >= 0");
       break;
     case ElementwiseLoss::Bce: {
       // PyTorch refuses probabilities outside [0, 1]; checked before anything is written, on the pool,
