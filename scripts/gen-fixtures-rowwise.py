@@ -66,6 +66,9 @@ def case(fn, label, inputs, target, options, reduction, sw=None):
             loss = reduce_weighted(per, swd, reduction, ins[0].shape[0])
     elif fn == 'softF1Loss':
         loss = soft_f1(ins[0], target.float().double(), o.get('eps', 1e-8), reduction, swd)
+    elif fn == 'cosineDistance':  # tf.losses.cosineDistance along the last dim (no PyTorch function)
+        per = 1 - (target.float().double() * ins[0]).sum(-1)
+        loss = reduce_weighted(per, swd if swd is not None else torch.ones_like(per), reduction, ins[0].shape[0])
     (loss.sum() if reduction == 'none' else loss).backward()
     c = {
         'name': f'{fn} {label} {list(inputs[0].shape)} {reduction}',
@@ -112,6 +115,13 @@ for reduction in ['mean', 'sum', 'none']:
     cases.append(case('nllLoss', 'spatial', [lp], torch.randint(0, 4, (2, 3, 5)), {'weight': torch.rand(4) + 0.5}, reduction))
 # one sample [C]
 cases.append(case('multiMarginLoss', 'one sample', [torch.randn(9)], torch.tensor(3), {'p': 2}, 'mean'))
+# tfjs's cosine distance (appended: the cases above keep their random draws)
+for reduction in ['mean', 'sum', 'none']:
+    for (N, C) in [(7, 5), (4, 23)]:
+        x = torch.randn(N, C)
+        t = F.normalize(torch.randn(N, C), dim=1)
+        cases.append(case('cosineDistance', '', [x], t, {}, reduction))
+        cases.append(case('cosineDistance', 'sampleWeight', [x], t, {}, reduction, torch.rand(N) * 2))
 
 with open(OUT, 'w') as f:
     json.dump({'generator': 'scripts/gen-fixtures-rowwise.py', 'torch': torch.__version__, 'dtype': 'float64', 'cases': cases},

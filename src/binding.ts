@@ -38,6 +38,8 @@ export interface NativeBinding {
   cosineEmbeddingLossAsync: RowLossAsyncFn;
   softF1Loss: RowLossFn;
   softF1LossAsync: RowLossAsyncFn;
+  cosineDistance: RowLossFn;
+  cosineDistanceAsync: RowLossAsyncFn;
   elementwiseLoss(
     kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
     posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,

@@ -8,9 +8,9 @@ export { nllLoss, nllLossAsync } from './nllLoss';
 export type { NllLossOptions } from './nllLoss';
 export {
   multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
-  cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync,
+  cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync, cosineDistance, cosineDistanceAsync,
 } from './rowwise';
-export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions } from './rowwise';
+export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions } from './rowwise';
 export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,

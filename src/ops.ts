@@ -204,7 +204,17 @@ export const softF1LossSpec: LossSpec = {
   ],
 };
 
-export const ROW_LOSSES: readonly LossSpec[] = [multiMarginLossSpec, multilabelSoftMarginLossSpec, cosineEmbeddingLossSpec, softF1LossSpec];
+export const cosineDistanceSpec: LossSpec = {
+  name: 'cosineDistance',
+  torch: 'tf.losses.cosineDistance',
+  targets: 'Float32Array `[N, D]` (labels; ℓ = 1 − Σ_d t·x per row, along the last dim, unnormalised as tfjs)',
+  options: [
+    sampleWeight,
+    ...cpuCommon({ doc: "`'mean'` (over rows), `'sum'` or `'none'` (per row, `[N]`)." }),
+  ],
+};
+
+export const ROW_LOSSES: readonly LossSpec[] = [multiMarginLossSpec, multilabelSoftMarginLossSpec, cosineEmbeddingLossSpec, softF1LossSpec, cosineDistanceSpec];
 
 export const LOSSES: readonly LossSpec[] = [crossEntropySpec, nllLossSpec, ...ELEMENTWISE_LOSSES, ...ROW_LOSSES];
 

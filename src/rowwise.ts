@@ -4,7 +4,7 @@ import { native, type RowLossArgs } from './binding';
 import type { LossResult } from './crossEntropy';
 import {
   type Backend, cosineEmbeddingLossSpec, type LossSpec, multilabelSoftMarginLossSpec, multiMarginLossSpec, type Reduction,
-  softF1LossSpec,
+  softF1LossSpec, cosineDistanceSpec,
 } from './ops';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
@@ -37,6 +37,7 @@ export interface CosineEmbeddingLossOptions<R extends Reduction = Reduction> ext
   margin?: number;
   out?: { grad?: Float32Array; grad2?: Float32Array; loss?: Float32Array };
 }
+export type CosineDistanceOptions<R extends Reduction = Reduction> = RowCommon<R>;
 export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
   eps?: number;
   out?: { grad?: Float32Array; loss?: Float32Array };
@@ -121,7 +122,7 @@ function result<R extends Reduction>(p: RowPlan, loss: number): LossResult<R> & 
   return r;
 }
 
-type Kernel = 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss';
+type Kernel = 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss' | 'cosineDistance';
 
 function run<R extends Reduction>(kernel: Kernel, p: RowPlan) {
   if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
@@ -172,4 +173,12 @@ export function softF1Loss<R extends Reduction = 'mean'>(input: FloatInput, targ
 }
 export function softF1LossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): Promise<LossResult<R>> {
   return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input, target, options)));
+}
+
+/** tf.losses.cosineDistance along the last dim: ℓ = 1 − Σ_d t·x per row of `[N, D]` (no normalisation; gradient −t). */
+export function cosineDistance<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): LossResult<R> {
+  return run<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options));
+}
+export function cosineDistanceAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): Promise<LossResult<R>> {
+  return Promise.resolve().then(() => runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options)));
 }

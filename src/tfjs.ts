@@ -12,6 +12,7 @@
 //
 // @tensorflow/tfjs-core is an optional peer dependency: this module never imports it; you pass your `tf`.
 import { crossEntropy } from './crossEntropy';
+import { cosineDistance } from './rowwise';
 import { binaryCrossEntropyWithLogits, hingeLoss, huberLoss, l1Loss, logLoss, mseLoss } from './elementwise';
 
 /** tf.Reduction's values. */
@@ -38,6 +39,7 @@ export interface Tf {
   broadcastTo(x: TfTensor, shape: number[]): TfTensor;
   dispose(x: TfTensor | TfTensor[]): void;
   zerosLike(x: TfTensor): TfTensor;
+  transpose(x: TfTensor, perm: number[]): TfTensor;
 }
 
 type Weights = TfTensor | number | undefined | null;
@@ -161,6 +163,27 @@ export function losses(tf: Tf) {
     /** tf.losses.absoluteDifference(labels, predictions, weights?, reduction). */
     absoluteDifference(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
       return pointwise('absoluteDifference', labels, predictions, weights, reduction, (x, y, c) => l1Loss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+    },
+    /**
+     * tf.losses.cosineDistance(labels, predictions, axis, weights?, reduction): 1 − Σ labels·predictions
+     * along `axis` (kept as a dim of size 1), unnormalised as in tfjs. Another axis than the last is moved
+     * last with tf.transpose (whose gradient tfjs knows).
+     */
+    cosineDistance(labels: TfTensor, predictions: TfTensor, axis: number, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+      checkSame(labels, predictions, 'cosineDistance');
+      const rank = predictions.shape.length;
+      const ax = axis < 0 ? axis + rank : axis;
+      if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new RangeError(`cosineDistance: axis ${axis} is out of range for rank ${rank}`);
+      const perm = [...Array(rank).keys()].filter((d) => d !== ax).concat(ax);
+      const moved = ax !== rank - 1;
+      const p = moved ? tf.transpose(predictions, perm) : predictions;
+      const y = flat(moved ? tf.transpose(labels, perm) : labels);
+      const D = predictions.shape[ax];
+      const lossShape = predictions.shape.map((d, i) => (i === ax ? 1 : d));
+      return fused(tf, p, lossShape, weights, reduction, (x, c) => {
+        const r = cosineDistance(x, y, { shape: [x.length / D, D], reduction: 'none', gradOutput: c });
+        return { loss: r.loss as Float32Array, grad: r.grad };
+      });
     },
     /** tf.losses.hingeLoss(labels, predictions, weights?, reduction): labels 0/1 read as −1/+1, max(0, 1 − y·p). */
     hingeLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {

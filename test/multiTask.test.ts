@@ -81,6 +81,7 @@ const CASES: Case[] = [
     single: (b, o) => fns.cosineEmbeddingLoss(b.input as Float32Array, b.input2 as Float32Array, b.target as never, { ...o, shape: b.shape }),
   },
   simple('softF1Loss', 6, {}, (k, s) => rng(s).floats(k, 2), bits01),
+  simple('cosineDistance', 8, {}, (k, s) => rng(s).floats(k), (k, s) => rng(s).floats(k, 0.3)),
 ];
 
 const allTasks = (extra: Record<string, unknown> = {}) =>

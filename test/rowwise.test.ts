@@ -11,7 +11,7 @@ import { decode, expectClose, expectSameBits, rng } from './helpers';
 
 interface Fixture {
   name: string;
-  loss_fn: 'nllLoss' | 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss';
+  loss_fn: 'nllLoss' | 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss' | 'cosineDistance';
   shape: number[];
   inputs: (number | string)[][];
   targetKind: 'index' | 'float';
@@ -32,6 +32,7 @@ const call: Record<Fixture['loss_fn'], Call> = {
   multilabelSoftMarginLoss: ([x], t, o) => fl.multilabelSoftMarginLoss(x, t as Float32Array, o),
   cosineEmbeddingLoss: ([a, b], t, o) => fl.cosineEmbeddingLoss(a, b, t as Float32Array, o),
   softF1Loss: ([x], t, o) => fl.softF1Loss(x, t as Float32Array, o),
+  cosineDistance: ([x], t, o) => fl.cosineDistance(x, t as Float32Array, o),
 };
 const callAsync: Record<Fixture['loss_fn'], CallAsync> = {
   nllLoss: ([x], t, o) => fl.nllLossAsync(x, t as Int32Array, o),
@@ -39,6 +40,7 @@ const callAsync: Record<Fixture['loss_fn'], CallAsync> = {
   multilabelSoftMarginLoss: ([x], t, o) => fl.multilabelSoftMarginLossAsync(x, t as Float32Array, o),
   cosineEmbeddingLoss: ([a, b], t, o) => fl.cosineEmbeddingLossAsync(a, b, t as Float32Array, o),
   softF1Loss: ([x], t, o) => fl.softF1LossAsync(x, t as Float32Array, o),
+  cosineDistance: ([x], t, o) => fl.cosineDistanceAsync(x, t as Float32Array, o),
 };
 const LOSSES = Object.keys(call) as Fixture['loss_fn'][];
 
@@ -93,6 +95,7 @@ const optionSets: Record<Fixture['loss_fn'], Record<string, unknown>[]> = {
   multilabelSoftMarginLoss: [{}, { weight: 'C' }],
   cosineEmbeddingLoss: [{}, { margin: 0.25 }],
   softF1Loss: [{}, { eps: 1e-4 }],
+  cosineDistance: [{}],
 };
 
 describe('native vs reference', () => {

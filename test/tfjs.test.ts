@@ -72,6 +72,25 @@ describe('fuseloss/tfjs = tf.losses (value and gradient)', () => {
     });
   }
 
+  it.each([[1], [-1], [0]])('cosineDistance along axis %i: value and gradient, every reduction and weights form', (axis) => {
+    const r = rng(60 + axis);
+    const labels = tf.tensor(r.floats(N * C), [N, C]), pred = tf.tensor(r.floats(N * C, 2), [N, C]);
+    const lossShape = axis === 0 ? [1, C] : [N, 1];
+    for (const reduction of reductions)
+      for (const weights of [undefined, 0.5, tf.tensor(Float32Array.from({ length: lossShape[0] * lossShape[1] }, (_, i) => (i % 3 === 0 ? 0 : 1 + i / 10)), lossShape)]) {
+        const what = `${Reduction[reduction]}, weights ${weights === undefined ? 'none' : typeof weights === 'number' ? weights : 'tensor'}`;
+        const theirs = tf.losses.cosineDistance(labels, pred, axis, weights, reduction);
+        const ours = fused.cosineDistance(labels as never, pred as never, axis, weights as never, reduction) as unknown as tf.Tensor;
+        expect(ours.shape, what).toEqual(theirs.shape);
+        expectClose(ours.dataSync() as Float32Array, theirs.dataSync() as Float32Array, 2e-5, 1e-6, `${what}: value`);
+        const up = tf.tensor(Float32Array.from({ length: theirs.size }, (_, i) => 1 + (i % 3) * 0.5), theirs.shape);
+        const gT = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.losses.cosineDistance(labels, p, axis, weights, reduction), up)))(pred);
+        const gO = tf.grad((p: tf.Tensor) => tf.sum(tf.mul(fused.cosineDistance(labels as never, p as never, axis, weights as never, reduction) as unknown as tf.Tensor, up)))(pred);
+        expectClose(gO.dataSync() as Float32Array, gT.dataSync() as Float32Array, 2e-5, 1e-6, `${what}: gradient`);
+      }
+    expect(() => fused.cosineDistance(labels as never, pred as never, 2)).toThrow(/axis 2 is out of range for rank 2/);
+  });
+
   it('shape mismatches are named', () => {
     expect(() => fused.meanSquaredError(tf.zeros([2, 3]) as never, tf.zeros([3, 2]) as never)).toThrow(/meanSquaredError: labels shape \[2, 3\] and predictions shape \[3, 2\] must match/);
   });

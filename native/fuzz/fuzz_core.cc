@@ -124,7 +124,7 @@ void fuzz_elementwise(Reader& r) {
 void fuzz_rows(Reader& r) {
   RowLossArgs a;
   a.n = r.upto(30), a.c = 1 + r.upto(30);
-  const int which = int(r.upto(3));
+  const int which = int(r.upto(4));
   const int64_t elems = a.n * a.c;
   auto x = floats(r, elems), x2 = floats(r, elems), g = floats(r, elems), g2 = floats(r, elems);
   auto tf = floats(r, which == 2 ? a.n : elems);
@@ -149,6 +149,7 @@ void fuzz_rows(Reader& r) {
     case 0: (void)multi_margin_loss(a, &loss); break;
     case 1: (void)multilabel_soft_margin_loss(a, &loss); break;
     case 2: (void)cosine_embedding_loss(a, &loss); break;
+    case 3: (void)cosine_distance(a, &loss); break;
     default: (void)soft_f1_loss(a, &loss); break;
   }
 }

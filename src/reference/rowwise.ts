@@ -1,6 +1,6 @@
 // Pure-TypeScript row-coupled losses (the oracle): PyTorch's formulas in float64, row by row.
 export interface RowProblem {
-  name: 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss';
+  name: 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingLoss' | 'softF1Loss' | 'cosineDistance';
   input: Float32Array;
   input2: Float32Array | null;
   targetIndex: Int32Array | null;
@@ -69,6 +69,15 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
       }
       grad.set(out, i * C);
       emit(i, (l / C) * sw(i));
+    }
+  } else if (q.name === 'cosineDistance') {  // tfjs: 1 − Σ t·x per row, gradient −t
+    const t = q.target!, x = q.input;
+    for (let i = 0; i < N; i++) {
+      let dot = 0;
+      for (let d = 0; d < C; d++) dot += t[i * C + d] * x[i * C + d];
+      const s = base * go(i) * sw(i);
+      for (let d = 0; d < C; d++) grad[i * C + d] = -s * t[i * C + d];
+      emit(i, (1 - dot) * sw(i));
     }
   } else if (q.name === 'cosineEmbeddingLoss') {
     const t = q.target!, x1 = q.input, x2 = q.input2!;

@@ -22,6 +22,7 @@ enum class TaskFamily : int {
   MultilabelSoftMargin = 4,
   CosineEmbedding = 5,
   SoftF1 = 6,
+  CosineDistance = 7,
 };
 
 struct TaskArgs {

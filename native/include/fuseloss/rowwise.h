@@ -1,5 +1,5 @@
 // Losses whose terms couple the elements of a row (or a column): nll, multi-class margin, multi-label
-// soft margin, cosine embedding, soft F1. Loss and d(loss)/d(input) in one call, PyTorch semantics.
+// soft margin, cosine embedding, soft F1, tfjs's cosine distance. Loss and d(loss)/d(input) in one call, PyTorch semantics.
 #pragma once
 #include <cstdint>
 
@@ -35,5 +35,7 @@ Status multi_margin_loss(const RowLossArgs& args, double* loss);
 Status multilabel_soft_margin_loss(const RowLossArgs& args, double* loss);
 Status cosine_embedding_loss(const RowLossArgs& args, double* loss);
 Status soft_f1_loss(const RowLossArgs& args, double* loss);
+// tf.losses.cosineDistance along the last dim: ℓ_i = 1 − Σ_d t_id·x_id (no normalisation, as tfjs).
+Status cosine_distance(const RowLossArgs& args, double* loss);
 
 }  // namespace fuseloss

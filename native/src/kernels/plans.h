@@ -15,5 +15,6 @@ Status plan_multi_margin_loss(const RowLossArgs& args, LossPlan* plan);
 Status plan_multilabel_soft_margin_loss(const RowLossArgs& args, LossPlan* plan);
 Status plan_cosine_embedding_loss(const RowLossArgs& args, LossPlan* plan);
 Status plan_soft_f1_loss(const RowLossArgs& args, LossPlan* plan);
+Status plan_cosine_distance(const RowLossArgs& args, LossPlan* plan);
 
 }  // namespace fuseloss

@@ -96,6 +96,29 @@ struct RowScale {
   double operator()(int64_t i) const { return base * (go ? double(go[i]) : 1.0) * (sw ? double(sw[i]) : 1.0); }
 };
 
+// The scale of a per-sample loss: the mean's 1/N, grad_output ('none'), the sample weights.
+RowScale per_sample_scale(const RowLossArgs& a) {
+  return {a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale, a.reduction == Reduction::None ? a.grad_output : nullptr,
+          a.sample_weight};
+}
+
+// A plan of one loss per sample row: row(i) writes row i's gradients and returns its loss, sample
+// weight included; the loss goes to loss_out ('none') and into the sum, reduced over N.
+template <class RowFn>
+Status plan_per_sample(const RowLossArgs& a, LossPlan* plan, int64_t elems_per_row, RowFn row) {
+  plan->phases = {row_phase(a.n, elems_per_row, [a, row](int64_t r0, int64_t r1) {
+    double sum = 0.0;
+    for (int64_t i = r0; i < r1; ++i) {
+      const double l = row(i);
+      if (a.reduction == Reduction::None) a.loss_out[i] = float(l);
+      sum += l;
+    }
+    return sum;
+  })};
+  finish_rows(plan, a, a.reduction, double(a.n));
+  return Status::ok();
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- nll
@@ -167,8 +190,7 @@ Status plan_multi_margin_loss(const RowLossArgs& a, LossPlan* plan) {
   const int64_t C = a.c;
   const bool squared = a.p == 2.0;
   const float margin = float(a.margin);
-  const RowScale scale{a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
-                       a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
+  const RowScale scale = per_sample_scale(a);
   const ew::MarginRowKernel margin_row = ew::active_margin_row();
   plan->phases = {row_phase(a.n, C, [=](int64_t r0, int64_t r1) {
     double sum = 0.0;
@@ -252,8 +274,7 @@ Status plan_cosine_embedding_loss(const RowLossArgs& a, LossPlan* plan) {
   if (a.n > 0 && (!a.input2 || !a.target || !a.grad2)) return Status::type_error("input2, target and grad2 are required");
   const int64_t D = a.c;
   const double margin = a.margin;
-  const RowScale scale{a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
-                       a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
+  const RowScale scale = per_sample_scale(a);
   const ew::CosineKernels cosine = ew::active_cosine();
   plan->phases = {row_phase(a.n, 2 * D, [=](int64_t r0, int64_t r1) {
     double sum = 0.0;
@@ -289,6 +310,31 @@ Status plan_cosine_embedding_loss(const RowLossArgs& a, LossPlan* plan) {
 Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
   return run_single<RowLossArgs, plan_cosine_embedding_loss>(a, loss);
 }
+
+// ---------------------------------------------------------------- cosine distance (tf.losses.cosineDistance)
+
+Status plan_cosine_distance(const RowLossArgs& a, LossPlan* plan) {
+  Status st = check_rows(a, a.n);
+  if (!st.is_ok()) return st;
+  if (!(st = check_length("target", a.target_len, a.n * a.c)).is_ok()) return st;
+  if (a.n > 0 && !a.target) return Status::type_error("target: expected a Float32Array");
+  const int64_t D = a.c;
+  const RowScale scale = per_sample_scale(a);
+  const ew::CosineKernels cosine = ew::active_cosine();
+  return plan_per_sample(a, plan, 2 * D, [=](int64_t i) {
+    const float* x = a.input + i * D;
+    const float* t = a.target + i * D;
+    double sums[3];
+    cosine.dot3(x, t, D, sums);  // Σ x·t in float64 lanes (the norms are not used)
+    // ℓ = 1 − Σ t·x; dℓ/dx = −t, scaled (coefficient in float64, applied in float32)
+    const float s = float(-scale(i));
+    float* g = a.grad + i * D;
+    for (int64_t d = 0; d < D; ++d) g[d] = s * t[d];
+    return (1.0 - sums[0]) * (a.sample_weight ? double(a.sample_weight[i]) : 1.0);
+  });
+}
+
+Status cosine_distance(const RowLossArgs& a, double* loss) { return run_single<RowLossArgs, plan_cosine_distance>(a, loss); }
 
 // ---------------------------------------------------------------- soft F1 (macro over labels)
 

@@ -17,6 +17,7 @@ void register_rowwise(Napi::Env env, Napi::Object exports) {
   register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "multilabelSoftMarginLoss", multilabel_soft_margin_loss);
   register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineEmbeddingLoss", cosine_embedding_loss);
   register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "softF1Loss", soft_f1_loss);
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineDistance", cosine_distance);
 }
 
 }  // namespace napi
