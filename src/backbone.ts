@@ -4,6 +4,7 @@
 import type * as Ort from 'onnxruntime-node';
 import { typeError } from './validate';
 
+/** Options of `OnnxBackbone.create`. */
 export interface BackboneOptions {
   /** The output to use as features (default: the model's first float32 output). */
   outputName?: string;
@@ -14,11 +15,18 @@ export interface BackboneOptions {
 }
 
 /** A batch for the backbone: an ort.Tensor or a plain { data, dims } (float32). */
-export type BackboneInput = Ort.Tensor | { data: Float32Array; dims: readonly number[] };
-
-export interface Features {
-  /** [batch, features], row-major: the output flattened after its batch dimension. */
+export type BackboneInput = Ort.Tensor | {
+  /** Row-major float32 elements. */
   data: Float32Array;
+  /** Their dims, batch first. */
+  dims: readonly number[];
+};
+
+/** The backbone's output as features: one row per batch element. */
+export interface Features {
+  /** The features, `[batch, features]` row-major: the output flattened after its batch dimension. */
+  data: Float32Array;
+  /** `[batch, features]`. */
   dims: [number, number];
 }
 
@@ -33,11 +41,15 @@ export function ort(): typeof Ort {
 
 const fmtShape = (s: readonly (number | string)[]) => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : '?')).join(', ')}]`;
 
+/** A frozen trunk run by ONNX Runtime (onnxruntime-node, CPU), checked at creation (see `create`). */
 export class OnnxBackbone {
+  /** The model input fed with the batch. */
   readonly inputName: string;
+  /** The model output used as features. */
   readonly outputName: string;
   /** The model's input shape (symbolic dimensions as strings, e.g. ['batch', 6]). */
   readonly inputShape: readonly (number | string)[];
+  /** The features output's shape (symbolic dimensions as strings). */
   readonly outputShape: readonly (number | string)[];
   /** Features per row when the model states them (the product of the output's non-batch dimensions), else null. */
   readonly featureSize: number | null;
@@ -126,20 +138,38 @@ export class OnnxBackbone {
   }
 }
 
+/** A loss result's arrays (what every loss returns; grad2 for two-input losses). */
+export interface LossArrays {
+  /** The reduced loss, or per-element losses ('none'). */
+  loss: number | Float32Array;
+  /** d(loss)/d(input). */
+  grad: Float32Array;
+  /** d(loss)/d(input2), two-input losses. */
+  grad2?: Float32Array;
+}
+
+/** The tensors `ortGradients` adds. */
+export interface OrtTensors {
+  /** The gradient as an ort.Tensor shaped like the input (wraps `grad`). */
+  gradTensor: Ort.Tensor;
+  /** The second input's gradient, two-input losses. */
+  grad2Tensor?: Ort.Tensor;
+  /** reduction 'none': the per-element losses as an ort.Tensor. */
+  lossTensor?: Ort.Tensor;
+}
+
 /**
  * A loss result with its gradient(s) as ort.Tensors (zero copy: the tensors wrap the result's arrays)
  * shaped like `input` (an ort.Tensor or anything with `dims`, e.g. the backbone's features). With
  * reduction 'none' the per-element loss comes back as `lossTensor` too, shaped like the input without
  * the dims the loss reduces (`lossDims`, default: the input's first dim).
  */
-export function ortGradients<R extends { loss: number | Float32Array; grad: Float32Array; grad2?: Float32Array }>(
-  result: R, input: { dims: readonly number[] }, lossDims?: readonly number[],
-): R & { gradTensor: Ort.Tensor; grad2Tensor?: Ort.Tensor; lossTensor?: Ort.Tensor } {
+export function ortGradients<R extends LossArrays>(result: R, input: { dims: readonly number[] }, lossDims?: readonly number[]): R & OrtTensors {
   const o = ort();
   const dims = [...input.dims];
   if (dims.reduce((a, b) => a * b, 1) !== result.grad.length)
     throw new RangeError(`input.dims [${dims.join(', ')}] do not match the gradient's ${result.grad.length} elements`);
-  const out: R & { gradTensor: Ort.Tensor; grad2Tensor?: Ort.Tensor; lossTensor?: Ort.Tensor } = { ...result, gradTensor: new o.Tensor('float32', result.grad, dims) };
+  const out: R & OrtTensors = { ...result, gradTensor: new o.Tensor('float32', result.grad, dims) };
   if (result.grad2) out.grad2Tensor = new o.Tensor('float32', result.grad2, dims);
   if (result.loss instanceof Float32Array) {
     const ld = lossDims ? [...lossDims] : result.loss.length === result.grad.length ? dims : [result.loss.length];

@@ -85,9 +85,13 @@ export interface NativeBinding {
   readonly build: { compiler: string; napiVersion: number };
 }
 
+/** Thrown by native calls when the addon did not load: where it was looked for and why it failed. */
 export class AddonLoadError extends Error {
+  /** An error listing the files tried and why none loaded. */
   constructor(
+    /** The files tried, in order. */
     readonly looked: readonly string[],
+    /** Why none loaded. */
     readonly reason: string,
   ) {
     super(
@@ -174,6 +178,7 @@ export function nativeAvailable(): boolean {
   return loaded.binding !== undefined;
 }
 
+/** Why the addon did not load (an AddonLoadError), or undefined when it did. */
 export function nativeLoadError(): Error | undefined {
   loaded ??= load();
   return loaded.error;
@@ -181,11 +186,17 @@ export function nativeLoadError(): Error | undefined {
 
 // ---- CUDA: a separate addon (fuseloss_cuda.node), loaded only when backend 'cuda' is asked for.
 
+/** A CUDA device as `cuda.devices()` reports it. */
 export interface CudaDevice {
+  /** The device's CUDA index. */
   index: number;
+  /** Its name (e.g. 'NVIDIA H100 80GB HBM3'). */
   name: string;
+  /** Its global memory in bytes. */
   totalMemory: number;
+  /** Its compute capability ('9.0'). */
   computeCapability: string;
+  /** Its streaming multiprocessors. */
   multiprocessors: number;
 }
 
@@ -200,8 +211,13 @@ export interface CudaBinding {
   readonly cudaRuntimeVersion: number;
 }
 
+/** Thrown by backend 'cuda' calls when CUDA cannot run here (no CUDA addon, driver or device). */
 export class CudaUnavailableError extends Error {
-  constructor(readonly reason: string) {
+  /** An error saying why CUDA is unavailable. */
+  constructor(
+    /** Why CUDA is unavailable. */
+    readonly reason: string,
+  ) {
     super(
       `fuseloss: backend 'cuda' is unavailable: ${reason}. ` +
         `The CUDA addon is built by \`npm run build:native\` when nvcc is found (cmake option FUSELOSS_CUDA), ` +
@@ -231,6 +247,7 @@ export function cudaNative(): CudaBinding {
   return cudaLoaded.binding!;
 }
 
+/** The CUDA backend: whether it can run here and on which devices. */
 export const cuda = {
   /** Whether backend 'cuda' can run here (the CUDA addon loads and sees a device). */
   available(): boolean {

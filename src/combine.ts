@@ -7,12 +7,19 @@ import { combineReference, gradDropReference, gramReference, totalNormReference 
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 import { Rng } from './weighting';
 
+/** The task-gradient combination methods of combineGradients. */
 export const COMBINE_METHODS = ['sum', 'mean', 'pcgrad', 'graddrop', 'mgda', 'cagrad', 'imtl', 'gradvac', 'nashmtl', 'upgrad', 'alignedmtl', 'dbmtl'] as const;
+/** A combination method's name (one of COMBINE_METHODS). */
 export type CombineMethod = (typeof COMBINE_METHODS)[number];
+/** MGDA's gradient normalisation before the min-norm solve (as the authors' code): none, l2, loss, loss+. */
 export type MgdaNormalization = 'none' | 'l2' | 'loss' | 'loss+';
-type Backend = 'native' | 'reference';
+/** Where combineGradients runs: 'native' (default) or 'reference'. */
+export type ReductionBackend = 'native' | 'reference';
+type Backend = ReductionBackend;
 
+/** Options of combineGradients (and of multiHeadBackward's combine). */
 export interface CombineOptions {
+  /** sum, mean, pcgrad, graddrop, mgda, cagrad, imtl, gradvac, nashmtl, upgrad, alignedmtl or dbmtl. */
   method: CombineMethod;
   /** pcgrad: seed of the random projection order; graddrop: seed of the per-element draws (default 0). */
   seed?: number;
@@ -36,11 +43,13 @@ export interface CombineOptions {
   state?: CombineState;
   /** Preallocated output (the gradients' length). */
   out?: Float32Array;
+  /** 'native' (default) or 'reference' (float64 TypeScript). */
   backend?: Backend;
 }
 
 /** State of the stateful methods (see CombineOptions.state). */
 export interface CombineState {
+  /** Steps this state has seen. */
   step?: number;
   /** gradvac: target cosine similarities ρ̂ (T×T, row-major). */
   rho?: number[];
@@ -52,6 +61,7 @@ export interface CombineState {
   scratch?: Float32Array[];
 }
 
+/** What combineGradients returns. */
 export interface CombineResult {
   /** The combined gradient. */
   grad: Float32Array;
@@ -88,6 +98,7 @@ export function gramMatrix(grads: readonly Float32Array[], options: { backend?: 
   return out;
 }
 
+/** `gramMatrix` off the event loop; the same bits. */
 export async function gramMatrixAsync(grads: readonly Float32Array[], options: { backend?: Backend } = {}): Promise<Float64Array> {
   const g = taskGrads(grads);
   if (backendOf(options.backend) === 'reference') return gramReference(g);
@@ -620,6 +631,7 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
   return { grad: p.out, coefficients: coef, gram: G };
 }
 
+/** `combineGradients` off the event loop (the passes over the gradients run on the thread pool); the same bits. */
 export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult> {
   return combineGradientsAsyncWithGram(grads, options, null);
 }
@@ -686,9 +698,11 @@ function arrays(grads: unknown, name: string): Float32Array[] {
   return list as Float32Array[];
 }
 
+/** Options of clipGradNorm. */
 export interface ClipGradNormOptions {
   /** Throw a RangeError (before scaling anything) when the total norm is NaN or infinite. Default false. */
   errorIfNonfinite?: boolean;
+  /** 'native' (default) or 'reference'. */
   backend?: Backend;
 }
 

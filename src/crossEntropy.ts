@@ -1,30 +1,29 @@
 // crossEntropy / crossEntropyAsync: validation and output allocation (once, here), then the native
 // kernel or the reference. PyTorch's F.cross_entropy semantics; see src/ops.ts for the options.
 import { cudaNative, native, type NativeReduction } from './binding';
+import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { type Backend, crossEntropySpec, type LossSpec, type Reduction } from './ops';
 import { crossEntropyReference, type CrossEntropyProblem } from './reference/crossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { checkFinite, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
 
-export interface CrossEntropyOptions<R extends Reduction = Reduction> {
-  /** Dims of a Float32Array input: [N, C] or [N, C, d1, …, dk] (or [C] for one sample). */
-  shape?: readonly number[];
+/**
+ * Options of `crossEntropy` (PyTorch's `F.cross_entropy`) and `nllLoss`. Input dims: [N, C] or
+ * [N, C, d1, …, dk] (or [C] for one sample); targets: class ids [N, d1…dk] or probabilities (input's shape).
+ */
+export interface CrossEntropyOptions<R extends Reduction = Reduction> extends LossOptionsBase<R> {
+  /** Class weights, length C (PyTorch's `weight`): each target class's loss is multiplied by its weight; the mean divides by the sum of the weights of the counted targets. Default none. */
   weight?: Float32Array | readonly number[] | null;
-  /** Per-sample weight, length N: multiplies each sample's losses and gradients before the reduction. */
-  sampleWeight?: Float32Array | readonly number[] | null;
+  /** A class id whose targets contribute neither loss nor gradient (PyTorch's `ignore_index`). Default −100. */
   ignoreIndex?: number;
+  /** ε in [0, 1]: the target becomes (1 − ε)·target + ε/C (PyTorch's `label_smoothing`, class weights included). Default 0. */
   labelSmoothing?: number;
-  reduction?: R;
-  gradOutput?: Float32Array | null;
-  gradScale?: number;
-  out?: { grad?: Float32Array; loss?: Float32Array };
-  inplace?: boolean;
-  backend?: Backend;
-  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of input or target. */
-  nanPolicy?: 'propagate' | 'raise';
+  /** Preallocated outputs. */
+  out?: LossOutputs;
 }
 
+/** What every loss returns. */
 export interface LossResult<R extends Reduction = Reduction> {
   /** The reduced loss, or per-element losses [N, d1…dk] for reduction 'none'. */
   loss: R extends 'none' ? Float32Array : number;

@@ -1,6 +1,7 @@
 // The elementwise losses (input and target of the same shape): validation and output allocation, then
 // the native kernel or the reference. Options and their ranges come from the op table (src/ops.ts).
 import { cudaNative, native } from './binding';
+import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type Reduction } from './ops';
 import type { LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
@@ -8,45 +9,74 @@ import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './te
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
-export interface ElementwiseOptions<R extends string = Reduction> {
-  /** Dims of a Float32Array input (any rank >= 1); the target has the same shape. */
-  shape?: readonly number[];
-  reduction?: R;
-  /** Per-sample weight, length = first dim. */
-  sampleWeight?: Float32Array | readonly number[] | null;
-  gradOutput?: Float32Array | null;
-  gradScale?: number;
-  out?: { grad?: Float32Array; loss?: Float32Array };
-  inplace?: boolean;
-  backend?: Backend;
-  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of input or target. */
-  nanPolicy?: 'propagate' | 'raise';
+/**
+ * Options of the elementwise losses (input and target of one shape, any rank ≥ 1; one loss per element).
+ * 'none' keeps the input's shape.
+ */
+export interface ElementwiseOptions<R extends string = Reduction> extends LossOptionsBase<R> {
+  /** Preallocated outputs. */
+  out?: LossOutputs;
 }
+/** `mseLoss` options (PyTorch's F.mse_loss: no options of its own). */
 export type MseLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
+/** `l1Loss` options (PyTorch's F.l1_loss: no options of its own). */
 export type L1LossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
-export interface SmoothL1LossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { beta?: number }
-export interface HuberLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { delta?: number }
+/** `smoothL1Loss` options (PyTorch's F.smooth_l1_loss). */
+export interface SmoothL1LossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** Quadratic below |x − t| < beta, linear above (PyTorch's `beta`, ≥ 0; 0 is L1). Default 1. */
+  beta?: number;
+}
+/** `huberLoss` options (PyTorch's F.huber_loss). */
+export interface HuberLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** 0.5·(x − t)² below |x − t| < delta, delta·(|x − t| − delta/2) above (PyTorch's `delta`, > 0). Default 1. */
+  delta?: number;
+}
+/** `binaryCrossEntropy` options (PyTorch's F.binary_cross_entropy; input: probabilities in [0, 1]). */
 export interface BinaryCrossEntropyOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** Rescales each element's loss: length = the element count, or the last dim (broadcast); PyTorch's `weight`. Default none. */
   weight?: Float32Array | readonly number[] | null;
 }
+/** `binaryCrossEntropyWithLogits` options (PyTorch's F.binary_cross_entropy_with_logits; input: logits). */
 export interface BinaryCrossEntropyWithLogitsOptions<R extends Reduction = Reduction> extends BinaryCrossEntropyOptions<R> {
+  /** Weight of the positive term per class, length = the last dim (PyTorch's `pos_weight`). Default none (1). */
   posWeight?: Float32Array | readonly number[] | null;
 }
-export interface HingeEmbeddingLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { margin?: number }
-export interface KlDivOptions<R extends KlReduction = KlReduction> extends ElementwiseOptions<R> { logTarget?: boolean }
+/** `hingeEmbeddingLoss` options (PyTorch's F.hinge_embedding_loss; targets ±1). */
+export interface HingeEmbeddingLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** ℓ = x where t = 1, max(0, margin − x) where t = −1 (PyTorch's `margin`). Default 1. */
+  margin?: number;
+}
+/** `klDiv` options (PyTorch's F.kl_div; input: log-probabilities; reduction also 'batchmean'). */
+export interface KlDivOptions<R extends KlReduction = KlReduction> extends ElementwiseOptions<R> {
+  /** The target is given as log-probabilities (PyTorch's `log_target`). Default false. */
+  logTarget?: boolean;
+}
+/** `poissonNllLoss` options (PyTorch's F.poisson_nll_loss; targets: counts). */
 export interface PoissonNllLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** ℓ = exp(x) − t·x when true (the input is a log-rate), x − t·log(x + eps) when false (a rate); PyTorch's `log_input`. Default true. */
   logInput?: boolean;
+  /** Adds Stirling's term t·log t − t + ½·log(2πt) where t > 1 (PyTorch's `full`). Default false. */
   full?: boolean;
+  /** Added to x inside the log when logInput is false (PyTorch's `eps`, ≥ 0). Default 1e-8. */
   eps?: number;
 }
+/** `sigmoidFocalLoss` options (torchvision.ops.sigmoid_focal_loss; input: logits; default reduction 'none'). */
 export interface SigmoidFocalLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** Weight of positives, α·t + (1 − α)·(1 − t) (≤ 1; negative disables it); torchvision's `alpha`. Default 0.25. */
   alpha?: number;
+  /** Focusing exponent on (1 − p_t), ≥ 0 (torchvision's `gamma`). Default 2. */
   gamma?: number;
 }
+/** `hingeLoss` options (tf.losses.hingeLoss: labels 0/1; no options of its own). */
 export type HingeLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
-export interface LogLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> { epsilon?: number }
+/** `logLoss` options (tf.losses.logLoss; input: probabilities). */
+export interface LogLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
+  /** ε inside both logs: −t·log(x + ε) − (1 − t)·log(1 − x + ε), ≥ 0 (tfjs's `epsilon`). Default 1e-7. */
+  epsilon?: number;
+}
 
-type Result<R extends string> = LossResult<R extends 'none' ? 'none' : 'mean'>;
+/** The result of an elementwise loss: `loss` a number, or per-element losses for reduction 'none'. */
+export type ElementwiseResult<R extends string> = LossResult<R extends 'none' ? 'none' : 'mean'>;
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2, batchmean: 1 } as const;
 
 export interface ElementwisePlan {
@@ -127,18 +157,18 @@ export function elementwiseNativeArgs(p: ElementwisePlan) {
   ] as const;
 }
 
-function result<R extends string>(p: ElementwisePlan, loss: number): Result<R> {
-  return { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as Result<R>;
+function result<R extends string>(p: ElementwisePlan, loss: number): ElementwiseResult<R> {
+  return { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as ElementwiseResult<R>;
 }
 
-function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Result<R> {
+function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): ElementwiseResult<R> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
   if (p.backend === 'cuda') return result(p, cudaNative().elementwiseLoss(...elementwiseNativeArgs(p)));
   return result(p, native().elementwiseLoss(...elementwiseNativeArgs(p)));
 }
 
-async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<Result<R>> {
+async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<ElementwiseResult<R>> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
   if (p.backend === 'cuda') return result(p, await cudaNative().elementwiseLossAsync(...elementwiseNativeArgs(p)));
@@ -146,7 +176,9 @@ async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInp
 }
 
 const specOf = (name: ElementwiseSpec['name']) => ELEMENTWISE_LOSSES.find((s) => s.name === name)!;
-type Target = Float32Array | TensorLike<Float32Array>;
+/** An elementwise loss's target: a Float32Array (or float32 tensor) of the input's shape. */
+export type ElementwiseTarget = Float32Array | TensorLike<Float32Array>;
+type Target = ElementwiseTarget;
 
 function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name']) {
   const spec = specOf(name);
@@ -156,28 +188,63 @@ function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name'
   ] as const;
 }
 
-/** (x − t)², PyTorch's F.mse_loss. */
-export const [mseLoss, mseLossAsync] = pair<MseLossOptions>('mseLoss');
-/** |x − t|, PyTorch's F.l1_loss. */
-export const [l1Loss, l1LossAsync] = pair<L1LossOptions>('l1Loss');
-/** PyTorch's F.smooth_l1_loss (option beta). */
-export const [smoothL1Loss, smoothL1LossAsync] = pair<SmoothL1LossOptions>('smoothL1Loss');
-/** PyTorch's F.huber_loss (option delta). */
-export const [huberLoss, huberLossAsync] = pair<HuberLossOptions>('huberLoss');
-/** PyTorch's F.binary_cross_entropy on probabilities (logs clamped at −100). */
-export const [binaryCrossEntropy, binaryCrossEntropyAsync] = pair<BinaryCrossEntropyOptions>('binaryCrossEntropy');
-/** PyTorch's F.binary_cross_entropy_with_logits (weight, posWeight). */
-export const [binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync] =
-  pair<BinaryCrossEntropyWithLogitsOptions>('binaryCrossEntropyWithLogits');
-/** PyTorch's F.hinge_embedding_loss (targets ±1, option margin). */
-export const [hingeEmbeddingLoss, hingeEmbeddingLossAsync] = pair<HingeEmbeddingLossOptions>('hingeEmbeddingLoss');
-/** PyTorch's F.kl_div: input log-probabilities; logTarget; reduction incl. 'batchmean'. */
-export const [klDiv, klDivAsync] = pair<KlDivOptions>('klDiv');
-/** PyTorch's F.poisson_nll_loss (logInput, full, eps). */
-export const [poissonNllLoss, poissonNllLossAsync] = pair<PoissonNllLossOptions>('poissonNllLoss');
-/** torchvision.ops.sigmoid_focal_loss (alpha, gamma; default reduction 'none', as torchvision). */
-export const [sigmoidFocalLoss, sigmoidFocalLossAsync] = pair<SigmoidFocalLossOptions>('sigmoidFocalLoss');
-/** tf.losses.hingeLoss: labels 0/1 read as ±1, max(0, 1 − y·x). */
-export const [hingeLoss, hingeLossAsync] = pair<HingeLossOptions>('hingeLoss');
-/** tf.losses.logLoss on probabilities: −t·log(x + ε) − (1 − t)·log(1 − x + ε) (option epsilon, default 1e-7). */
-export const [logLoss, logLossAsync] = pair<LogLossOptions>('logLoss');
+const mse = pair<MseLossOptions>('mseLoss');
+/** (x − t)² per element: PyTorch's `F.mse_loss`. Loss and d(loss)/d(input) in one pass. */
+export const mseLoss = mse[0];
+/** `mseLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const mseLossAsync = mse[1];
+const l1 = pair<L1LossOptions>('l1Loss');
+/** |x − t| per element: PyTorch's `F.l1_loss` (gradient sign(x − t), 0 at 0). */
+export const l1Loss = l1[0];
+/** `l1Loss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const l1LossAsync = l1[1];
+const smoothL1 = pair<SmoothL1LossOptions>('smoothL1Loss');
+/** PyTorch's `F.smooth_l1_loss`: 0.5·d²/beta below |d| < beta, |d| − beta/2 above (d = x − t; option `beta`). */
+export const smoothL1Loss = smoothL1[0];
+/** `smoothL1Loss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const smoothL1LossAsync = smoothL1[1];
+const huber = pair<HuberLossOptions>('huberLoss');
+/** PyTorch's `F.huber_loss`: 0.5·d² below |d| < delta, delta·(|d| − delta/2) above (option `delta`). */
+export const huberLoss = huber[0];
+/** `huberLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const huberLossAsync = huber[1];
+const bce = pair<BinaryCrossEntropyOptions>('binaryCrossEntropy');
+/** PyTorch's `F.binary_cross_entropy` on probabilities in [0, 1] (logs clamped at −100; option `weight`); input outside [0, 1] is a RangeError. */
+export const binaryCrossEntropy = bce[0];
+/** `binaryCrossEntropy` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const binaryCrossEntropyAsync = bce[1];
+const bceLogits = pair<BinaryCrossEntropyWithLogitsOptions>('binaryCrossEntropyWithLogits');
+/** PyTorch's `F.binary_cross_entropy_with_logits` on logits, stable for any |x| (options `weight`, `posWeight`). */
+export const binaryCrossEntropyWithLogits = bceLogits[0];
+/** `binaryCrossEntropyWithLogits` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const binaryCrossEntropyWithLogitsAsync = bceLogits[1];
+const hingeEmbedding = pair<HingeEmbeddingLossOptions>('hingeEmbeddingLoss');
+/** PyTorch's `F.hinge_embedding_loss`: x where t = 1, max(0, margin − x) where t = −1 (option `margin`). */
+export const hingeEmbeddingLoss = hingeEmbedding[0];
+/** `hingeEmbeddingLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const hingeEmbeddingLossAsync = hingeEmbedding[1];
+const kl = pair<KlDivOptions>('klDiv');
+/** PyTorch's `F.kl_div`: input log-probabilities, target probabilities (or log-probabilities with `logTarget`); reduction also 'batchmean'. */
+export const klDiv = kl[0];
+/** `klDiv` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const klDivAsync = kl[1];
+const poisson = pair<PoissonNllLossOptions>('poissonNllLoss');
+/** PyTorch's `F.poisson_nll_loss` on counts (options `logInput`, `full`, `eps`). */
+export const poissonNllLoss = poisson[0];
+/** `poissonNllLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const poissonNllLossAsync = poisson[1];
+const focal = pair<SigmoidFocalLossOptions>('sigmoidFocalLoss');
+/** `torchvision.ops.sigmoid_focal_loss` on logits (options `alpha`, `gamma`; default reduction 'none', as torchvision). */
+export const sigmoidFocalLoss = focal[0];
+/** `sigmoidFocalLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const sigmoidFocalLossAsync = focal[1];
+const hinge = pair<HingeLossOptions>('hingeLoss');
+/** TensorFlow.js's `tf.losses.hingeLoss`: labels 0/1 read as ±1, max(0, 1 − y·x) per element (no PyTorch function). */
+export const hingeLoss = hinge[0];
+/** `hingeLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const hingeLossAsync = hinge[1];
+const log = pair<LogLossOptions>('logLoss');
+/** TensorFlow.js's `tf.losses.logLoss` on probabilities: −t·log(x + ε) − (1 − t)·log(1 − x + ε) (option `epsilon`, default 1e-7). */
+export const logLoss = log[0];
+/** `logLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const logLossAsync = log[1];

@@ -10,7 +10,7 @@ export {
   multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
   cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync, cosineDistance, cosineDistanceAsync,
 } from './rowwise';
-export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions } from './rowwise';
+export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, CosineEmbeddingResult } from './rowwise';
 export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
@@ -20,27 +20,29 @@ export {
 export type {
   ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
+  HingeLossOptions, LogLossOptions, ElementwiseResult, ElementwiseTarget,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
+export type { LossOptionsBase, LossOutputs } from './lossOptions';
 export { OnnxBackbone, ortGradients } from './backbone';
 export { MultiTaskTrainer } from './trainer';
-export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation } from './trainer';
-export type { BackboneOptions, BackboneInput, Features } from './backbone';
+export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation, ForwardResult, TrainerGradients } from './trainer';
+export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors } from './backbone';
 export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './optim';
-export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig } from './optim';
+export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig } from './optim';
 export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './linear';
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
 } from './combine';
-export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions } from './combine';
-export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend } from './combine';
+export type { LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
   UncertaintyForm,
 } from './multiTask';
 export type { TensorLike, FloatInput, TargetInput } from './tensor';
-export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec } from './ops';
-export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';
+export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType, ElementwiseSpec, ElementwiseName } from './ops';
+export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
 export type { CudaDevice } from './binding';
 
@@ -51,14 +53,30 @@ export function setNumThreads(n: number): void {
   native().setNumThreads(n);
 }
 
+/** Threads the native kernels use now (the calling thread included). */
 export function getNumThreads(): number {
   return native().numThreads();
 }
 
+/** An instruction-set level of the kernels: SSE2 (any x86-64), AVX2 + FMA, or AVX-512F. */
 export type Isa = 'baseline' | 'avx2' | 'avx512';
 
+/** What `runtimeInfo()` reports. */
+export interface RuntimeInfo {
+  /** The level the kernels dispatch to now (the best this CPU runs, unless `setIsa` or FUSELOSS_ISA chose another). */
+  isa: Isa;
+  /** Every level this CPU can run. */
+  supportedIsas: Isa[];
+  /** Threads per kernel call (`getNumThreads()`). */
+  threads: number;
+  /** Hardware threads of this machine (the default thread count). */
+  hardwareThreads: number;
+  /** The compiler that built the addon (e.g. '12.2.0'). */
+  compiler: string;
+}
+
 /** The instruction-set level the kernels dispatch to, the levels this CPU supports, and build facts. */
-export function runtimeInfo(): { isa: Isa; supportedIsas: Isa[]; threads: number; hardwareThreads: number; compiler: string } {
+export function runtimeInfo(): RuntimeInfo {
   const b = native();
   return {
     isa: b.isa() as Isa,

@@ -6,29 +6,54 @@ import { linearBackwardReference, linearForwardReference, type LinearProblem } f
 import { gramReference } from './reference/reduce';
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
+/** The dims of a linear layer y = x·Wᵀ + b (torch.nn.Linear's layout: W is [outFeatures, inFeatures]). */
 export interface LinearShape {
+  /** Rows of x (B). */
   batch: number;
+  /** Features per row of x (I). */
   inFeatures: number;
+  /** Outputs per row (O). */
   outFeatures: number;
+  /** 'native' (default: our blocked GEMM, multi-threaded) or 'reference' (float64 TypeScript). */
   backend?: 'native' | 'reference';
 }
 
+/** `linearForward` options (PyTorch's F.linear). */
 export interface LinearForwardOptions extends LinearShape {
-  out?: { output?: Float32Array };
+  /** Preallocated output. */
+  out?: {
+    /** y [batch, outFeatures]. Default: a new array. */
+    output?: Float32Array;
+  };
 }
 
+/** Which gradients `linearBackward` computes (each defaults to true). */
+export interface LinearGradSelection {
+  /** gradOutᵀ·x [outFeatures, inFeatures] (needs x). */
+  gradWeight?: boolean;
+  /** Σ_b gradOut [outFeatures]. */
+  gradBias?: boolean;
+  /** gradOut·W [batch, inFeatures] (needs weight). */
+  gradInput?: boolean;
+}
+
+/** `linearBackward` options (the backward of F.linear). */
 export interface LinearBackwardOptions extends LinearShape {
   /** Which gradients to compute (default: all three). */
-  compute?: { gradWeight?: boolean; gradBias?: boolean; gradInput?: boolean };
+  compute?: LinearGradSelection;
   /** Preallocated outputs (required for the computed ones with accumulate). */
-  out?: { gradWeight?: Float32Array; gradBias?: Float32Array; gradInput?: Float32Array };
-  /** Add into `out` instead of overwriting (gradient accumulation over micro-batches). */
+  out?: LinearGrads;
+  /** Add into `out` instead of overwriting (gradient accumulation over micro-batches). Default false. */
   accumulate?: boolean;
 }
 
+/** A linear layer's gradients (those computed). */
 export interface LinearGrads {
+  /** d(loss)/dW [outFeatures, inFeatures]. */
   gradWeight?: Float32Array;
+  /** d(loss)/db [outFeatures]. */
   gradBias?: Float32Array;
+  /** d(loss)/dx [batch, inFeatures]. */
   gradInput?: Float32Array;
 }
 
@@ -70,15 +95,22 @@ function planForward(x: Float32Array, weight: Float32Array, bias: Float32Array |
   return { p, x, weight, b, y };
 }
 
-/** y = x·Wᵀ + b for x [batch, inFeatures], W [outFeatures, inFeatures], b [outFeatures] (or null). */
-export function linearForward(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): { output: Float32Array } {
+/** `linearForward`'s result. */
+export interface LinearOutput {
+  /** y [batch, outFeatures]. */
+  output: Float32Array;
+}
+
+/** y = x·Wᵀ + b for x [batch, inFeatures], W [outFeatures, inFeatures], b [outFeatures] (or null): PyTorch's F.linear, on our own GEMM (float32 FMA sums, the same bits for any thread count). */
+export function linearForward(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): LinearOutput {
   const q = planForward(x, weight, bias, options);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
   else native().linearForward(q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y);
   return { output: q.y };
 }
 
-export async function linearForwardAsync(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): Promise<{ output: Float32Array }> {
+/** `linearForward` off the event loop (the GEMM runs on the thread pool); the same bits. */
+export async function linearForwardAsync(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): Promise<LinearOutput> {
   const q = planForward(x, weight, bias, options);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
   else await native().linearForwardAsync(q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y);
@@ -129,6 +161,7 @@ export function linearBackward(x: Float32Array | null, gradOut: Float32Array, we
   return grads(q);
 }
 
+/** `linearBackward` off the event loop; the same bits. */
 export async function linearBackwardAsync(x: Float32Array | null, gradOut: Float32Array, weight: Float32Array | null, options: LinearBackwardOptions): Promise<LinearGrads> {
   const q = planBackward(x, gradOut, weight, options);
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
@@ -138,36 +171,52 @@ export async function linearBackwardAsync(x: Float32Array | null, gradOut: Float
 
 // ---------------------------------------------------------------- multiHeadBackward
 
+/** One head of `multiHeadBackward`: its weight and the loss gradient on its outputs. */
 export interface HeadInput {
-  /** [outFeatures, inFeatures] */
+  /** The head's weight, `[outFeatures, inFeatures]`. */
   weight: Float32Array;
-  /** [batch, outFeatures]: the loss gradient on this head's outputs (e.g. MultiTaskLoss's r.grads[task]). */
+  /** The loss gradient on this head's outputs, `[batch, outFeatures]` (e.g. MultiTaskLoss's r.grads[task]). */
   gradOut: Float32Array;
+  /** The head's outputs (O). */
   outFeatures: number;
   /** Compute gradBias (default true). */
   bias?: boolean;
-  out?: { gradWeight?: Float32Array; gradBias?: Float32Array; gradInput?: Float32Array };
+  /** Preallocated outputs. */
+  out?: LinearGrads;
 }
 
+/** `multiHeadBackward` options. */
 export interface MultiHeadOptions {
+  /** Rows of x (B). */
   batch: number;
+  /** Features per row of x, the shared representation (I). */
   inFeatures: number;
   /** How the heads' representation gradients become one (default { method: 'sum' }); false: not combined. */
   combine?: Omit<CombineOptions, 'out' | 'backend'> | false;
   /** Add into the `out` buffers (gradient accumulation). */
   accumulate?: boolean;
-  out?: { sharedGrad?: Float32Array };
+  /** Preallocated outputs. */
+  out?: {
+    /** The combined gradient on the shared representation [batch, inFeatures]. Default: a new array. */
+    sharedGrad?: Float32Array;
+  };
+  /** 'native' (default) or 'reference'. */
   backend?: 'native' | 'reference';
 }
 
+/** One head's gradients from `multiHeadBackward`. */
 export interface HeadGrads {
+  /** d(loss)/dWₜ [outFeatures, inFeatures]. */
   gradWeight: Float32Array;
+  /** d(loss)/dbₜ [outFeatures] (unless the head's bias: false). */
   gradBias?: Float32Array;
   /** gₜ = gradOutₜ·Wₜ: this task's gradient on the shared representation [batch, inFeatures]. */
   gradInput: Float32Array;
 }
 
+/** `multiHeadBackward`'s result. */
 export interface MultiHeadResult {
+  /** Each head's gradients, by head name. */
   heads: Record<string, HeadGrads>;
   /** The combined gradient on the shared representation (null with combine: false). */
   sharedGrad: Float32Array | null;
@@ -252,6 +301,7 @@ export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string
   return finishHeads(q, gram, options);
 }
 
+/** `multiHeadBackward` off the event loop; the same bits. */
 export async function multiHeadBackwardAsync(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult> {
   const q = planHeads(x, heads, options);
   if (q.p.backend === 'reference') return multiHeadBackward(x, heads, options);

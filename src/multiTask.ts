@@ -19,14 +19,18 @@ export { STRATEGIES } from './weighting';
 
 /** A task: its loss (any function of the catalogue) and that loss's options. */
 export interface TaskConfig {
+  /** The task's loss: any function of the catalogue by name ('crossEntropy', 'huberLoss', …); its options sit beside it. */
   loss: string;
   /** The uncertainty strategy's form for this task (default 'regression'). */
   uncertainty?: UncertaintyForm;
   [option: string]: unknown;
 }
 
+/** A MultiTaskLoss's configuration. */
 export interface MultiTaskConfig {
+  /** name → the task's loss and that loss's options (PyTorch's names). */
   tasks: Readonly<Record<string, TaskConfig>>;
+  /** The weighting strategy and its options (default { strategy: 'equal' }). */
   weighting?: WeightingConfig;
   /**
    * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy and
@@ -37,24 +41,34 @@ export interface MultiTaskConfig {
 
 /** One task's data for a step. */
 export interface TaskBatch {
+  /** The task head's output: a Float32Array (with `shape`) or a float32 tensor. */
   input: FloatInput;
+  /** The task's target, as its loss takes it (class ids, labels, values). */
   target: unknown;
   /** cosineEmbeddingLoss: the second input. */
   input2?: FloatInput;
   /** Dims of a plain Float32Array input. */
   shape?: readonly number[];
+  /** Per-sample weight, length = the first dim (0 masks a sample without a label). */
   sampleWeight?: Float32Array | readonly number[] | null;
   /** Preallocated gradients. */
-  out?: { grad?: Float32Array; grad2?: Float32Array };
+  out?: {
+    /** d(loss)/d(input), the input's shape. Default: a new array. */
+    grad?: Float32Array;
+    /** cosineEmbeddingLoss: d(loss)/d(input2). Default: a new array. */
+    grad2?: Float32Array;
+  };
   /** Write the gradient over the input. */
   inplace?: boolean;
 }
 
+/** Options of one `compute` call. */
 export interface ComputeOptions {
   /** Multiplies every gradient (e.g. 1 / accumulation steps); the losses are not scaled. */
   gradScale?: number;
 }
 
+/** What `compute` returns. */
 export interface MultiTaskResult {
   /** The joint loss the strategy defines (Σ wₜ·Lₜ for the linear strategies). */
   loss: number;
@@ -76,11 +90,17 @@ export interface MultiTaskResult {
 
 /** A JSON-serialisable snapshot for checkpoints (MultiTaskLoss.fromState resumes from it exactly). */
 export interface MultiTaskState {
+  /** The format's version. */
   version: 1;
+  /** The weighting strategy it was saved with. */
   strategy: StrategyName;
+  /** The tasks, in configuration order. */
   tasks: string[];
+  /** Steps ended (`endStep` calls). */
   step: number;
+  /** Epochs ended (`endEpoch` calls). */
   epoch: number;
+  /** The strategy's own state (log-variances, optimizer moments, loss histories, generator state…). */
   params: Record<string, unknown>;
 }
 
@@ -246,9 +266,11 @@ function ruleWeights(sw: StepWeights, L: Float64Array, empty: Uint8Array, idx: r
   return w;
 }
 
+/** Many task heads' losses in one native call per step, weighted by a strategy (static, uncertainty, DWA, GradNorm, FAMO, …) whose state it keeps. */
 export class MultiTaskLoss {
   /** Task names in configuration order. */
   readonly taskNames: readonly string[];
+  /** The weighting strategy. */
   readonly strategy: StrategyName;
   private readonly setups: Setup[];
   private readonly weighting: Strategy;
@@ -256,6 +278,7 @@ export class MultiTaskLoss {
   private steps = 0;
   private epochs = 0;
 
+  /** Validates the config (every task's loss and options) and sets up the strategy's state. */
   constructor(config: MultiTaskConfig) {
     if (typeof config !== 'object' || config === null) throw typeError('{ tasks, weighting? }', 'MultiTaskLoss config', config);
     for (const k of Object.keys(config))
@@ -304,6 +327,7 @@ export class MultiTaskLoss {
   get step(): number {
     return this.steps;
   }
+  /** Epochs ended so far. */
   get epoch(): number {
     return this.epochs;
   }

@@ -2,30 +2,46 @@
 // kinds. Argument validation, defaults, the README options table (scripts/docs.ts, checked by a test)
 // and the test matrix read it. Adding a loss means a kernel, a reference, and one entry here.
 
+/** How an option is validated: number (with range), integer, enum (values), boolean, shape, float32 array, outputs, backend. */
 export type OptionType = 'number' | 'integer' | 'enum' | 'boolean' | 'shape' | 'float32' | 'outputs' | 'backend';
 
+/** One option of a loss in the op table (what validation, the README tables and the tests read). */
 export interface OptionSpec {
+  /** The option's name (PyTorch's, camelCase). */
   readonly name: string;
+  /** Its kind, which decides how it is validated. */
   readonly type: OptionType;
+  /** Its default (absent: none). */
   readonly default?: number | string | boolean;
   /** Inclusive range for numbers. */
   readonly range?: readonly [number, number];
+  /** The allowed values of an enum option. */
   readonly values?: readonly string[];
+  /** What it does (the README's text). */
   readonly doc: string;
 }
 
+/** One loss in the op table: its name, peer, targets and options. */
 export interface LossSpec {
+  /** The function's name ('crossEntropy', …). */
   readonly name: string;
+  /** Its PyTorch (or torchvision / TensorFlow.js) peer. */
   readonly torch: string;
+  /** What its target is. */
   readonly targets: string;
+  /** Its options. */
   readonly options: readonly OptionSpec[];
 }
 
+/** The reductions every loss takes. */
 export const REDUCTIONS = ['mean', 'sum', 'none'] as const;
+/** 'mean' (default), 'sum' or 'none' (PyTorch's reduction). */
 export type Reduction = (typeof REDUCTIONS)[number];
 /** klDiv also takes 'batchmean' (sum / first dim), as PyTorch's F.kl_div. */
 export type KlReduction = Reduction | 'batchmean';
+/** The backends. */
 export const BACKENDS = ['native', 'reference', 'cuda'] as const;
+/** 'native' (the C++ addon, default), 'reference' (pure TypeScript, float64) or 'cuda' (where the family has a CUDA build). */
 export type Backend = (typeof BACKENDS)[number];
 
 /** Options every loss takes (shape, reduction conventions, outputs, backend). */
@@ -45,6 +61,7 @@ const sampleWeight: OptionSpec = {
   doc: 'Per-sample weight (length = first dim): multiplies each sample\'s losses and gradients before the reduction (the mean still divides by the element count).',
 };
 
+/** crossEntropy in the op table. */
 export const crossEntropySpec: LossSpec = {
   name: 'crossEntropy',
   torch: 'torch.nn.functional.cross_entropy',
@@ -60,15 +77,21 @@ export const crossEntropySpec: LossSpec = {
 
 // ---- elementwise losses: input and target of the same shape, one loss per element
 
+/** An elementwise loss's name. */
+export type ElementwiseName =
+  | 'mseLoss' | 'l1Loss' | 'smoothL1Loss' | 'huberLoss' | 'binaryCrossEntropy' | 'binaryCrossEntropyWithLogits'
+  | 'hingeEmbeddingLoss' | 'klDiv' | 'poissonNllLoss' | 'sigmoidFocalLoss' | 'hingeLoss' | 'logLoss';
 /** The kind codes of native/include/fuseloss/elementwise.h. */
-export const ELEMENTWISE_KIND = {
+export const ELEMENTWISE_KIND: Readonly<Record<ElementwiseName, number>> = {
   mseLoss: 0, l1Loss: 1, smoothL1Loss: 2, huberLoss: 3, binaryCrossEntropy: 4, binaryCrossEntropyWithLogits: 5,
   hingeEmbeddingLoss: 6, klDiv: 7, poissonNllLoss: 8, sigmoidFocalLoss: 9, hingeLoss: 10, logLoss: 11,
-} as const;
-export type ElementwiseName = keyof typeof ELEMENTWISE_KIND;
+};
 
+/** An elementwise loss in the op table. */
 export interface ElementwiseSpec extends LossSpec {
+  /** The function's name. */
   readonly name: ElementwiseName;
+  /** Its kind code in the native core (native/include/fuseloss/elementwise.h). */
   readonly kind: number;
 }
 
@@ -130,6 +153,7 @@ export const logLossSpec = elementwise('logLoss', 'tf.losses.logLoss', `${sameSh
   { name: 'epsilon', type: 'number', default: 1e-7, range: [0, Infinity], doc: 'Added inside both logs: −t·log(x + ε) − (1 − t)·log(1 − x + ε).' },
 ]);
 
+/** The elementwise losses of the op table. */
 export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
   mseLossSpec, l1LossSpec, smoothL1LossSpec, huberLossSpec, binaryCrossEntropySpec, binaryCrossEntropyWithLogitsSpec,
   hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec, hingeLossSpec, logLossSpec,
@@ -146,6 +170,7 @@ function cpuCommon(reduction: { default?: string; doc?: string } = {}): OptionSp
   });
 }
 
+/** nllLoss in the op table. */
 export const nllLossSpec: LossSpec = {
   name: 'nllLoss',
   torch: 'torch.nn.functional.nll_loss',
@@ -214,8 +239,10 @@ export const cosineDistanceSpec: LossSpec = {
   ],
 };
 
+/** The row-coupled losses of the op table. */
 export const ROW_LOSSES: readonly LossSpec[] = [multiMarginLossSpec, multilabelSoftMarginLossSpec, cosineEmbeddingLossSpec, softF1LossSpec, cosineDistanceSpec];
 
+/** Every loss of the catalogue (the op table). */
 export const LOSSES: readonly LossSpec[] = [crossEntropySpec, nllLossSpec, ...ELEMENTWISE_LOSSES, ...ROW_LOSSES];
 
 function rangeText([lo, hi]: readonly [number, number]): string {

@@ -6,16 +6,25 @@ import { native } from './binding';
 import { optimizerStepReference, type OptimHyper } from './reference/optim';
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
+/** torch.optim.SGD's options (same names, camelCase). */
 export interface SgdOptions {
+  /** Learning rate, ≥ 0 (required, as in PyTorch). */
   lr: number;
+  /** Momentum factor, ≥ 0; 0 disables the momentum buffer. Default 0. */
   momentum?: number;
+  /** Dampening of the momentum: buf = momentum·buf + (1 − dampening)·g. Default 0. */
   dampening?: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0). Default false. */
   nesterov?: boolean;
+  /** L2 penalty added to the gradient: g + weightDecay·p, ≥ 0. Default 0. */
   weightDecay?: number;
+  /** Maximise the objective (step along +g). Default false. */
   maximize?: boolean;
+  /** 'native' (default: one fused native step) or 'reference' (TypeScript, the same bits). */
   backend?: 'native' | 'reference';
 }
 
+/** torch.optim.Adam / AdamW's options (same names, camelCase). */
 export interface AdamOptions {
   /** Default 1e-3. */
   lr?: number;
@@ -25,7 +34,9 @@ export interface AdamOptions {
   eps?: number;
   /** Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled decay (default 0.01). */
   weightDecay?: number;
+  /** Maximise the objective. Default false. */
   maximize?: boolean;
+  /** 'native' (default: one fused native step) or 'reference' (TypeScript, the same bits). */
   backend?: 'native' | 'reference';
 }
 
@@ -34,6 +45,7 @@ export function encodeFloat32(a: Float32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
 
+/** The inverse of `encodeFloat32`; `name` labels errors. */
 export function decodeFloat32(s: string, name = 'value'): Float32Array {
   if (typeof s !== 'string') throw typeError('a base64 string of float32 bytes', name, s);
   const b = Buffer.from(s, 'base64');
@@ -43,12 +55,43 @@ export function decodeFloat32(s: string, name = 'value'): Float32Array {
   return out;
 }
 
+/** An optimizer's hyper-parameters as saved (every field; those a kind does not use keep their defaults). */
+export interface OptimizerHyperParameters {
+  /** Learning rate. */
+  lr: number;
+  /** SGD momentum factor. */
+  momentum: number;
+  /** SGD dampening. */
+  dampening: number;
+  /** SGD Nesterov momentum. */
+  nesterov: boolean;
+  /** Adam's β₁. */
+  beta1: number;
+  /** Adam's β₂. */
+  beta2: number;
+  /** Adam's ε. */
+  eps: number;
+  /** Weight decay (L2 for SGD and Adam, decoupled for AdamW). */
+  weightDecay: number;
+  /** Maximise the objective. */
+  maximize: boolean;
+}
+
+/** What `Optimizer.state()` returns (JSON). */
 export interface OptimizerState {
+  /** The optimizer's kind. */
   kind: 'sgd' | 'adam' | 'adamw';
-  hyper: Omit<OptimHyper, 'kind' | 'step'>;
+  /** Its hyper-parameters. */
+  hyper: OptimizerHyperParameters;
   /** Steps taken so far. */
   steps: number;
-  buffers: Record<string, { expAvg?: string; expAvgSq?: string }>;
+  /** Per parameter name: the moment buffers as base64 float32. */
+  buffers: Record<string, {
+    /** SGD's momentum buffer, or Adam's first moment. */
+    expAvg?: string;
+    /** Adam's second moment. */
+    expAvgSq?: string;
+  }>;
 }
 
 const KIND = { sgd: 0, adam: 1, adamw: 2 } as const;
@@ -61,6 +104,7 @@ function num(v: unknown, name: string, lo: number, hi = Infinity, hiOpen = false
 
 /** The shared machinery: named float32 parameters updated in place by `step(grads)`. */
 export abstract class Optimizer {
+  /** The parameters, by name, updated in place by `step`. */
   readonly params: Readonly<Record<string, Float32Array>>;
   protected readonly names: string[];
   protected readonly hyper: Omit<OptimHyper, 'step'>;
@@ -129,7 +173,7 @@ export abstract class Optimizer {
 
   /** JSON-serializable state (hyper-parameters, step count, moment buffers); parameters are not included. */
   state(): OptimizerState {
-    const { kind, ...hyper } = this.hyper;
+    const { kind, ...hyper } = this.hyper;  // every field of OptimizerHyperParameters
     const buffers: OptimizerState['buffers'] = {};
     for (const n of this.names) {
       buffers[n] = {};
@@ -162,6 +206,7 @@ export abstract class Optimizer {
 
 /** torch.optim.SGD: momentum (buffer started at the first gradient), dampening, Nesterov, L2 weight decay. */
 export class SGD extends Optimizer {
+  /** An SGD optimizer over named float32 parameters. */
   constructor(params: Record<string, Float32Array>, options: SgdOptions) {
     if (typeof options !== 'object' || options === null) throw typeError('{ lr, momentum?, … }', 'SGD options', options);
     const momentum = num(options.momentum ?? 0, 'momentum', 0);
@@ -189,6 +234,7 @@ function adamHyper(kind: 'adam' | 'adamw', options: AdamOptions | undefined, def
 
 /** torch.optim.Adam (weight decay as an L2 term on the gradient). */
 export class Adam extends Optimizer {
+  /** An Adam optimizer over named float32 parameters (options default as torch.optim.Adam). */
   constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
     super(params, adamHyper('adam', options, 0), options?.backend);
   }
@@ -196,12 +242,24 @@ export class Adam extends Optimizer {
 
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
 export class AdamW extends Optimizer {
+  /** An AdamW optimizer over named float32 parameters (options default as torch.optim.AdamW). */
   constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
     super(params, adamHyper('adamw', options, 0.01), options?.backend);
   }
 }
 
-export type OptimizerConfig = ({ type: 'sgd' } & SgdOptions) | ({ type: 'adam' } & AdamOptions) | ({ type: 'adamw' } & AdamOptions);
+/** An optimizer as a config object: its kind and its options. */
+export type OptimizerConfig = SgdConfig | AdamConfig;
+/** `{ type: 'sgd', lr, … }`. */
+export interface SgdConfig extends SgdOptions {
+  /** The optimizer's kind. */
+  type: 'sgd';
+}
+/** `{ type: 'adam' | 'adamw', … }`. */
+export interface AdamConfig extends AdamOptions {
+  /** The optimizer's kind. */
+  type: 'adam' | 'adamw';
+}
 
 /** An optimizer from a config object ({ type: 'sgd' | 'adam' | 'adamw', …options }). */
 export function createOptimizer(params: Record<string, Float32Array>, config: OptimizerConfig): Optimizer {

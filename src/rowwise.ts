@@ -6,44 +6,55 @@ import {
   type Backend, cosineEmbeddingLossSpec, type LossSpec, multilabelSoftMarginLossSpec, multiMarginLossSpec, type Reduction,
   softF1LossSpec, cosineDistanceSpec,
 } from './ops';
+import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
 import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
 
-interface RowCommon<R extends Reduction> {
-  /** Dims of a Float32Array input: [N, C] (or [C] for one sample). */
-  shape?: readonly number[];
-  reduction?: R;
-  sampleWeight?: Float32Array | readonly number[] | null;
-  gradOutput?: Float32Array | null;
-  gradScale?: number;
-  inplace?: boolean;
-  backend?: Exclude<Backend, 'cuda'>;
-  /** 'propagate' (default, PyTorch's behaviour) or 'raise': RangeError at the first NaN/±Infinity of the inputs or target. */
-  nanPolicy?: 'propagate' | 'raise';
+/**
+ * Options of the row-coupled losses: input `[N, C]` (or `[C]` for one sample); 'none' gives one loss per
+ * sample (softF1Loss: per label). CPU backends only ('native', 'reference').
+ */
+export interface RowLossOptions<R extends Reduction = Reduction> extends LossOptionsBase<R, Exclude<Backend, 'cuda'>> {
+  /** Preallocated outputs. */
+  out?: LossOutputs;
 }
-export interface MultiMarginLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+/** `multiMarginLoss` options (PyTorch's F.multi_margin_loss). */
+export interface MultiMarginLossOptions<R extends Reduction = Reduction> extends RowLossOptions<R> {
+  /** The exponent of each hinge term, 1 or 2 (PyTorch's `p`). Default 1. */
   p?: 1 | 2;
+  /** The margin in max(0, margin − x_y + x_c) (PyTorch's `margin`). Default 1. */
   margin?: number;
+  /** Class weights, length C, applied by the target class (PyTorch's `weight`). Default none. */
   weight?: Float32Array | readonly number[] | null;
-  out?: { grad?: Float32Array; loss?: Float32Array };
 }
-export interface MultilabelSoftMarginLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+/** `multilabelSoftMarginLoss` options (PyTorch's F.multilabel_soft_margin_loss; targets 0/1 `[N, C]`). */
+export interface MultilabelSoftMarginLossOptions<R extends Reduction = Reduction> extends RowLossOptions<R> {
+  /** Class weights, length C (PyTorch's `weight`). Default none. */
   weight?: Float32Array | readonly number[] | null;
-  out?: { grad?: Float32Array; loss?: Float32Array };
 }
-export interface CosineEmbeddingLossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+/** `cosineEmbeddingLoss` options (PyTorch's F.cosine_embedding_loss; two inputs `[N, D]`, targets ±1 `[N]`). */
+export interface CosineEmbeddingLossOptions<R extends Reduction = Reduction> extends Omit<RowLossOptions<R>, 'out'> {
+  /** ℓ = 1 − cos where t = 1, max(0, cos − margin) where t = −1 (PyTorch's `margin`). Default 0. */
   margin?: number;
-  out?: { grad?: Float32Array; grad2?: Float32Array; loss?: Float32Array };
+  /** Preallocated outputs: the gradients w.r.t. both inputs and the per-sample losses ('none'). */
+  out?: LossOutputs & {
+    /** d(loss)/d(input2), `[N, D]`. Default: a new array. */
+    grad2?: Float32Array;
+  };
 }
-export type CosineDistanceOptions<R extends Reduction = Reduction> = RowCommon<R>;
-export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowCommon<R> {
+/** `cosineDistance` options (tf.losses.cosineDistance along the last dim; no options of its own). */
+export type CosineDistanceOptions<R extends Reduction = Reduction> = RowLossOptions<R>;
+/** `softF1Loss` options (a differentiable macro F1 over labels; targets in [0, 1] `[N, C]`; 'none' gives `[C]`). */
+export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowLossOptions<R> {
+  /** Added to each label's denominator Σ(p + t), ≥ 0. Default 1e-8. */
   eps?: number;
-  out?: { grad?: Float32Array; loss?: Float32Array };
 }
 
-type Target = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array>;
+/** A row loss's target: class ids (multiMarginLoss: Int32Array or int64) or Float32Array labels, or a tensor of them. */
+export type RowTarget = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array>;
+type Target = RowTarget;
 
 export interface RowPlan {
   problem: RowProblem;
@@ -138,6 +149,7 @@ async function runAsync<R extends Reduction>(kernel: Kernel, p: RowPlan) {
 export function multiMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): LossResult<R> {
   return run<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options));
 }
+/** `multiMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function multiMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): Promise<LossResult<R>> {
   return Promise.resolve().then(() => runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options)));
 }
@@ -146,21 +158,29 @@ export function multiMarginLossAsync<R extends Reduction = 'mean'>(input: FloatI
 export function multilabelSoftMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): LossResult<R> {
   return run<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options));
 }
+/** `multilabelSoftMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): Promise<LossResult<R>> {
   return Promise.resolve().then(() => runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options)));
+}
+
+/** cosineEmbeddingLoss's result: the loss, and the gradients w.r.t. both inputs. */
+export interface CosineEmbeddingResult<R extends Reduction = Reduction> extends LossResult<R> {
+  /** d(loss)/d(input2), `[N, D]`. */
+  grad2: Float32Array;
 }
 
 /** PyTorch's F.cosine_embedding_loss of two `[N, D]` inputs; `grad` and `grad2` are the gradients w.r.t. each. */
 export function cosineEmbeddingLoss<R extends Reduction = 'mean'>(
   input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
-): LossResult<R> & { grad2: Float32Array } {
-  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as LossResult<R> & { grad2: Float32Array };
+): CosineEmbeddingResult<R> {
+  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as CosineEmbeddingResult<R>;
 }
+/** `cosineEmbeddingLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function cosineEmbeddingLossAsync<R extends Reduction = 'mean'>(
   input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
-): Promise<LossResult<R> & { grad2: Float32Array }> {
+): Promise<CosineEmbeddingResult<R>> {
   return Promise.resolve().then(
-    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as Promise<LossResult<R> & { grad2: Float32Array }>,
+    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as Promise<CosineEmbeddingResult<R>>,
   );
 }
 
@@ -171,6 +191,7 @@ export function cosineEmbeddingLossAsync<R extends Reduction = 'mean'>(
 export function softF1Loss<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): LossResult<R> {
   return run<R>('softF1Loss', planRows(softF1LossSpec, input, target, options));
 }
+/** `softF1Loss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function softF1LossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): Promise<LossResult<R>> {
   return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input, target, options)));
 }
@@ -179,6 +200,7 @@ export function softF1LossAsync<R extends Reduction = 'mean'>(input: FloatInput,
 export function cosineDistance<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): LossResult<R> {
   return run<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options));
 }
+/** `cosineDistance` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function cosineDistanceAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): Promise<LossResult<R>> {
   return Promise.resolve().then(() => runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options)));
 }

@@ -2,13 +2,19 @@
 // onnxruntime-node Tensor. Data is used in place (zero copy) whenever it is already the right type.
 import { checkNotDetached, rangeError, typeError } from './validate';
 
+/** A tensor as onnxruntime-node's `ort.Tensor` (or a plain object) holds it: row-major data and its dims. */
 export interface TensorLike<T extends ArrayBufferView = ArrayBufferView> {
+  /** Row-major elements (used in place, zero copy, when already the right type). */
   readonly data: T;
+  /** The dims; their product is the element count. */
   readonly dims: readonly number[];
+  /** ONNX's element type name ('float32', 'int64', …), when the tensor has one. */
   readonly type?: string;
 }
 
+/** A float input: a Float32Array (with `options.shape`) or a float32 tensor. */
 export type FloatInput = Float32Array | TensorLike<Float32Array>;
+/** Class ids (Int32Array, or int64 as ONNX models emit) or probabilities (Float32Array), or a tensor of them. */
 export type TargetInput = Int32Array | Float32Array | BigInt64Array | TensorLike<Int32Array | Float32Array | BigInt64Array>;
 
 export function isTensorLike(v: unknown): v is TensorLike {

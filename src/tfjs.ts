@@ -23,26 +23,38 @@ export enum Reduction {
   SUM_BY_NONZERO_WEIGHTS = 3,
 }
 
-/** The slice of a tfjs tensor used here. */
+/** The slice of a tfjs tensor used here (any tf.Tensor fits). */
 export interface TfTensor {
+  /** The tensor's dims. */
   shape: number[];
+  /** Its element type ('float32', …). */
   dtype: string;
+  /** Its elements, read synchronously. */
   dataSync(): ArrayLike<number>;
 }
 
 /** The slice of the `tf` namespace used here (pass `@tensorflow/tfjs` or `@tensorflow/tfjs-core`). */
 export interface Tf {
+  /** tf.customGrad: a function with its own gradient. */
   customGrad(f: (...args: never[]) => { value: TfTensor; gradFunc: (dy: TfTensor, saved: TfTensor[]) => TfTensor | TfTensor[] }): (...args: TfTensor[]) => TfTensor;
+  /** tf.tensor. */
   tensor(values: Float32Array, shape: number[], dtype?: string): TfTensor;
+  /** tf.scalar. */
   scalar(value: number): TfTensor;
+  /** tf.mul. */
   mul(a: TfTensor, b: TfTensor): TfTensor;
+  /** tf.broadcastTo. */
   broadcastTo(x: TfTensor, shape: number[]): TfTensor;
+  /** tf.dispose. */
   dispose(x: TfTensor | TfTensor[]): void;
+  /** tf.zerosLike. */
   zerosLike(x: TfTensor): TfTensor;
+  /** tf.transpose. */
   transpose(x: TfTensor, perm: number[]): TfTensor;
 }
 
-type Weights = TfTensor | number | undefined | null;
+/** tfjs's loss weights: a tensor broadcastable to the losses, a number, or none. */
+export type Weights = TfTensor | number | undefined | null;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -133,6 +145,7 @@ export function losses(tf: Tf) {
     });
   };
   return {
+    /** tf.Reduction's values (NONE, MEAN, SUM, SUM_BY_NONZERO_WEIGHTS). */
     Reduction,
     /** tf.losses.softmaxCrossEntropy(onehotLabels, logits, weights?, labelSmoothing = 0, reduction = SUM_BY_NONZERO_WEIGHTS): softmax over the last axis. */
     softmaxCrossEntropy(onehotLabels: TfTensor, logits: TfTensor, weights?: Weights, labelSmoothing = 0, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {

@@ -16,14 +16,23 @@ export interface TrainerTask extends TaskConfig {
   outputs: number;
 }
 
+/** The neck's activation: ReLU (default), tanh, or none (a linear neck). */
 export type Activation = 'relu' | 'tanh' | 'none';
 
+/** A MultiTaskTrainer's configuration (JSON: it is saved with the model). */
 export interface TrainerConfig {
+  /** name → the task's loss (any catalogue loss, with its options) and its head's output count. */
   tasks: Record<string, TrainerTask>;
   /** Features per row coming in (default: the backbone's featureSize). */
   inFeatures?: number;
   /** The trainable shared layer (default { units: 32, activation: 'relu' }); null: heads sit on the features. */
-  neck?: { units: number; activation?: Activation } | null;
+  neck?: {
+    /** Units of the shared layer. */
+    units: number;
+    /** Its activation (default 'relu'). */
+    activation?: Activation;
+  } | null;
+  /** The MultiTaskLoss weighting strategy and its options (default { strategy: 'equal' }). */
   weighting?: WeightingConfig;
   /** How the tasks' gradients on the shared layer combine (default { method: 'sum' }). */
   combine?: Omit<CombineOptions, 'out' | 'backend' | 'state' | 'losses'>;
@@ -39,51 +48,78 @@ export interface TrainerConfig {
 export interface Dataset {
   /** Row-major inputs: `size` rows of `rowDims` each (what the backbone takes after the batch dimension). */
   inputs: Float32Array;
+  /** The dims of one row (what the backbone takes after its batch dim; the features per row without a backbone). */
   rowDims: readonly number[];
+  /** Rows (N). */
   size: number;
   /** crossEntropy: Int32Array class ids (ignoreIndex −100 marks a missing label); others: Float32Array [size, outputs]. */
   targets: Record<string, Int32Array | Float32Array>;
   /** 0 where a row has no label for the task (a sample weight of 0); absent: every row labelled. */
   masks?: Record<string, Uint8Array>;
   /** Regression: the targets' standardization, so MAE / RMSE are reported in the original units. */
-  scales?: Record<string, { mean: number; std: number }>;
+  scales?: Record<string, {
+    /** The mean subtracted from the target. */
+    mean: number;
+    /** The standard deviation it was divided by. */
+    std: number;
+  }>;
 }
 
+/** One task's metrics on a dataset (classification: accuracy, macroF1; regression: mae, rmse). */
 export interface TaskMetrics {
+  /** Fraction of labelled rows predicted right (argmax; logit > 0 for BCE heads, averaged over labels). */
   accuracy?: number;
+  /** F1 averaged over the classes present (per label for BCE heads, then averaged). */
   macroF1?: number;
+  /** Mean absolute error, in the target's units when the dataset gives its scale. */
   mae?: number;
+  /** Root mean squared error, in the target's units when the dataset gives its scale. */
   rmse?: number;
   /** Labelled rows counted. */
   count: number;
 }
 
+/** What `fit` reports after each step (onStep). */
 export interface StepInfo {
+  /** Epochs completed before this step. */
   epoch: number;
+  /** The step's index within its epoch. */
   step: number;
+  /** The joint loss of the step (the weighting strategy's). */
   loss: number;
+  /** Each task's loss on the step's batch (unweighted). */
   taskLosses: Record<string, number>;
+  /** Each task's weight this step. */
   weights: Record<string, number>;
 }
 
+/** What `fit` reports after each epoch (onEpoch) and returns per epoch. */
 export interface EpochInfo {
+  /** Epochs completed, this one included. */
   epoch: number;
-  /** Means over the epoch's steps. */
+  /** The joint loss, averaged over the epoch's steps. */
   loss: number;
+  /** Each task's loss, averaged over the epoch's steps. */
   taskLosses: Record<string, number>;
+  /** Each task's weight at the epoch's last step. */
   weights: Record<string, number>;
   /** On `validation`, when given. */
   metrics?: Record<string, TaskMetrics>;
 }
 
+/** Options of `MultiTaskTrainer.fit`. */
 export interface FitOptions {
+  /** Epochs to train (on top of those already done). */
   epochs: number;
   /** Default 32. */
   batchSize?: number;
   /** Seed of the per-epoch shuffles (default 0); false: no shuffling. */
   shuffle?: number | false;
+  /** Evaluated after each epoch: EpochInfo.metrics. */
   validation?: Dataset;
+  /** Called after every step. */
   onStep?: (info: StepInfo) => void;
+  /** Called after every epoch. */
   onEpoch?: (info: EpochInfo) => void;
 }
 
@@ -113,24 +149,62 @@ function actBackward(kind: Activation, z: Float32Array, a: Float32Array, g: Floa
   else if (kind === 'tanh') for (let i = 0; i < g.length; i++) g[i] *= 1 - a[i] * a[i];
 }
 
+/** A trainer as `save` / `toJSON` write it: everything `load` / `fromJSON` need to resume exactly. */
+/** The forward pass of neck and heads. */
+export interface ForwardResult {
+  /** The neck's pre-activation [B, units] (null without a neck). */
+  z: Float32Array | null;
+  /** The shared representation the heads read: the neck's output, or the features without a neck. */
+  a: Float32Array;
+  /** Each task's head outputs [B, outputs]. */
+  outputs: Record<string, Float32Array>;
+}
+
+/** `gradients`' result. */
+export interface TrainerGradients {
+  /** The joint loss. */
+  loss: number;
+  /** Every parameter's gradient, by parameter name (as `params`). */
+  grads: Record<string, Float32Array>;
+  /** The step's losses and weights. */
+  info: StepInfo;
+  /** ‖gₜ‖ of each task's (weighted) gradient on the shared representation. */
+  gradNorms: Record<string, number>;
+}
+
+/** A trainer as `save` / `toJSON` write it: everything `load` / `fromJSON` need to resume exactly. */
 export interface SavedTrainer {
+  /** The file's kind. */
   format: 'fuseloss-trainer';
+  /** The format's version. */
   version: 1;
+  /** The trainer's configuration. */
   config: TrainerConfig;
+  /** Epochs completed. */
   epoch: number;
+  /** Every parameter buffer as base64 float32 (bit-exact). */
   params: Record<string, string>;
+  /** The optimizer's state (moments, step count). */
   optimizer: OptimizerState;
+  /** The MultiTaskLoss weighting state. */
   weighting: MultiTaskState;
+  /** The combine method's state across steps (gradvac, dbmtl). */
   combineState: Record<string, unknown>;
 }
 
+/** Trains a neck and one linear head per task on a frozen backbone (see TrainerConfig, fit, evaluate, save). */
 export class MultiTaskTrainer {
+  /** The configuration (a copy). */
   readonly config: TrainerConfig;
   /** name → float32 buffer: 'neck.weight' [units, inFeatures], 'neck.bias', '<task>.weight' [outputs, in], '<task>.bias'. */
   readonly params: Record<string, Float32Array> = {};
+  /** The tasks, in configuration order. */
   readonly taskNames: string[];
+  /** Features per row coming in (the neck's input). */
   readonly inFeatures: number;
+  /** The MultiTaskLoss that weights the tasks (its state is saved with the trainer). */
   readonly loss: MultiTaskLoss;
+  /** The optimizer over every parameter buffer. */
   readonly optimizer: Optimizer;
   /** Epochs completed. */
   epoch = 0;
@@ -141,6 +215,8 @@ export class MultiTaskTrainer {
   private readonly lossTasks: Record<string, TaskConfig>;
 
   /**
+   * A trainer with freshly initialised parameters (from `config.seed`).
+   * @param config tasks, neck, weighting, combine, optimizer, seed.
    * @param backbone the frozen trunk (null: the dataset's rows are the features).
    */
   constructor(config: TrainerConfig, backbone: OnnxBackbone | null = null) {
@@ -196,7 +272,7 @@ export class MultiTaskTrainer {
   }
 
   /** Forward of neck and heads on features x [B, inFeatures]. */
-  forward(x: Float32Array, B: number): { z: Float32Array | null; a: Float32Array; outputs: Record<string, Float32Array> } {
+  forward(x: Float32Array, B: number): ForwardResult {
     const backend = this.backend;
     let z: Float32Array | null = null, a = x;
     if (this.params['neck.weight']) {
@@ -235,7 +311,7 @@ export class MultiTaskTrainer {
    * The loss and every parameter's gradient on rows of a dataset, without updating anything (the
    * weighting strategy's state is not advanced either when `peek` is set).
    */
-  async gradients(data: Dataset, rows: ArrayLike<number>): Promise<{ loss: number; grads: Record<string, Float32Array>; info: StepInfo; gradNorms: Record<string, number> }> {
+  async gradients(data: Dataset, rows: ArrayLike<number>): Promise<TrainerGradients> {
     const B = rows.length;
     const x = await this.features(data, rows);
     const { z, a, outputs } = this.forward(x, B);
@@ -384,10 +460,12 @@ export class MultiTaskTrainer {
     };
   }
 
+  /** Writes `toJSON()` to a file. */
   save(path: string): void {
     writeFileSync(path, JSON.stringify(this.toJSON()));
   }
 
+  /** A trainer from `toJSON()`'s object, resuming exactly (parameters, optimizer, weighting, combine state, epoch). */
   static fromJSON(saved: SavedTrainer, backbone: OnnxBackbone | null = null): MultiTaskTrainer {
     if (typeof saved !== 'object' || saved === null || saved.format !== 'fuseloss-trainer' || saved.version !== 1)
       throw typeError('a saved fuseloss trainer (format fuseloss-trainer, version 1)', 'saved', saved);
@@ -404,6 +482,7 @@ export class MultiTaskTrainer {
     return tr;
   }
 
+  /** A trainer from a file `save` wrote (see fromJSON). */
   static load(path: string, backbone: OnnxBackbone | null = null): MultiTaskTrainer {
     return MultiTaskTrainer.fromJSON(JSON.parse(readFileSync(path, 'utf8')) as SavedTrainer, backbone);
   }

@@ -3,10 +3,14 @@
 // numbers per task; the heavy work (losses and weighted gradients) is one native call in multiTask.ts.
 import { rangeError, typeError } from './validate';
 
+/** The weighting strategies of MultiTaskLoss. */
 export const STRATEGIES = ['equal', 'static', 'uncertainty', 'dwa', 'rlw', 'gls', 'gradnorm', 'famo', 'dbmtl'] as const;
+/** A weighting strategy's name (one of STRATEGIES). */
 export type StrategyName = (typeof STRATEGIES)[number];
 
+/** A weighting strategy and its options (each strategy reads its own). */
 export interface WeightingConfig {
+  /** equal, static (weights), uncertainty (Kendall et al.), dwa, rlw, gls, gradnorm, famo or dbmtl. */
   strategy: StrategyName;
   /** equal: wₜ = 1/T instead of 1. */
   normalize?: boolean;
