@@ -3,7 +3,9 @@
 // every parameter (all buffers in one pool job); the state (moments, step count) is kept here and
 // serializes to JSON (float32 buffers as base64, bit-exact).
 import { native } from './binding';
-import { optimizerStepReference, type OptimHyper } from './reference/optim';
+import { optimizerStepReference, type OptimHyper, type OptimizerHyperParameters } from './reference/optim';
+
+export type { OptimizerHyperParameters };
 import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
 /** torch.optim.SGD's options (same names, camelCase). */
@@ -53,28 +55,6 @@ export function decodeFloat32(s: string, name = 'value'): Float32Array {
   const out = new Float32Array(b.length / 4);
   new Uint8Array(out.buffer).set(b);
   return out;
-}
-
-/** An optimizer's hyper-parameters as saved (every field; those a kind does not use keep their defaults). */
-export interface OptimizerHyperParameters {
-  /** Learning rate. */
-  lr: number;
-  /** SGD momentum factor. */
-  momentum: number;
-  /** SGD dampening. */
-  dampening: number;
-  /** SGD Nesterov momentum. */
-  nesterov: boolean;
-  /** Adam's β₁. */
-  beta1: number;
-  /** Adam's β₂. */
-  beta2: number;
-  /** Adam's ε. */
-  eps: number;
-  /** Weight decay (L2 for SGD and Adam, decoupled for AdamW). */
-  weightDecay: number;
-  /** Maximise the objective. */
-  maximize: boolean;
 }
 
 /** What `Optimizer.state()` returns (JSON). */

@@ -1,16 +1,32 @@
 // Reference optimizer updates: torch.optim 1.13's single-tensor rules, element by element, every float32
 // operation rounded with Math.fround in PyTorch's order (so the native step must match it bit for bit).
-export interface OptimHyper {
-  kind: 'sgd' | 'adam' | 'adamw';
+
+/** An optimizer's hyper-parameters as saved (every field; those a kind does not use keep their defaults). */
+export interface OptimizerHyperParameters {
+  /** Learning rate. */
   lr: number;
+  /** SGD momentum factor. */
   momentum: number;
+  /** SGD dampening. */
   dampening: number;
+  /** SGD Nesterov momentum. */
   nesterov: boolean;
+  /** Adam's β₁. */
   beta1: number;
+  /** Adam's β₂. */
   beta2: number;
+  /** Adam's ε. */
   eps: number;
+  /** Weight decay (L2 for SGD and Adam, decoupled for AdamW). */
   weightDecay: number;
+  /** Maximise the objective. */
   maximize: boolean;
+}
+
+/** The hyper-parameters of one step: the saved ones, the optimizer's kind and the step being taken. */
+export interface OptimHyper extends OptimizerHyperParameters {
+  /** The optimizer's kind. */
+  kind: 'sgd' | 'adam' | 'adamw';
   /** The step being taken, from 1. */
   step: number;
 }
