@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { OnnxBackbone } from './backbone';
 import type { CombineMethod, CombineOptions } from './combine';
-import { linearBackward, linearForward, multiHeadBackward } from './linear';
+import { linearBackwardAsync, linearForward, linearForwardAsync, multiHeadBackwardAsync } from './linear';
 import { MultiTaskLoss, type MultiTaskState, type TaskBatch, type TaskConfig } from './multiTask';
 import { createOptimizer, decodeFloat32, encodeFloat32, type Optimizer, type OptimizerConfig, type OptimizerState } from './optim';
 import { rangeError, typeError } from './validate';
@@ -271,19 +271,37 @@ export class MultiTaskTrainer {
     return f.data;
   }
 
-  /** Forward of neck and heads on features x [B, inFeatures]. */
+  /** Forward of neck and heads on features x [B, inFeatures] (see forwardAsync). */
   forward(x: Float32Array, B: number): ForwardResult {
-    const backend = this.backend;
-    let z: Float32Array | null = null, a = x;
-    if (this.params['neck.weight']) {
-      z = linearForward(x, this.params['neck.weight'], this.params['neck.bias'], { batch: B, inFeatures: this.inFeatures, outFeatures: this.hidden, backend }).output;
-      a = new Float32Array(z.length);
-      act(this.activation, z, a);
-    }
+    const neck = this.neckShape(B);
+    const z = neck ? linearForward(x, this.params['neck.weight'], this.params['neck.bias'], neck).output : null;
+    const a = z ? this.activate(z) : x;
     const outputs: Record<string, Float32Array> = {};
-    for (const t of this.taskNames)
-      outputs[t] = linearForward(a, this.params[`${t}.weight`], this.params[`${t}.bias`], { batch: B, inFeatures: this.hidden, outFeatures: this.config.tasks[t].outputs, backend }).output;
+    for (const t of this.taskNames) outputs[t] = linearForward(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B)).output;
     return { z, a, outputs };
+  }
+
+  /** `forward` with every GEMM off the event loop (what fit, evaluate and predict use); the same bits. */
+  async forwardAsync(x: Float32Array, B: number): Promise<ForwardResult> {
+    const neck = this.neckShape(B);
+    const z = neck ? (await linearForwardAsync(x, this.params['neck.weight'], this.params['neck.bias'], neck)).output : null;
+    const a = z ? this.activate(z) : x;
+    const ys = await Promise.all(this.taskNames.map((t) => linearForwardAsync(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B))));
+    return { z, a, outputs: Object.fromEntries(this.taskNames.map((t, i) => [t, ys[i].output])) };
+  }
+
+  private neckShape(B: number) {
+    return this.params['neck.weight'] ? { batch: B, inFeatures: this.inFeatures, outFeatures: this.hidden, backend: this.backend } : null;
+  }
+
+  private headShape(t: string, B: number) {
+    return { batch: B, inFeatures: this.hidden, outFeatures: this.config.tasks[t].outputs, backend: this.backend };
+  }
+
+  private activate(z: Float32Array): Float32Array {
+    const a = new Float32Array(z.length);
+    act(this.activation, z, a);
+    return a;
   }
 
   private batchOf(data: Dataset, rows: ArrayLike<number>, outputs: Record<string, Float32Array>): Record<string, TaskBatch> {
@@ -314,13 +332,13 @@ export class MultiTaskTrainer {
   async gradients(data: Dataset, rows: ArrayLike<number>): Promise<TrainerGradients> {
     const B = rows.length;
     const x = await this.features(data, rows);
-    const { z, a, outputs } = this.forward(x, B);
-    const r = this.loss.compute(this.batchOf(data, rows, outputs));
+    const { z, a, outputs } = await this.forwardAsync(x, B);
+    const r = await this.loss.computeAsync(this.batchOf(data, rows, outputs));
     const backend = this.backend;
     const heads = Object.fromEntries(Object.keys(r.grads).map((t) => [t, { weight: this.params[`${t}.weight`], gradOut: r.grads[t], outFeatures: this.config.tasks[t].outputs }]));
     const hasNeck = z !== null;
     const combine = this.config.combine ?? { method: 'sum' as CombineMethod };
-    const mh = multiHeadBackward(a, heads, {
+    const mh = await multiHeadBackwardAsync(a, heads, {
       batch: B, inFeatures: this.hidden, backend,
       combine: hasNeck ? { ...combine, state: this.combineState, losses: Object.keys(r.grads).map((t) => r.taskLosses[t]) } : false,
     });
@@ -333,7 +351,7 @@ export class MultiTaskTrainer {
     if (hasNeck) {
       const g = mh.sharedGrad!;
       actBackward(this.activation, z, a, g);
-      const gn = linearBackward(x, g, null, { batch: B, inFeatures: this.inFeatures, outFeatures: this.hidden, compute: { gradInput: false }, backend });
+      const gn = await linearBackwardAsync(x, g, null, { batch: B, inFeatures: this.inFeatures, outFeatures: this.hidden, compute: { gradInput: false }, backend });
       grads['neck.weight'] = gn.gradWeight!;
       grads['neck.bias'] = gn.gradBias!;
     }
@@ -344,12 +362,12 @@ export class MultiTaskTrainer {
   /** One training step on rows of a dataset. */
   async step(data: Dataset, rows: ArrayLike<number>): Promise<StepInfo> {
     const { grads, info, gradNorms } = await this.gradients(data, rows);
-    this.optimizer.step(grads);
+    await this.optimizer.stepAsync(grads);
     let lossesAfter: Record<string, number> | undefined;
     if (this.loss.strategy === 'famo') {
       const x = await this.features(data, rows);
-      const { outputs } = this.forward(x, rows.length);
-      lossesAfter = this.loss.compute(this.batchOf(data, rows, outputs)).taskLosses;
+      const { outputs } = await this.forwardAsync(x, rows.length);
+      lossesAfter = (await this.loss.computeAsync(this.batchOf(data, rows, outputs))).taskLosses;
     }
     this.loss.endStep({ weightedGradNorms: gradNorms, lossesAfter });
     return info;
@@ -394,7 +412,7 @@ export class MultiTaskTrainer {
     const out = Object.fromEntries(this.taskNames.map((t) => [t, new Float32Array(data.size * this.config.tasks[t].outputs)]));
     for (let b = 0; b < data.size; b += batchSize) {
       const rows = Int32Array.from({ length: Math.min(batchSize, data.size - b) }, (_, i) => b + i);
-      const { outputs } = this.forward(await this.features(data, rows), rows.length);
+      const { outputs } = await this.forwardAsync(await this.features(data, rows), rows.length);
       for (const t of this.taskNames) out[t].set(outputs[t], b * this.config.tasks[t].outputs);
     }
     return out;

@@ -95,6 +95,17 @@ describe('MultiTaskTrainer on the penguins', () => {
     for (const k of Object.keys(a.params)) expect(Buffer.from(c.params[k].buffer).equals(Buffer.from(a.params[k].buffer)), k).toBe(true);
   });
 
+  it('fit runs its kernels off the event loop: timers keep firing during training', async () => {
+    const t = await penguinTrainer();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    let steps = 0;
+    await t.fit(data.train, { epochs: 2, onStep: () => steps++ });
+    clearInterval(timer);
+    expect(steps).toBe(2 * Math.ceil(data.train.size / 32));
+    expect(ticks).toBeGreaterThan(steps / 2);
+  });
+
   it('native and reference trainers agree after a few steps', async () => {
     const n = await penguinTrainer('native'), r = await penguinTrainer('reference');
     await n.fit(data.train, { epochs: 1 });
