@@ -108,6 +108,15 @@ const otherApis: Api[] = [
     },
   },
   {
+    name: 'Adam.step', arrays: ['grads.w', 'grads.b'],
+    make: (o) => {
+      const w = sentinel(6), b = sentinel(2);
+      const opt = new fl.Adam({ w, b }, { lr: 0.1 });
+      const grads = { w: (o['grads.w'] ?? r(6)) as Float32Array, b: (o['grads.b'] ?? r(2)) as Float32Array };
+      return { sync: () => opt.step(grads), async: () => opt.stepAsync(grads), outputs: [w, b] };
+    },
+  },
+  {
     name: 'MultiTaskLoss.compute', arrays: ['input', 'target'],
     make: (o) => {
       const m = new fl.MultiTaskLoss({ tasks: { a: { loss: 'crossEntropy' }, b: { loss: 'mseLoss' } } });
@@ -179,6 +188,7 @@ function defaults(api: Api, name: string): ArrayBufferView {
     gramMatrix: { 'grads[0]': () => r(5, 2), 'grads[1]': () => r(5, 3) },
     clipGradNorm: { 'grads[0]': () => r(5) },
     'MultiTaskLoss.compute': { input: () => r(6), target: () => Int32Array.from([0, 2]) },
+    'Adam.step': { 'grads.w': () => r(6), 'grads.b': () => r(2) },
   };
   return table[api.name][name]();
 }

@@ -3,6 +3,7 @@
 // either returns an error Status or computes, and never reads or writes outside the buffers it was given
 // (their lengths are passed as the caller's element counts, as the N-API layer does). Built with ASan +
 // UBSan; driven by libFuzzer (clang) or by fuzz_main.cc's seeded random driver (any compiler).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "fuseloss/elementwise.h"
 #include "fuseloss/linear.h"
 #include "fuseloss/multi_task.h"
+#include "fuseloss/optim.h"
 #include "fuseloss/reduce.h"
 #include "fuseloss/rowwise.h"
 
@@ -216,17 +218,51 @@ void fuzz_linear(Reader& r) {
   (void)linear_backward(a);
 }
 
+// Optimizer steps: several buffers of lengths that may disagree, state present or not, buffers that may
+// alias each other, hyper-parameters in and out of range.
+void fuzz_optim(Reader& r) {
+  OptimizerArgs a;
+  a.kind = OptimizerKind(r.upto(2));
+  OptimizerHyper& h = a.hyper;
+  h.lr = r.f32(), h.momentum = r.flag() ? 0.0 : r.f32(), h.dampening = r.flag() ? 0.0 : r.f32(), h.nesterov = r.flag();
+  h.beta1 = r.f32(), h.beta2 = r.f32(), h.eps = r.f32(), h.weight_decay = r.flag() ? 0.0 : r.f32(), h.maximize = r.flag();
+  h.step = int64_t(r.upto(5)) - 1;
+  const int nb = int(r.upto(4));
+  std::vector<std::vector<float>> store;
+  store.reserve(size_t(4 * nb));
+  for (int b = 0; b < nb; ++b) {
+    const int64_t n = r.upto(40000);
+    ParamBuffer pb;
+    store.push_back(floats(r, n));
+    pb.param = store.back().data(), pb.param_len = int64_t(store.back().size());
+    store.push_back(floats(r, n));
+    pb.grad = store.back().data(), pb.grad_len = int64_t(store.back().size());
+    if (r.u8() % 8) {
+      store.push_back(floats(r, n));
+      pb.exp_avg = store.back().data(), pb.exp_avg_len = int64_t(store.back().size());
+    }
+    if (r.u8() % 8) {
+      store.push_back(floats(r, n));
+      pb.exp_avg_sq = store.back().data(), pb.exp_avg_sq_len = int64_t(store.back().size());
+    }
+    if (b > 0 && r.u8() % 16 == 0) pb.param = a.buffers[0].param, pb.param_len = std::min(pb.param_len, a.buffers[0].param_len);  // aliasing
+    a.buffers.push_back(pb);
+  }
+  (void)optimizer_step(a);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader r{data, size};
-  switch (r.u8() % 7) {
+  switch (r.u8() % 8) {
     case 0: fuzz_cross_entropy(r, false); break;
     case 1: fuzz_cross_entropy(r, true); break;
     case 2: fuzz_elementwise(r); break;
     case 3: fuzz_rows(r); break;
     case 4: fuzz_multi_task(r); break;
     case 5: fuzz_reduce(r); break;
+    case 6: fuzz_optim(r); break;
     default: fuzz_linear(r); break;
   }
   return 0;
