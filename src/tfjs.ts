@@ -58,7 +58,7 @@ export type Weights = TfTensor | number | undefined | null;
 
 const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
-/** The reduction's coefficient on each loss element (loss = Σ cᵢ·lᵢ) and the output shape. */
+/** The reduction's coefficient on each loss element, weights included: the loss is Σ cᵢ·lᵢ (NONE: cᵢ·lᵢ each). */
 function coefficients(tf: Tf, lossShape: number[], weights: Weights, reduction: Reduction): Float32Array {
   const n = size(lossShape);
   let w: Float32Array | null = null;
