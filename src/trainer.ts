@@ -326,8 +326,8 @@ export class MultiTaskTrainer {
   }
 
   /**
-   * The loss and every parameter's gradient on rows of a dataset, without updating anything (the
-   * weighting strategy's state is not advanced either when `peek` is set).
+   * The loss and every parameter's gradient on rows of a dataset, without updating the parameters, the
+   * optimizer or the weighting strategy (`step` does those).
    */
   async gradients(data: Dataset, rows: ArrayLike<number>): Promise<TrainerGradients> {
     const B = rows.length;

@@ -64,6 +64,16 @@ const T* ptr(const std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
 template <class T>
 T* mptr(std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
 
+// A reduction for any loss's args; 'none' gets the per-element loss output and maybe a grad_output.
+template <class Args>
+void pick_reduction(Reader& r, Args& a, std::vector<float>& lo, const std::vector<float>& go) {
+  a.reduction = Reduction(r.upto(2));
+  if (a.reduction == Reduction::None) {
+    a.loss_out = mptr(lo), a.loss_len = int64_t(lo.size());
+    if (r.flag()) a.grad_output = ptr(go), a.grad_output_len = int64_t(go.size());
+  }
+}
+
 void fuzz_cross_entropy(Reader& r, bool nll) {
   CrossEntropyArgs a;
   a.n = r.upto(40), a.c = 1 + r.upto(40), a.s = r.upto(3);
@@ -83,11 +93,7 @@ void fuzz_cross_entropy(Reader& r, bool nll) {
   else a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
   if (r.flag()) a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
-  a.reduction = Reduction(r.upto(2));
-  if (a.reduction == Reduction::None) {
-    a.loss_out = mptr(lo), a.loss_len = int64_t(lo.size());
-    if (r.flag()) a.grad_output = ptr(go), a.grad_output_len = int64_t(go.size());
-  }
+  pick_reduction(r, a, lo, go);
   a.ignore_index = r.flag() ? -100 : r.upto(a.c);
   a.label_smoothing = nll ? 0.0 : double(r.upto(4)) / 4.0;
   a.grad_scale = r.f32();
@@ -113,11 +119,7 @@ void fuzz_elementwise(Reader& r) {
   if (r.flag()) a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.pos_weight = ptr(pw), a.pos_weight_len = int64_t(pw.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
-  a.reduction = Reduction(r.upto(2));
-  if (a.reduction == Reduction::None) {
-    a.loss_out = mptr(lo), a.loss_len = int64_t(lo.size());
-    if (r.flag()) a.grad_output = ptr(go), a.grad_output_len = int64_t(go.size());
-  }
+  pick_reduction(r, a, lo, go);
   a.batchmean = r.flag(), a.grad_scale = r.f32(), a.p0 = r.f32(), a.p1 = r.f32(), a.flag = r.flag(), a.flag2 = r.flag();
   double loss = 0.0;
   (void)elementwise_loss(a, &loss);
@@ -140,11 +142,7 @@ void fuzz_rows(Reader& r) {
   if (which == 2) a.input2 = ptr(x2), a.input2_len = int64_t(x2.size()), a.grad2 = mptr(g2), a.grad2_len = int64_t(g2.size());
   if (r.flag()) a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
-  a.reduction = Reduction(r.upto(2));
-  if (a.reduction == Reduction::None) {
-    a.loss_out = mptr(lo), a.loss_len = int64_t(lo.size());
-    if (r.flag()) a.grad_output = ptr(go), a.grad_output_len = int64_t(go.size());
-  }
+  pick_reduction(r, a, lo, go);
   a.grad_scale = r.f32(), a.p = double(1 + r.upto(2)), a.margin = r.f32(), a.eps = r.f32();
   double loss = 0.0;
   switch (which) {
