@@ -1,11 +1,13 @@
 // `npm run bench [-- --quick] [-- --filter <text>] [-- --threads 1,2] [-- --json] [-- --out <dir>]`
 // Times every loss of the catalogue, MultiTaskLoss, the gradient reductions and the scaling sweeps, then
-// the same work in each peer present (PyTorch CPU, onnxruntime-node, TensorFlow.js); prints the tables
+// the same work in each peer present (PyTorch CPU, onnxruntime-node, TensorFlow.js), and the GPU section
+// where CUDA is available (bench/cuda.bench.ts); prints the tables
 // and writes <out>/<date>-<host>-bench.{json,md} with two SVG charts (and bench/results/latest.* for a
 // full default run, which the README shows).
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ce from './crossEntropy.bench';
+import * as gpu from './cuda.bench';
 import * as ew from './elementwise.bench';
 import * as mt from './multiTask.bench';
 import * as ortPeer from './peers/onnxruntime';
@@ -70,6 +72,10 @@ async function main() {
   const tfjsTitle = 'TensorFlow.js (tf.losses.* with tf.valueAndGrad, gradient read back; same thread count; × = its time / fuseloss time)';
   say(`${tfjsTitle}:`, (tfjs.note ? `${tfjs.note}\n` : '') + (tfjs.table ? textTable(tfjs.table) : ''));
 
+  const cudaRun = section('cuda', () => gpu.run(args));
+  const cudaTitle = `CUDA${cudaRun.device ? ` on ${cudaRun.device}` : ''} (kernel time by CUDA events on DeviceBuffers; calls timed whole; "% of D2D copy": bandwidth over a device-to-device copy of the same bytes; × torch: PyTorch eager loss + backward() on the same GPU, ${cudaRun.torch ?? 'not run'})`;
+  say(`${cudaTitle}:`, cudaRun.table ? textTable(cudaRun.table) : (cudaRun.note ?? ''));
+
   // Headline: cross-entropy at [4096, 1000] against every peer, with the targets of issue #7.
   const n = scaled(args, 4096);
   const ceName = `crossEntropy [${n},1000]`;
@@ -112,6 +118,7 @@ async function main() {
     torch: { version: torch.version, note: torch.note, rows: torch.rows },
     onnxruntime: { version: ort.version, note: ort.note, rows: ort.rows },
     tfjs: { version: tfjs.version, backend: tfjs.backend, note: tfjs.note, rows: tfjs.rows },
+    cuda: { device: cudaRun.device, note: cudaRun.note, torch: cudaRun.torch, rows: cudaRun.rows },
   };
   const json = writeResults(stem, results);
   const peersSvg = `${stem}-peers.svg`, scalingSvg = `${stem}-scaling.svg`;
@@ -137,6 +144,7 @@ async function main() {
       { title: torchTitle, note: torch.table ? undefined : torch.note, table: torch.table },
       { title: ortTitle, note: ort.table ? undefined : ort.note, table: ort.table },
       { title: tfjsTitle, note: tfjs.note, table: tfjs.table },
+      { title: cudaTitle, note: cudaRun.table ? undefined : cudaRun.note, table: cudaRun.table ?? null },
     ],
   });
   writeFileSync(`${stem}.md`, md);

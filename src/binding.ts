@@ -208,6 +208,11 @@ export interface CudaBinding {
   multiTask: NativeBinding['multiTask'];
   multiTaskAsync: NativeBinding['multiTaskAsync'];
   devices(): CudaDevice[];
+  deviceAlloc(length: number, int32: boolean): object;
+  deviceFree(handle: object): void;
+  deviceCopy(handle: object, host: Float32Array | Int32Array, toDevice: boolean): void;
+  deviceCopyDevice(dst: object, src: object): number;
+  lastKernelMs(): number;
   readonly cudaRuntimeVersion: number;
 }
 
@@ -263,5 +268,12 @@ export const cuda = {
   unavailableReason(): string | undefined {
     cudaLoaded ??= loadCuda();
     return cudaLoaded.error?.reason;
+  },
+  /**
+   * GPU time in milliseconds (CUDA events) of the kernels of the last backend 'cuda' call (or of the last
+   * `DeviceBuffer.copyFrom`), its host↔device copies excluded. Throws CudaUnavailableError without CUDA.
+   */
+  lastKernelMs(): number {
+    return cudaNative().lastKernelMs();
   },
 };

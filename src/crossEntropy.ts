@@ -6,7 +6,8 @@ import { type Backend, crossEntropySpec, type LossSpec, type Reduction } from '.
 import { crossEntropyReference, type CrossEntropyProblem } from './reference/crossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { checkFinite, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from './validate';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 
 /**
  * Options of `crossEntropy` (PyTorch's `F.cross_entropy`) and `nllLoss`. Input dims: [N, C] or
@@ -14,7 +15,7 @@ import { checkFinite, checkNotDetached, checkOptionNames, rangeError, scalarOpti
  */
 export interface CrossEntropyOptions<R extends Reduction = Reduction> extends LossOptionsBase<R> {
   /** Class weights, length C (PyTorch's `weight`): each target class's loss is multiplied by its weight; the mean divides by the sum of the weights of the counted targets. Default none. */
-  weight?: Float32Array | readonly number[] | null;
+  weight?: Float32Array | readonly number[] | DeviceBuffer<'float32'> | null;
   /** A class id whose targets contribute neither loss nor gradient (PyTorch's `ignore_index`). Default −100. */
   ignoreIndex?: number;
   /** ε in [0, 1]: the target becomes (1 − ε)·target + ε/C (PyTorch's `label_smoothing`, class weights included). Default 0. */
@@ -30,6 +31,17 @@ export interface LossResult<R extends Reduction = Reduction> {
   /** d(loss)/d(input), same shape as input. */
   grad: Float32Array;
 }
+
+/** What a loss returns when its input is a DeviceBuffer (backend 'cuda'): the gradient stays on the GPU. */
+export interface DeviceLossResult<R extends string = Reduction> {
+  /** The reduced loss (copied to the host), or the per-element losses as a DeviceBuffer for reduction 'none'. */
+  loss: R extends 'none' ? DeviceBuffer<'float32'> : number;
+  /** d(loss)/d(input) on the GPU, the input's element count. */
+  grad: DeviceBuffer<'float32'>;
+}
+
+/** A crossEntropy target on the GPU: class ids (int32) or probabilities (float32). */
+export type DeviceTarget = DeviceBuffer<'int32'> | DeviceBuffer<'float32'>;
 
 export interface CrossEntropyPlan {
   problem: CrossEntropyProblem;
@@ -65,18 +77,22 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
     tDims = target.dims;
   }
   if (t instanceof BigInt64Array) t = toInt32(t, 'target');
+  // A DeviceBuffer target stands for the typed array of its dtype (length and identity are all the checks use).
+  if (t instanceof DeviceBuffer) t = t.dtype === 'int32' ? (t as unknown as Int32Array) : (t as unknown as Float32Array);
+  const isIds = t instanceof Int32Array || (t instanceof DeviceBuffer && t.dtype === 'int32');
+  const isProbs = t instanceof Float32Array || (t instanceof DeviceBuffer && t.dtype === 'float32');
   let targetArr: Int32Array | Float32Array;
-  if (t instanceof Int32Array) {
-    targetArr = t;
-    checkNotDetached(t, 'target');
-    if (t.length !== n * s)
+  if (isIds) {
+    targetArr = t as Int32Array;
+    checkNotDetached(targetArr, 'target');
+    if (targetArr.length !== n * s)
       throw rangeError(`${n * s} class ids (shape [${positionDims.join(', ')}])`, 'target', t);
     if (tDims && (tDims.length !== positionDims.length || tDims.some((d, i) => d !== positionDims[i])))
       throw rangeError(`target.dims [${positionDims.join(', ')}]`, 'target.dims', `[${tDims.join(', ')}]`);
-  } else if (t instanceof Float32Array && !classIdsOnly) {
-    targetArr = t;
-    checkNotDetached(t, 'target');
-    if (t.length !== x.data.length)
+  } else if (isProbs && !classIdsOnly) {
+    targetArr = t as Float32Array;
+    checkNotDetached(targetArr, 'target');
+    if (targetArr.length !== x.data.length)
       throw rangeError(`${x.data.length} probabilities (the input's shape [${dims.join(', ')}])`, 'target', t);
     if (tDims && (tDims.length !== dims.length || tDims.some((d, i) => d !== dims[i])))
       throw rangeError(`target.dims [${dims.join(', ')}]`, 'target.dims', `[${tDims.join(', ')}]`);
@@ -94,9 +110,12 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
   const reduction = scalarOption<Reduction>(opts, spec, 'reduction');
   const gradScale = scalarOption<number>(opts, spec, 'gradScale');
   const inplace = scalarOption<boolean>(opts, spec, 'inplace');
-  const backend = scalarOption<Backend>(opts, spec, 'backend');
-  if (scalarOption<string>(opts, spec, 'nanPolicy') === 'raise')
+  const backend = backendFor(name, scalarOption<Backend>(opts, spec, 'backend'), opts.backend !== undefined,
+    [x.data, targetArr, weight, sampleWeight, options.gradOutput, options.out?.grad, options.out?.loss], spec);
+  if (scalarOption<string>(opts, spec, 'nanPolicy') === 'raise') {
+    checkFiniteHost(name, [['input', x.data], ['target', targetArr]]);
     checkFinite([['input', x.data], ['target', targetArr instanceof Float32Array ? targetArr : null]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+  }
 
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, `shape [${positionDims.join(', ')}]`);
   const { grad, lossOut } = resolveOutputs({
@@ -130,11 +149,18 @@ export function result<R extends Reduction>(p: CrossEntropyPlan, loss: number): 
  * (Int32Array, [N, d1…dk]) or class probabilities (Float32Array, the input's shape).
  */
 export function crossEntropy<R extends Reduction = 'mean'>(
-  input: FloatInput, target: TargetInput, options?: CrossEntropyOptions<R>,
-): LossResult<R> {
-  const p = plan(input, target, options);
+  input: DeviceBuffer<'float32'>, target: DeviceTarget | Int32Array | Float32Array, options: CrossEntropyOptions<R>,
+): DeviceLossResult<R>;
+/** Host arrays (or tensors) in, host arrays out; any backend. */
+export function crossEntropy<R extends Reduction = 'mean'>(
+  input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+): LossResult<R>;
+export function crossEntropy<R extends Reduction = 'mean'>(
+  input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+): LossResult<R> | DeviceLossResult<R> {
+  const p = plan(input as FloatInput, target as TargetInput, options);
   if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
-  if (p.backend === 'cuda') return result(p, cudaNative().crossEntropy(...nativeArgs(p)));
+  if (p.backend === 'cuda') return result(p, cudaNative().crossEntropy(...toNativeArgs(nativeArgs(p))));
   return result(p, native().crossEntropy(...nativeArgs(p)));
 }
 
@@ -144,11 +170,21 @@ export function crossEntropy<R extends Reduction = 'mean'>(
  * Argument errors reject the promise (nothing is written).
  */
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
-  input: FloatInput, target: TargetInput, options?: CrossEntropyOptions<R>,
-): Promise<LossResult<R>> {
-  const p = plan(input, target, options);
+  input: DeviceBuffer<'float32'>, target: DeviceTarget | Int32Array | Float32Array, options: CrossEntropyOptions<R>,
+): Promise<DeviceLossResult<R>>;
+/** Host arrays (or tensors) in, host arrays out; any backend. */
+export async function crossEntropyAsync<R extends Reduction = 'mean'>(
+  input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+): Promise<LossResult<R>>;
+export async function crossEntropyAsync<R extends Reduction = 'mean'>(
+  input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+): Promise<LossResult<R> | DeviceLossResult<R>> {
+  const p = plan(input as FloatInput, target as TargetInput, options);
   if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
-  if (p.backend === 'cuda') return result(p, await cudaNative().crossEntropyAsync(...nativeArgs(p)));
+  if (p.backend === 'cuda') {
+    const args = nativeArgs(p);
+    return result(p, await holding(args, () => cudaNative().crossEntropyAsync(...toNativeArgs(args))));
+  }
   return result(p, await native().crossEntropyAsync(...nativeArgs(p)));
 }
 

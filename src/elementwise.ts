@@ -3,11 +3,12 @@
 import { cudaNative, native } from './binding';
 import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type Reduction } from './ops';
-import type { LossResult } from './crossEntropy';
+import type { DeviceLossResult, LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from './reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from './tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 
 /**
  * Options of the elementwise losses (input and target of one shape, any rank ≥ 1; one loss per element).
@@ -34,12 +35,12 @@ export interface HuberLossOptions<R extends Reduction = Reduction> extends Eleme
 /** `binaryCrossEntropy` options (PyTorch's F.binary_cross_entropy; input: probabilities in [0, 1]). */
 export interface BinaryCrossEntropyOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
   /** Rescales each element's loss: length = the element count, or the last dim (broadcast); PyTorch's `weight`. Default none. */
-  weight?: Float32Array | readonly number[] | null;
+  weight?: Float32Array | readonly number[] | DeviceBuffer<'float32'> | null;
 }
 /** `binaryCrossEntropyWithLogits` options (PyTorch's F.binary_cross_entropy_with_logits; input: logits). */
 export interface BinaryCrossEntropyWithLogitsOptions<R extends Reduction = Reduction> extends BinaryCrossEntropyOptions<R> {
   /** Weight of the positive term per class, length = the last dim (PyTorch's `pos_weight`). Default none (1). */
-  posWeight?: Float32Array | readonly number[] | null;
+  posWeight?: Float32Array | readonly number[] | DeviceBuffer<'float32'> | null;
 }
 /** `hingeEmbeddingLoss` options (PyTorch's F.hinge_embedding_loss; targets ±1). */
 export interface HingeEmbeddingLossOptions<R extends Reduction = Reduction> extends ElementwiseOptions<R> {
@@ -95,12 +96,13 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const x = floatInput(input, o.shape, 'input');
   const dims = x.dims;
   const numel = x.data.length;
-  const t = isTensorLike(target) ? target.data : target;
+  const t: unknown = isTensorLike(target) ? target.data : target;
   if (isTensorLike(target) && (target.dims.length !== dims.length || target.dims.some((d, i) => d !== dims[i])))
     throw rangeError(`target.dims [${dims.join(', ')}] (the input's dims)`, 'target.dims', `[${target.dims.join(', ')}]`);
-  if (!(t instanceof Float32Array)) throw typeError('a Float32Array (the input\'s shape)', 'target', t);
-  checkNotDetached(t, 'target');
-  if (t.length !== numel) throw rangeError(`${numel} elements (the input's shape [${dims.join(', ')}])`, 'target', t);
+  if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32')) throw typeError('a Float32Array (the input\'s shape)', 'target', t);
+  const tf = t as Float32Array;
+  checkNotDetached(tf, 'target');
+  if (tf.length !== numel) throw rangeError(`${numel} elements (the input's shape [${dims.join(', ')}])`, 'target', t);
   const samples = dims[0];
   const classes = Math.max(1, dims[dims.length - 1]);
 
@@ -116,9 +118,12 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const reduction = scalarOption<KlReduction>(o, spec, 'reduction');
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
-  const backend = scalarOption<Backend>(o, spec, 'backend');
-  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise')
-    checkFinite([['input', x.data], ['target', t]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+  const backend = backendFor(name, scalarOption<Backend>(o, spec, 'backend'), o.backend !== undefined,
+    [x.data, t, weight, posWeight, sampleWeight, o.gradOutput, (o.out as Record<string, unknown> | undefined)?.grad, (o.out as Record<string, unknown> | undefined)?.loss], spec);
+  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise') {
+    checkFiniteHost(name, [['input', x.data], ['target', t]]);
+    checkFinite([['input', x.data], ['target', t as Float32Array]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+  }
   const has = (k: string) => hasOption(spec, k);
   const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
   const params = {
@@ -130,11 +135,11 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const gradOutput = gradOutputOption(o.gradOutput, name, reduction, numel, "the input's shape");
   const { grad, lossOut } = resolveOutputs({
     name, input: x.data, out: o.out, inplace, reduction, lossLength: numel,
-    inputs: [['target', t], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
+    inputs: [['target', tf], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
   });
   return {
     spec, grad, lossOut, backend,
-    problem: { name, input: x.data, target: t, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },
+    problem: { name, input: x.data, target: tf, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },
   };
 }
 
@@ -164,14 +169,17 @@ function result<R extends string>(p: ElementwisePlan, loss: number): Elementwise
 function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): ElementwiseResult<R> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
-  if (p.backend === 'cuda') return result(p, cudaNative().elementwiseLoss(...elementwiseNativeArgs(p)));
+  if (p.backend === 'cuda') return result(p, cudaNative().elementwiseLoss(...toNativeArgs(elementwiseNativeArgs(p))));
   return result(p, native().elementwiseLoss(...elementwiseNativeArgs(p)));
 }
 
 async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<ElementwiseResult<R>> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
-  if (p.backend === 'cuda') return result(p, await cudaNative().elementwiseLossAsync(...elementwiseNativeArgs(p)));
+  if (p.backend === 'cuda') {
+    const args = elementwiseNativeArgs(p);
+    return result(p, await holding(args, () => cudaNative().elementwiseLossAsync(...toNativeArgs(args))));
+  }
   return result(p, await native().elementwiseLossAsync(...elementwiseNativeArgs(p)));
 }
 
@@ -180,12 +188,26 @@ const specOf = (name: ElementwiseSpec['name']) => ELEMENTWISE_LOSSES.find((s) =>
 export type ElementwiseTarget = Float32Array | TensorLike<Float32Array>;
 type Target = ElementwiseTarget;
 
-function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name']) {
+/** An elementwise loss: host arrays in and out, or DeviceBuffers in and out (backend 'cuda'). */
+export interface ElementwiseLossFn<O> {
+  /** On the GPU: input (and target) are DeviceBuffers; the gradient and 'none' losses stay on the GPU. */
+  <R extends string = 'mean'>(input: DeviceBuffer<'float32'>, target: DeviceBuffer<'float32'> | Float32Array, options: O & { reduction?: R }): DeviceLossResult<R>;
+  /** Host arrays (or tensors) in, host arrays out; any backend. */
+  <R extends string = 'mean'>(input: FloatInput, target: Target | DeviceBuffer<'float32'>, options?: O & { reduction?: R }): ElementwiseResult<R>;
+}
+/** The async form of an elementwise loss. */
+export interface ElementwiseLossAsyncFn<O> {
+  /** On the GPU: input (and target) are DeviceBuffers; the gradient and 'none' losses stay on the GPU. */
+  <R extends string = 'mean'>(input: DeviceBuffer<'float32'>, target: DeviceBuffer<'float32'> | Float32Array, options: O & { reduction?: R }): Promise<DeviceLossResult<R>>;
+  /** Host arrays (or tensors) in, host arrays out; any backend. */
+  <R extends string = 'mean'>(input: FloatInput, target: Target | DeviceBuffer<'float32'>, options?: O & { reduction?: R }): Promise<ElementwiseResult<R>>;
+}
+
+function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name']): readonly [ElementwiseLossFn<O>, ElementwiseLossAsyncFn<O>] {
   const spec = specOf(name);
-  return [
-    <R extends string = 'mean'>(input: FloatInput, target: Target, options?: O & { reduction?: R }) => runSync<R>(spec, input, target, options),
-    <R extends string = 'mean'>(input: FloatInput, target: Target, options?: O & { reduction?: R }) => runAsync<R>(spec, input, target, options),
-  ] as const;
+  const sync = (input: unknown, target: unknown, options?: object) => runSync(spec, input as FloatInput, target as Target, options);
+  const async_ = (input: unknown, target: unknown, options?: object) => runAsync(spec, input as FloatInput, target as Target, options);
+  return [sync as ElementwiseLossFn<O>, async_ as ElementwiseLossAsyncFn<O>] as const;
 }
 
 const mse = pair<MseLossOptions>('mseLoss');

@@ -3,7 +3,7 @@
 import { native } from './binding';
 
 export { crossEntropy, crossEntropyAsync } from './crossEntropy';
-export type { CrossEntropyOptions, LossResult } from './crossEntropy';
+export type { CrossEntropyOptions, LossResult, DeviceLossResult, DeviceTarget } from './crossEntropy';
 export { nllLoss, nllLossAsync } from './nllLoss';
 export type { NllLossOptions } from './nllLoss';
 export {
@@ -20,7 +20,7 @@ export {
 export type {
   ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
-  HingeLossOptions, LogLossOptions, ElementwiseResult, ElementwiseTarget,
+  HingeLossOptions, LogLossOptions, ElementwiseResult, ElementwiseTarget, ElementwiseLossFn, ElementwiseLossAsyncFn,
 } from './elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multiTask';
 export type { LossOptionsBase, LossOutputs } from './lossOptions';
@@ -45,6 +45,8 @@ export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType,
 export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
 export type { CudaDevice } from './binding';
+export { DeviceBuffer } from './device';
+export type { DeviceDType, HostArrayOf } from './device';
 
 /** Threads the native kernels use (the calling thread included). Default: the number of cores. */
 export function setNumThreads(n: number): void {

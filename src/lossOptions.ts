@@ -1,12 +1,13 @@
 // The options every loss of the catalogue takes (documented once; each family's options extend them).
 import type { Backend } from './ops';
+import type { DeviceBuffer } from './device';
 
 /** Preallocated outputs of a loss call: written in place, returned as the result's arrays. */
 export interface LossOutputs {
-  /** The gradient d(loss)/d(input): a Float32Array with the input's element count. Default: a new array. */
-  grad?: Float32Array;
-  /** reduction 'none' only: the per-element (or per-row) losses. Default: a new array. */
-  loss?: Float32Array;
+  /** The gradient d(loss)/d(input): a Float32Array (or, backend 'cuda', a DeviceBuffer) with the input's element count. Default: a new array (a new DeviceBuffer when the input is one). */
+  grad?: Float32Array | DeviceBuffer<'float32'>;
+  /** reduction 'none' only: the per-element (or per-row) losses. Default: a new array (a new DeviceBuffer when the input is one). */
+  loss?: Float32Array | DeviceBuffer<'float32'>;
 }
 
 /**
@@ -29,19 +30,20 @@ export interface LossOptionsBase<R extends string, B extends string = Backend> {
    * the reduction; the mean still divides by the element count. No PyTorch counterpart (it would be a
    * multiplication of the 'none' losses). Default none.
    */
-  sampleWeight?: Float32Array | readonly number[] | null;
+  sampleWeight?: Float32Array | readonly number[] | DeviceBuffer<'float32'> | null;
   /**
    * reduction 'none' only: the upstream gradient ∂L/∂loss per loss element (what `loss.backward(g)` takes
    * in PyTorch); the gradient is scaled by it element by element. Default ones.
    */
-  gradOutput?: Float32Array | null;
+  gradOutput?: Float32Array | DeviceBuffer<'float32'> | null;
   /** A factor on the gradient (not on the loss), e.g. a task weight or 1/accumulation steps. Default 1. */
   gradScale?: number;
   /** Write the gradient over the input (saves an allocation; the input is lost). Default false. */
   inplace?: boolean;
   /**
    * 'native' (default: the C++ addon, SIMD and the thread pool), 'reference' (pure TypeScript in float64:
-   * the oracle), or 'cuda' where the family has a CUDA build (host arrays in and out).
+   * the oracle), or 'cuda' where the family has a CUDA build (host arrays, staged in and out, or
+   * DeviceBuffers, used in place; 'cuda' is implied when an argument is a DeviceBuffer).
    */
   backend?: B;
   /**

@@ -1,6 +1,7 @@
 // MultiTaskLoss: the joint loss L = Σ wₜ·Lₜ of several task heads, every task's loss and weighted gradient
 // in one native call (all tasks' chunks share the thread pool), with a weighting strategy and its state.
 import { cudaNative, native } from './binding';
+import { type DeviceBuffer, holding, isDeviceBuffer, toNativeArgs } from './device';
 import { type CrossEntropyPlan, nativeArgs as ceNativeArgs, plan as planCrossEntropy } from './crossEntropy';
 import { elementwiseNativeArgs, type ElementwisePlan, planElementwise } from './elementwise';
 import { type ElementwiseSpec, LOSSES, type LossSpec } from './ops';
@@ -41,20 +42,20 @@ export interface MultiTaskConfig {
 
 /** One task's data for a step. */
 export interface TaskBatch {
-  /** The task head's output: a Float32Array (with `shape`) or a float32 tensor. */
-  input: FloatInput;
-  /** The task's target, as its loss takes it (class ids, labels, values). */
+  /** The task head's output: a Float32Array (with `shape`), a float32 tensor, or (backend 'cuda') a float32 DeviceBuffer (with `shape`). */
+  input: FloatInput | DeviceBuffer<'float32'>;
+  /** The task's target, as its loss takes it (class ids, labels, values; a DeviceBuffer with backend 'cuda'). */
   target: unknown;
   /** cosineEmbeddingLoss: the second input. */
   input2?: FloatInput;
   /** Dims of a plain Float32Array input. */
   shape?: readonly number[];
   /** Per-sample weight, length = the first dim (0 masks a sample without a label). */
-  sampleWeight?: Float32Array | readonly number[] | null;
+  sampleWeight?: Float32Array | readonly number[] | DeviceBuffer<'float32'> | null;
   /** Preallocated gradients. */
   out?: {
-    /** d(loss)/d(input), the input's shape. Default: a new array. */
-    grad?: Float32Array;
+    /** d(loss)/d(input), the input's shape. Default: a new array (a new DeviceBuffer when the input is one). */
+    grad?: Float32Array | DeviceBuffer<'float32'>;
     /** cosineEmbeddingLoss: d(loss)/d(input2). Default: a new array. */
     grad2?: Float32Array;
   };
@@ -76,8 +77,10 @@ export interface MultiTaskResult {
   taskLosses: Record<string, number>;
   /** The weight applied to each contributing task's gradient (dL/dLₜ). */
   weights: Record<string, number>;
-  /** d(loss)/d(input) of every task in the batch, already weighted (zeros for a fully masked task). */
+  /** d(loss)/d(input) of every task in the batch with a host input, already weighted (zeros for a fully masked task). */
   grads: Record<string, Float32Array>;
+  /** The same for tasks whose input is a DeviceBuffer (backend 'cuda'): their gradients stay on the GPU. */
+  deviceGrads: Record<string, DeviceBuffer<'float32'>>;
   /** cosineEmbeddingLoss tasks: the gradient of the second input. */
   grads2: Record<string, Float32Array>;
   /** Tasks that contributed, in configuration order. */
@@ -176,19 +179,23 @@ function planTask(s: Setup, i: number, item: TaskBatch, gradScale: number): Plan
     case FAMILY.crossEntropy:
     case FAMILY.nllLoss:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
-      return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan: planCrossEntropy(item.input, item.target as never, opts, spec) };
+      return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan: planCrossEntropy(item.input as FloatInput, item.target as never, opts, spec) };
     case FAMILY.elementwise:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
-      return { i, kind: 'ew', plan: planElementwise(spec as ElementwiseSpec, item.input, item.target as never, opts) };
+      return { i, kind: 'ew', plan: planElementwise(spec as ElementwiseSpec, item.input as FloatInput, item.target as never, opts) };
     default:
       if (s.family === FAMILY.cosineEmbeddingLoss && item.input2 === undefined) throw typeError('a Float32Array', 'input2', undefined);
-      return { i, kind: 'row', plan: planRows(spec, item.input, item.target as never, opts, item.input2) };
+      return { i, kind: 'row', plan: planRows(spec, item.input as FloatInput, item.target as never, opts, item.input2) };
   }
 }
 
 function gradsOf(p: Planned): Float32Array[] {
   if (p.kind === 'row') return p.plan.grad2 ? [p.plan.grad, p.plan.grad2] : [p.plan.grad];
   return [p.plan.grad];
+}
+
+function arraysOfPlan(p: Planned): unknown[] {
+  return Object.values(p.plan.problem as unknown as Record<string, unknown>);
 }
 
 function arraysOf(p: Planned): ArrayBufferView[] {
@@ -358,7 +365,7 @@ export class MultiTaskLoss {
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
     const out = new Float64Array(3 * p.planned.length);
     try {
-      (this.backend === 'cuda' ? cudaNative() : native()).multiTask(...this.nativeCall(p, out));
+      (this.backend === 'cuda' ? cudaNative() : native()).multiTask(...toNativeArgs(this.nativeCall(p, out)));
     } catch (e) {
       throw this.nativeError(p, e);
     }
@@ -371,7 +378,8 @@ export class MultiTaskLoss {
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
     const out = new Float64Array(3 * p.planned.length);
     try {
-      await (this.backend === 'cuda' ? cudaNative() : native()).multiTaskAsync(...this.nativeCall(p, out));
+      const args = this.nativeCall(p, out);
+      await holding(args, () => (this.backend === 'cuda' ? cudaNative() : native()).multiTaskAsync(...toNativeArgs(args)));
     } catch (e) {
       throw this.nativeError(p, e);
     }
@@ -406,6 +414,10 @@ export class MultiTaskLoss {
         throw prefixed(e, s.name);
       }
     });
+    if (this.backend !== 'cuda')
+      for (const t of planned)
+        if ([...arraysOfPlan(t), ...gradsOf(t)].some(isDeviceBuffer))
+          throw new TypeError(`tasks.${this.taskNames[t.i]}: DeviceBuffer arguments live on the GPU; they need the config's backend 'cuda' (this MultiTaskLoss has '${this.backend}')`);
     // Tasks run side by side: a task's gradient must not overlap another task's arrays (the native core
     // checks this itself before writing; the reference checks here).
     if (this.backend === 'reference') for (const a of planned)
@@ -483,10 +495,11 @@ export class MultiTaskLoss {
     const T = this.taskNames.length;
     const L = new Float64Array(T), w = new Float64Array(T);
     const used = new Array<boolean>(T).fill(false);
-    const r: MultiTaskResult = { loss: 0, taskLosses: {}, weights: {}, grads: {}, grads2: {}, tasks: [], skipped: [] };
+    const r: MultiTaskResult = { loss: 0, taskLosses: {}, weights: {}, grads: {}, deviceGrads: {}, grads2: {}, tasks: [], skipped: [] };
     p.planned.forEach((t, j) => {
       const name = this.taskNames[t.i];
-      r.grads[name] = t.plan.grad;
+      if (isDeviceBuffer(t.plan.grad)) r.deviceGrads[name] = t.plan.grad as DeviceBuffer<'float32'>;
+      else r.grads[name] = t.plan.grad;
       if (t.kind === 'row' && t.plan.grad2) r.grads2[name] = t.plan.grad2;
       if (empty[j]) return;
       used[t.i] = true;

@@ -1,12 +1,24 @@
 // Shared option handling of every loss: optional weight arrays, gradOutput, and the outputs (preallocated
 // `out`, `inplace`), all checked before anything is written.
+import { DeviceBuffer } from './device';
 import { checkNotDetached, overlaps, rangeError, sameView, typeError } from './validate';
+
+// A float32 DeviceBuffer stands where a Float32Array does: the checks below use its length and identity,
+// and the CUDA backend reads and writes it on the device.
+const isF32Device = (v: unknown): v is DeviceBuffer => v instanceof DeviceBuffer && v.dtype === 'float32';
+const asF32 = (v: DeviceBuffer) => v as unknown as Float32Array;
+
+/** A new output like `like`: on the GPU when `like` is a DeviceBuffer. */
+export function newLike(like: Float32Array, length: number): Float32Array {
+  return like instanceof DeviceBuffer ? asF32(DeviceBuffer.alloc(length)) : new Float32Array(length);
+}
 
 /** A Float32Array or number[] option (copied to a Float32Array), or null when absent. */
 export function floatArrayOption(v: unknown, name: string, length?: number, what?: string): Float32Array | null {
   if (v == null) return null;
   let a: Float32Array;
   if (v instanceof Float32Array) a = v;
+  else if (isF32Device(v)) a = asF32(v);
   else if (Array.isArray(v) && v.every((e) => typeof e === 'number')) a = Float32Array.from(v);
   else throw typeError('a Float32Array or number[]', name, v);
   checkNotDetached(a, name);
@@ -18,10 +30,11 @@ export function floatArrayOption(v: unknown, name: string, length?: number, what
 export function gradOutputOption(v: unknown, name: string, reduction: string, length: number, what: string): Float32Array | null {
   if (v == null) return null;
   if (reduction !== 'none') throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
-  if (!(v instanceof Float32Array)) throw typeError('a Float32Array', `${name}.gradOutput`, v);
-  checkNotDetached(v, 'gradOutput');
-  if (v.length !== length) throw rangeError(`${length} elements (${what})`, `${name}.gradOutput`, v);
-  return v;
+  if (!(v instanceof Float32Array) && !isF32Device(v)) throw typeError('a Float32Array', `${name}.gradOutput`, v);
+  const a = v as Float32Array;
+  checkNotDetached(a, 'gradOutput');
+  if (a.length !== length) throw rangeError(`${length} elements (${what})`, `${name}.gradOutput`, v);
+  return a;
 }
 
 export interface OutputRequest {
@@ -47,15 +60,16 @@ export interface Outputs {
 
 function gradOutput(name: string, key: string, out: Record<string, unknown> | undefined, input: Float32Array, inplace: boolean): Float32Array {
   const v = out?.[key];
-  if (v === undefined) return inplace ? input : new Float32Array(input.length);
-  if (!(v instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.${key}`, v);
-  checkNotDetached(v, `out.${key}`);
-  if (v.length !== input.length) throw rangeError(`${input.length} elements (the input's shape)`, `${name}.out.${key}`, v);
-  if (inplace && !sameView(v, input))
+  if (v === undefined) return inplace ? input : newLike(input, input.length);
+  if (!(v instanceof Float32Array) && !isF32Device(v)) throw typeError('a Float32Array', `${name}.out.${key}`, v);
+  const g = v as Float32Array;
+  checkNotDetached(g, `out.${key}`);
+  if (g.length !== input.length) throw rangeError(`${input.length} elements (the input's shape)`, `${name}.out.${key}`, v);
+  if (inplace && !sameView(g, input))
     throw new TypeError(`${name}: inplace: true writes the gradient over its input; out.${key} must be omitted or be that input`);
-  if (!sameView(v, input) && overlaps(v, input))
+  if (!sameView(g, input) && overlaps(g, input))
     throw new RangeError(`${name}.out.${key} overlaps input without being the same array (in place needs the same array)`);
-  return v;
+  return g;
 }
 
 export function resolveOutputs(r: OutputRequest): Outputs {
@@ -83,14 +97,15 @@ export function resolveOutputs(r: OutputRequest): Outputs {
   let lossOut: Float32Array | null = null;
   if (r.reduction === 'none') {
     if (o?.loss !== undefined) {
-      if (!(o.loss instanceof Float32Array)) throw typeError('a Float32Array', `${name}.out.loss`, o.loss);
-      checkNotDetached(o.loss, 'out.loss');
-      if (o.loss.length !== r.lossLength) throw rangeError(`${r.lossLength} elements`, `${name}.out.loss`, o.loss);
+      if (!(o.loss instanceof Float32Array) && !isF32Device(o.loss)) throw typeError('a Float32Array', `${name}.out.loss`, o.loss);
+      const l = o.loss as Float32Array;
+      checkNotDetached(l, 'out.loss');
+      if (l.length !== r.lossLength) throw rangeError(`${r.lossLength} elements`, `${name}.out.loss`, o.loss);
       for (const v of [...grads, r.input, ...r.inputs.map(([, a]) => a)])
-        if (v && overlaps(o.loss, v)) throw new RangeError(`${name}.out.loss overlaps an input or a gradient`);
-      lossOut = o.loss;
+        if (v && overlaps(l, v)) throw new RangeError(`${name}.out.loss overlaps an input or a gradient`);
+      lossOut = l;
     } else {
-      lossOut = new Float32Array(r.lossLength);
+      lossOut = newLike(r.input, r.lossLength);
     }
   } else if (o?.loss !== undefined) {
     throw new TypeError(`${name}.out.loss is only used with reduction 'none' (got '${r.reduction}')`);

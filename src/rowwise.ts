@@ -10,7 +10,7 @@ import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
-import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError, backendFor } from './validate';
 
 /**
  * Options of the row-coupled losses: input `[N, C]` (or `[C]` for one sample); 'none' gives one loss per
@@ -103,6 +103,7 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
   const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
+  backendFor(name, backend, o.backend !== undefined, [x.data, x2, weight, sampleWeight, o.gradOutput, (o.out as Record<string, unknown> | undefined)?.grad], spec);
   if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise')
     checkFinite([[input2 ? 'input1' : 'input', x.data], ['input2', x2], ['target', targetF]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   const p = has('p') ? scalarOption<number>(o, spec, 'p') : 1;

@@ -1,5 +1,6 @@
 // Inputs are Float32Arrays with `options.shape`, or tensor-like objects `{ data, dims }` such as an
 // onnxruntime-node Tensor. Data is used in place (zero copy) whenever it is already the right type.
+import { DeviceBuffer } from './device';
 import { checkNotDetached, rangeError, typeError } from './validate';
 
 /** A tensor as onnxruntime-node's `ort.Tensor` (or a plain object) holds it: row-major data and its dims. */
@@ -56,16 +57,17 @@ export function floatInput(v: unknown, shape: unknown, name: string): { data: Fl
   } else {
     data = v;
     dims = shape;
-    if (dims === undefined && v instanceof Float32Array)
-      throw new TypeError(`Expected options.shape (e.g. [N, C]) for a Float32Array ${name} but received undefined`);
+    if (dims === undefined && (v instanceof Float32Array || v instanceof DeviceBuffer))
+      throw new TypeError(`Expected options.shape (e.g. [N, C]) for a ${v instanceof DeviceBuffer ? 'DeviceBuffer' : 'Float32Array'} ${name} but received undefined`);
   }
-  if (!(data instanceof Float32Array)) throw typeError('a Float32Array (or a tensor with float32 data)', name, data);
-  checkNotDetached(data, name);
+  if (data instanceof DeviceBuffer && data.dtype === 'float32') data = data as unknown as Float32Array;  // used by identity and length only
+  else if (!(data instanceof Float32Array)) throw typeError('a Float32Array (or a tensor with float32 data, or a float32 DeviceBuffer)', name, data);
+  checkNotDetached(data as Float32Array, name);
   const d = checkDims(dims, isTensorLike(v) ? `${name}.dims` : 'options.shape');
   const count = elementCount(d);
-  if (data.length !== count)
+  if ((data as Float32Array).length !== count)
     throw rangeError(`${count} elements (shape [${d.join(', ')}])`, name, data);
-  return { data, dims: d };
+  return { data: data as Float32Array, dims: d };
 }
 
 /** Class ids as Int32Array (BigInt64Array targets, as ONNX models emit, are converted with a range check). */

@@ -1,6 +1,7 @@
 // Argument checks with one error shape: "Expected <what> for <name> but received <value>". Everything is
 // checked here, before any output is touched; the native layer re-checks sizes before it reads memory.
-import type { LossSpec, OptionSpec } from './ops';
+import { DeviceBuffer } from './device';
+import type { Backend, LossSpec, OptionSpec } from './ops';
 
 export function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -9,6 +10,7 @@ export function describe(v: unknown): string {
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '…' : v);
   if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+  if (v instanceof DeviceBuffer) return `a ${v.dtype} DeviceBuffer(${v.length})`;
   if (Array.isArray(v)) return `Array(${v.length})`;
   if (typeof v === 'function') return 'a function';
   return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
@@ -23,6 +25,10 @@ export function rangeError(what: string, name: string, v: unknown): RangeError {
 }
 
 export function checkNotDetached(a: ArrayBufferView, name: string): void {
+  if (a instanceof DeviceBuffer) {
+    if (a.disposed) throw new TypeError(`Expected a live DeviceBuffer for ${name} but it was disposed`);
+    return;
+  }
   if (a.byteLength !== 0) return;
   try {
     (a.buffer as ArrayBuffer).slice(0, 0); // throws on a detached buffer
@@ -118,4 +124,24 @@ export function checkFinite(arrays: readonly (readonly [string, Float32Array | n
         }
     if (first >= 0) throw new RangeError(`${name}[${first}] = ${a[first]}: nanPolicy 'raise' refuses NaN and ±Infinity (nothing was written)`);
   }
+}
+
+/**
+ * The backend of a call whose arrays may be DeviceBuffers: 'cuda' when one is (a backend option naming
+ * another is a TypeError: the data is on the GPU), else the option's value.
+ */
+export function backendFor(name: string, option: Backend, explicit: boolean, arrays: readonly unknown[], spec?: LossSpec): Backend {
+  if (!arrays.some((a) => a instanceof DeviceBuffer)) return option;
+  const values = spec?.options.find((o) => o.name === 'backend')?.values;
+  if (values && !values.includes('cuda'))
+    throw new TypeError(`${name} has no CUDA build, so it cannot take DeviceBuffer arguments; copy them to the host with toHost()`);
+  if (explicit && option !== 'cuda')
+    throw new TypeError(`${name}: DeviceBuffer arguments live on the GPU and need backend 'cuda' (got '${option}'); copy them to the host with toHost() for another backend`);
+  return 'cuda';
+}
+
+/** nanPolicy 'raise' scans host memory: a DeviceBuffer among the arrays is a TypeError. */
+export function checkFiniteHost(name: string, arrays: readonly (readonly [string, unknown])[]): void {
+  for (const [k, a] of arrays)
+    if (a instanceof DeviceBuffer) throw new TypeError(`${name}: nanPolicy 'raise' scans host arrays; ${k} is a DeviceBuffer (use 'propagate', or check it on the host)`);
 }

@@ -78,7 +78,7 @@ describe('crossEntropy rejects bad input before writing anything', () => {
       it(`${c.name} (${backend})`, async () => {
         const args = c.args();
         const opts = args[2] && typeof args[2] === 'object' ? { backend, ...args[2] } : args[2];
-        const grad = c.untouched ? c.untouched(args) : (args[2] as CrossEntropyOptions | undefined)?.out?.grad;
+        const grad = c.untouched ? c.untouched(args) : (args[2] as CrossEntropyOptions | undefined)?.out?.grad as Float32Array | undefined;
         const call = () => crossEntropy(args[0] as never, args[1] as never, opts as never);
         expect(call).toThrow(c.error);
         expect(call).toThrow(c.message);

@@ -8,7 +8,7 @@ import * as fl from '../src/index';
 import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, type CrossEntropyOptions } from '../src/index';
 import { ELEMENTWISE_LOSSES } from '../src/ops';
 import { materialize, optionSets, problem } from './elementwiseProblems';
-import { decode, expectClose, expectSameBits, loadFixtures, rng } from './helpers';
+import { decode, expectClose, expectSameBits, loadFixtures, mtlBatch, MTL_TASKS, rng } from './helpers';
 
 type AnyLoss = (input: Float32Array, target: Float32Array, options?: object) => { loss: number | Float32Array; grad: Float32Array };
 const ewFn = (name: string) => (fl as unknown as Record<string, AnyLoss>)[name];
@@ -65,7 +65,8 @@ if (!available) {
       });
     }
 
-    const shapes = [[4096, 1000], [256, 32000], [65536, 10], [4, 21, 64, 64], [7, 33], [3, 5, 17]];
+    // every kernel: warp-per-row (C in 32…1024, each register width), block-per-row (C > 1024), lanes (C < 32 or spatial)
+    const shapes = [[4096, 1000], [256, 32000], [65536, 10], [4, 21, 64, 64], [7, 33], [3, 5, 17], [50, 64], [37, 100], [19, 250], [11, 500], [5, 1024], [9, 1025]];
     for (const shape of shapes)
       for (const kind of ['index', 'prob'] as const)
         for (const [reduction, ls, weighted] of [['mean', 0, false], ['sum', 0.1, true], ['none', 0.05, false]] as const) {
@@ -163,16 +164,8 @@ if (!available) {
   describe(`MultiTaskLoss on ${cuda.devices()[0]?.name}`, () => {
     const r0 = rng(4242);
     const n = 3000;
-    const batch = () => ({
-      species: { input: r0.floats(n * 1000, 2), target: Int32Array.from({ length: n }, (_, i) => (i * 7919) % 1000), shape: [n, 1000] },
-      sex: { input: r0.floats(n * 100, 2), target: Float32Array.from({ length: n * 100 }, (_, i) => (i % 3 === 0 ? 1 : 0)), shape: [n, 100] },
-      mass: { input: r0.floats(n * 8), target: r0.floats(n * 8), shape: [n, 8] },
-      masked: { input: r0.floats(n * 5), target: new Int32Array(n).fill(-100), shape: [n, 5] },
-    });
-    const tasks = {
-      species: { loss: 'crossEntropy', labelSmoothing: 0.1 }, sex: { loss: 'binaryCrossEntropyWithLogits' }, mass: { loss: 'huberLoss', delta: 1 },
-      masked: { loss: 'crossEntropy' },
-    } as const;
+    const batch = () => mtlBatch(r0, n);
+    const tasks = MTL_TASKS;
     for (const strategy of ['static', 'gls', 'famo'] as const) {
       it(`${strategy}: the GPU step equals the CPU step (elementwise tasks bit for bit, cross-entropy within rounding)`, async () => {
         const b = batch();

@@ -84,3 +84,17 @@ export function expectSameBits(actual: Float32Array, expected: Float32Array, lab
   for (let i = 0; i < a.length; i++)
     if (a[i] !== e[i] && !(anyNaN && Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
 }
+
+/** The four-task MultiTaskLoss problem of the CUDA tests (one task fully masked) and its tasks. */
+export function mtlBatch(r: ReturnType<typeof rng>, n: number) {
+  return {
+    species: { input: r.floats(n * 1000, 2), target: Int32Array.from({ length: n }, (_, i) => (i * 7919) % 1000), shape: [n, 1000] },
+    sex: { input: r.floats(n * 100, 2), target: Float32Array.from({ length: n * 100 }, (_, i) => (i % 3 === 0 ? 1 : 0)), shape: [n, 100] },
+    mass: { input: r.floats(n * 8), target: r.floats(n * 8), shape: [n, 8] },
+    masked: { input: r.floats(n * 5), target: new Int32Array(n).fill(-100), shape: [n, 5] },
+  };
+}
+export const MTL_TASKS = {
+  species: { loss: 'crossEntropy', labelSmoothing: 0.1 }, sex: { loss: 'binaryCrossEntropyWithLogits' }, mass: { loss: 'huberLoss', delta: 1 },
+  masked: { loss: 'crossEntropy' },
+} as const;

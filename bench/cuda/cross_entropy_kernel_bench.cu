@@ -35,7 +35,8 @@ float time_ms(F fn, int reps) {
   return ms / reps;
 }
 
-int main() {
+int main(int argc, char** argv) {
+  const char* impl = argc > 1 ? argv[1] : "fuseloss";  // a label for tuning builds (run.sh)
   const long long shapes[][2] = {{8192, 32000}, {65536, 1000}, {4096, 1000}, {256, 32000}, {65536, 10}};
   for (auto& sh : shapes) {
     const long long n = sh[0], c = sh[1], elems = n * c;
@@ -63,8 +64,8 @@ int main() {
     CHECK(cudaGetLastError());
     const float cp = time_ms([&] { CHECK(cudaMemcpyAsync(copy, x, elems * 4, cudaMemcpyDeviceToDevice, 0)); }, reps);
     const double bytes = 8.0 * double(elems);
-    std::printf("{\"impl\":\"fuseloss\",\"n\":%lld,\"c\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_ms\":%.4f,\"copy_gbps\":%.1f,\"pct_copy\":%.1f}\n",
-                n, c, ce, bytes / (ce * 1e6), cp, bytes / (cp * 1e6), 100.0 * cp / ce);
+    std::printf("{\"impl\":\"%s\",\"n\":%lld,\"c\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_ms\":%.4f,\"copy_gbps\":%.1f,\"pct_copy\":%.1f}\n",
+                impl, n, c, ce, bytes / (ce * 1e6), cp, bytes / (cp * 1e6), 100.0 * cp / ce);
     cudaFree(x), cudaFree(g), cudaFree(copy), cudaFree(t), cudaFree(rl);
   }
   // Elementwise losses at 64M elements: read input + target, write the gradient (12 B/element), against
@@ -100,8 +101,8 @@ int main() {
       const float ms = time_ms([&] { fuseloss::cuda::ew_launch(k, sums, 0); }, 20);
       CHECK(cudaGetLastError());
       const double gbps = 12.0 * double(n) / (ms * 1e6);
-      std::printf("{\"impl\":\"fuseloss\",\"loss\":\"%s\",\"numel\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_gbps\":%.1f,\"pct_copy_bw\":%.1f}\n",
-                  l.name, n, ms, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
+      std::printf("{\"impl\":\"%s\",\"loss\":\"%s\",\"numel\":%lld,\"ms\":%.4f,\"gbps\":%.1f,\"copy_gbps\":%.1f,\"pct_copy_bw\":%.1f}\n",
+                  impl, l.name, n, ms, gbps, copy_gbps, 100.0 * gbps / copy_gbps);
     }
     cudaFree(x), cudaFree(t), cudaFree(g), cudaFree(copy), cudaFree(sums);
   }

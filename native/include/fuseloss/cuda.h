@@ -24,7 +24,10 @@ struct DeviceInfo {
 // Devices visible to the CUDA runtime; an error status when there is no driver or no device.
 Status devices(std::vector<DeviceInfo>* out);
 
-// crossEntropy on device 0 with host arrays: the same checks as the CPU path (nothing is written on a bad
+// Every array argument below may be host memory (staged: copied in and out through pinned buffers) or
+// device memory (a DeviceBuffer: read and written in place); the loss comes back to the host.
+//
+// crossEntropy on device 0: the same checks as the CPU path (nothing is written on a bad
 // argument), then copy in through pinned staging buffers reused across calls, compute on one stream,
 // copy out. Calls are serialised (one stream, shared buffers).
 Status cross_entropy(const CrossEntropyArgs& args, double* loss);
@@ -36,6 +39,16 @@ Status elementwise_loss(const ElementwiseArgs& args, double* loss);
 // MultiTaskLoss's step (see fuseloss/multi_task.h) on device 0 for crossEntropy and elementwise tasks:
 // one upload, every kernel on one stream, one download; the CPU driver's checks and weight rules.
 Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result);
+
+// Device memory of a DeviceBuffer (its own allocation, zero-filled), freed by device_free. Copies run on
+// the calls' stream through the pinned staging and wait for it, so they are ordered with every call.
+Status device_alloc(size_t bytes, void** out);
+void device_free(void* p);
+Status device_copy(void* dst, const void* src, size_t bytes, bool to_device);
+Status device_copy_d2d(void* dst, const void* src, size_t bytes);
+
+// Milliseconds between events recorded before and after the kernels of the last call (copies excluded).
+float last_kernel_ms();
 
 }  // namespace cuda
 }  // namespace fuseloss

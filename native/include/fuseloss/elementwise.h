@@ -42,6 +42,9 @@ struct ElementwiseArgs {
   double grad_scale = 1.0;
   double p0 = 0.0, p1 = 0.0;
   bool flag = false, flag2 = false;
+  // The caller checked the input's domain itself (binaryCrossEntropy's [0, 1]; the CUDA backend does it on
+  // the device for device-resident input): the one check that reads data is skipped.
+  bool input_checked = false;
   // Element counts of the caller's buffers, checked before anything is touched (-1: unchecked).
   int64_t input_len = -1, target_len = -1, grad_len = -1, loss_len = -1, pos_weight_len = -1, sample_weight_len = -1,
           grad_output_len = -1;

@@ -1,6 +1,6 @@
 // Softmax cross-entropy on CUDA: loss and gradient in one kernel, two passes over each row's logits.
 //
-// Rows kernel (S = 1, C >= 32): one block per row. Pass 1: each thread keeps an online softmax state
+// Warp-rows kernel (S = 1, 32 <= C <= 1024): see warp_rows_kernel. Rows kernel (S = 1, C > 1024): one block per row. Pass 1: each thread keeps an online softmax state
 // (running max m, Σ exp(x - m) in float64, rescaled when m grows) plus the float64 sums the options need
 // (Σ w·x for label smoothing; Σ q and Σ q·x for probability targets); warp shuffles and shared memory
 // merge them in a fixed order. Thread 0 turns them into the row's coefficients with the same
@@ -17,6 +17,7 @@
 #include <cstring>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "../kernels/cross_entropy_kernel.h"
 #include "../kernels/cross_entropy_math.h"
@@ -74,6 +75,17 @@ __device__ inline float smoothed_q(const DevArgs& a, float t, int64_t c, bool sm
   return a.w ? t * a.w[c] : t;
 }
 
+// One logit's share of the option sums: Σ q and Σ q·x (probability targets) or Σ w·x (label smoothing).
+__device__ inline void add_target_sums(const DevArgs& a, RowSums& r, const float* t, int64_t t_at, int64_t c, float xv, bool smooth) {
+  if (t) {
+    const float q = smoothed_q(a, t[t_at], c, smooth);
+    r.sq += double(q);
+    r.sx += double(q) * double(xv);
+  } else if (smooth) {
+    r.sx += a.w ? double(a.w[c]) * double(xv) : double(xv);
+  }
+}
+
 // Coefficients of one row/position: grad_c = ga·e_c - gb·w_c (or gs·q_c) - [c = y]·hit.
 struct Coef {
   float m, ga, gb, hit;
@@ -110,6 +122,39 @@ __device__ inline float grad_value(const DevArgs& a, const Coef& k, float x, flo
   return g;
 }
 
+// One row (S = 1): its logits, probability targets, gradient, and class id.
+struct RowView {
+  const float* x;
+  const float* t;
+  float* g;
+  bool smooth;
+  int32_t y;
+};
+__device__ inline RowView row_view(const DevArgs& a, int64_t row) {
+  return {a.x + row * a.c, a.tp ? a.tp + row * a.c : nullptr, a.g + row * a.c, a.eps > 0.0, a.ti ? a.ti[row] : -1};
+}
+// A row whose class id is ignoreIndex: a zero gradient (classes first, first + step, …) and a zero loss.
+__device__ inline bool skip_ignored(const DevArgs& a, const RowView& v, int64_t row, int first, int step) {
+  if (!a.ti || v.y != a.ignore_index) return false;
+  for (int64_t c = first; c < a.c; c += step) v.g[c] = 0.f;
+  if (first == 0) a.row_loss[row] = 0.0;
+  return true;
+}
+
+// f(c, x[c]) for this thread's classes c = threadIdx.x + i·kBlock, ascending, n loads issued before any
+// value is used.
+template <int n, int kBlock, class F>
+__device__ inline void for_each_class(const float* x, int64_t C, F f) {
+  for (int64_t c0 = threadIdx.x; c0 < C; c0 += n * kBlock) {
+    float xv[n];
+#pragma unroll
+    for (int u = 0; u < n; ++u) xv[u] = c0 + u * kBlock < C ? x[c0 + u * kBlock] : 0.f;
+#pragma unroll
+    for (int u = 0; u < n; ++u)
+      if (c0 + u * kBlock < C) f(c0 + u * kBlock, xv[u]);
+  }
+}
+
 template <int kBlock>
 __global__ void __launch_bounds__(kBlock) rows_kernel(DevArgs a) {
   const int64_t row = blockIdx.x, C = a.c;
@@ -118,23 +163,17 @@ __global__ void __launch_bounds__(kBlock) rows_kernel(DevArgs a) {
   float* g = a.g + row * C;
   const bool smooth = a.eps > 0.0;
   const int32_t y = a.ti ? a.ti[row] : -1;
-  if (a.ti && y == a.ignore_index) {
+  if (a.ti && y == a.ignore_index) {  // (the warp kernel's skip_ignored; inlined here, it costs registers)
     for (int64_t c = threadIdx.x; c < C; c += kBlock) g[c] = 0.f;
     if (threadIdx.x == 0) a.row_loss[row] = 0.0;
     return;
   }
   RowSums r{{-INFINITY, 0.0}, 0.0, 0.0};
-  for (int64_t c = threadIdx.x; c < C; c += kBlock) {
-    const float xv = x[c];
+  // eight logits in flight per thread
+  for_each_class<8, kBlock>(x, C, [&](int64_t c, float xv) {
     push(r.ms, xv);
-    if (t) {
-      const float q = smoothed_q(a, t[c], c, smooth);
-      r.sq += double(q);
-      r.sx += double(q) * double(xv);
-    } else if (smooth) {
-      r.sx += a.w ? double(a.w[c]) * double(xv) : double(xv);
-    }
-  }
+    add_target_sums(a, r, t, c, c, xv, smooth);
+  });
   for (int off = 16; off > 0; off >>= 1) r = merge(r, shfl_down(r, off));
   __shared__ RowSums warp_sums[kBlock / 32];
   __shared__ Coef coef;
@@ -148,7 +187,73 @@ __global__ void __launch_bounds__(kBlock) rows_kernel(DevArgs a) {
   }
   __syncthreads();
   const Coef k = coef;
-  for (int64_t c = threadIdx.x; c < C; c += kBlock) g[c] = grad_value(a, k, x[c], t ? t[c] : 0.f, c, smooth);
+  for_each_class<8, kBlock>(x, C, [&](int64_t c, float xv) { g[c] = grad_value(a, k, xv, t ? t[c] : 0.f, c, smooth); });
+}
+
+// Warp-per-row kernel (S = 1, 32 <= C <= 32·K): a row lives in the registers of one warp (K values per
+// lane, class c at lane c % 32, slot c / 32), so the logits are read once and the gradient written once;
+// the warp's sums merge by shuffles to lane 0 in a fixed order, and lane 0's coefficients are broadcast.
+#ifndef FUSELOSS_CE_WARP_MIN_BLOCKS
+#define FUSELOSS_CE_WARP_MIN_BLOCKS 3  // resident blocks of 256 per SM to budget registers for: 3 measured fastest on an H100 (bench/cuda/run.sh tries 1 and 4)
+#endif
+template <int K>
+__global__ void __launch_bounds__(256, FUSELOSS_CE_WARP_MIN_BLOCKS) warp_rows_kernel(DevArgs a) {
+  const int lane = threadIdx.x & 31;
+  const int64_t row = int64_t(blockIdx.x) * 8 + (threadIdx.x >> 5), C = a.c;
+  if (row >= a.n) return;
+  const RowView v = row_view(a, row);
+  if (skip_ignored(a, v, row, lane, 32)) return;
+  const float* x = v.x;
+  const float* t = v.t;
+  float* g = v.g;
+  const bool smooth = v.smooth;
+  const int32_t y = v.y;
+  float xs[K];
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    const int64_t c = lane + 32 * j;
+    xs[j] = c < C ? x[c] : 0.f;
+  }
+  // The row's max first (exact in any order, so every lane gets the same value by butterfly), then the
+  // exponentials, independent of each other; a row whose max is ±∞ takes the online update instead, for
+  // its IEEE special cases.
+  float m = -INFINITY;
+#pragma unroll
+  for (int j = 0; j < K; ++j)
+    if (lane + 32 * j < C) m = fmaxf(m, xs[j]);
+  for (int off = 16; off > 0; off >>= 1) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+  const bool finite_max = isfinite(m);
+  RowSums r{{finite_max ? m : -INFINITY, 0.0}, 0.0, 0.0};
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    const int64_t c = lane + 32 * j;
+    if (c >= C) break;
+    if (finite_max) r.ms.s += double(expf(xs[j] - m));
+    else push(r.ms, xs[j]);
+    add_target_sums(a, r, t, c, c, xs[j], smooth);
+  }
+  if (finite_max) {
+    for (int off = 16; off > 0; off >>= 1) {
+      r.ms.s += __shfl_down_sync(0xffffffffu, r.ms.s, off);
+      r.sx += __shfl_down_sync(0xffffffffu, r.sx, off);
+      r.sq += __shfl_down_sync(0xffffffffu, r.sq, off);
+    }
+  } else {
+    for (int off = 16; off > 0; off >>= 1) r = merge(r, shfl_down(r, off));
+  }
+  Coef k{};
+  if (lane == 0) k = coefficients(a, r, row, a.ti ? x[y] : 0.f, y);
+  k.m = __shfl_sync(0xffffffffu, k.m, 0);
+  k.ga = __shfl_sync(0xffffffffu, k.ga, 0);
+  k.gb = __shfl_sync(0xffffffffu, k.gb, 0);
+  k.hit = __shfl_sync(0xffffffffu, k.hit, 0);
+  k.y = y;
+#pragma unroll
+  for (int j = 0; j < K; ++j) {
+    const int64_t c = lane + 32 * j;
+    if (c >= C) break;
+    g[c] = grad_value(a, k, xs[j], t ? t[c] : 0.f, c, smooth);
+  }
 }
 
 __global__ void lanes_kernel(DevArgs a) {
@@ -169,13 +274,7 @@ __global__ void lanes_kernel(DevArgs a) {
   for (int64_t c = 0; c < C; ++c) {
     const float xv = x[c * S];
     push(r.ms, xv);
-    if (t) {
-      const float q = smoothed_q(a, t[c * S], c, smooth);
-      r.sq += double(q);
-      r.sx += double(q) * double(xv);
-    } else if (smooth) {
-      r.sx += a.w ? double(a.w[c]) * double(xv) : double(xv);
-    }
+    add_target_sums(a, r, t, c * S, c, xv, smooth);
   }
   const Coef k = coefficients(a, r, pos, a.ti ? x[int64_t(y) * S] : 0.f, y);
   for (int64_t c = 0; c < C; ++c) g[c * S] = grad_value(a, k, x[c * S], t ? t[c * S] : 0.f, c, smooth);
@@ -184,7 +283,14 @@ __global__ void lanes_kernel(DevArgs a) {
 }  // namespace
 
 void launch(const DevArgs& d, cudaStream_t stream) {
-  if (d.s == 1 && d.c >= 32) {
+  if (d.s == 1 && d.c >= 32 && d.c <= 1024) {
+    const unsigned blocks = unsigned((d.n + 7) / 8);
+    if (d.c <= 64) warp_rows_kernel<2><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 128) warp_rows_kernel<4><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 256) warp_rows_kernel<8><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 512) warp_rows_kernel<16><<<blocks, 256, 0, stream>>>(d);
+    else warp_rows_kernel<32><<<blocks, 256, 0, stream>>>(d);
+  } else if (d.s == 1 && d.c >= 32) {
     if (d.c >= 8192) rows_kernel<1024><<<unsigned(d.n), 1024, 0, stream>>>(d);
     else rows_kernel<256><<<unsigned(d.n), 256, 0, stream>>>(d);
   } else {
@@ -192,108 +298,77 @@ void launch(const DevArgs& d, cudaStream_t stream) {
   }
 }
 
-Status cuda_error(cudaError_t e, const char* what) {
-  if (e == cudaErrorMemoryAllocation) return Status::internal(std::string("CUDA: out of memory ") + what);
-  return Status::internal(std::string("CUDA: ") + what + ": " + cudaGetErrorString(e));
-}
-
-Status Context::init() {
-  if (ready) return Status::ok();
-  FUSELOSS_CUDA_TRY(cudaSetDevice(0), "selecting device 0");
-  FUSELOSS_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "creating a stream");
-  ready = true;
-  return Status::ok();
-}
-
-Status Context::reserve(size_t bytes) {
-  if (bytes > device_bytes) {
-    if (device) cudaFree(device);
-    device = nullptr, device_bytes = 0;
-    FUSELOSS_CUDA_TRY(cudaMalloc(&device, bytes), ("allocating " + std::to_string(bytes) + " bytes on the device").c_str());
-    device_bytes = bytes;
+Status mirror_ce_args(const CrossEntropyArgs& args, CrossEntropyArgs* h, std::vector<char>* ids, std::vector<char>* weights) {
+  *h = args;
+  Status st;
+  if (args.target_index && args.target_len > 0 && on_device(args.target_index)) {
+    const void* p = nullptr;
+    if (!(st = mirror_to_host(args.target_index, size_t(args.target_len) * 4, ids, &p)).is_ok()) return st;
+    h->target_index = static_cast<const int32_t*>(p);
   }
-  if (bytes > pinned_bytes) {
-    if (pinned) cudaFreeHost(pinned);
-    pinned = nullptr, pinned_bytes = 0;
-    FUSELOSS_CUDA_TRY(cudaMallocHost(&pinned, bytes), ("allocating " + std::to_string(bytes) + " bytes of pinned host memory").c_str());
-    pinned_bytes = bytes;
+  if (args.weight && args.weight_len > 0 && on_device(args.weight)) {
+    const void* p = nullptr;
+    if (!(st = mirror_to_host(args.weight, size_t(args.weight_len) * 4, weights, &p)).is_ok()) return st;
+    h->weight = static_cast<const float*>(p);
   }
-  return Status::ok();
-}
-
-Context& context() {
-  static Context* c = new Context();  // never destroyed: the driver may be gone at process exit
-  return *c;
-}
-
-
-Status devices(std::vector<DeviceInfo>* out) {
-  out->clear();
-  int count = 0;
-  FUSELOSS_CUDA_TRY(cudaGetDeviceCount(&count), "counting devices");
-  for (int i = 0; i < count; ++i) {
-    cudaDeviceProp p;
-    FUSELOSS_CUDA_TRY(cudaGetDeviceProperties(&p, i), "reading device properties");
-    out->push_back({i, p.name, uint64_t(p.totalGlobalMem), p.major, p.minor, p.multiProcessorCount});
-  }
-  if (count == 0) return Status::internal("CUDA: no device found");
+  // The mirrored arrays are DeviceBuffers of their own: the gradient may only alias them by being them.
+  if (args.grad && (args.grad == static_cast<const void*>(args.target_index) || args.grad == args.weight))
+    return Status::range_error("out.grad: must not overlap target, weights, gradOutput or the loss output");
   return Status::ok();
 }
 
 Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
+  CrossEntropyArgs h;
+  std::vector<char> ids, weights;
+  Status st = mirror_ce_args(args, &h, &ids, &weights);
+  if (!st.is_ok()) return st;
   ce::KernelArgs k;
   double denom = 0.0;
-  Status st = ce::prepare(args, &k, &denom);
-  if (!st.is_ok()) return st;
+  if (!(st = ce::prepare(h, &k, &denom)).is_ok()) return st;
   const int64_t positions = k.n * k.s, elems = positions * k.c;
   if (positions == 0) {
     *loss = ce::reduce(args.reduction, 0.0, denom);
     return Status::ok();
   }
-  // Arena layout (same offsets in device memory and pinned staging): inputs first, so one copy uploads
-  // them; then the gradient and the per-row losses, so one copy brings them back.
+  // Inputs first (one upload), then the per-row losses, then the outputs (one download); arrays already on
+  // the device are used in place.
   const size_t x_b = size_t(elems) * 4, t_b = k.ti ? size_t(positions) * 4 : size_t(elems) * 4;
-  const size_t w_b = k.w ? size_t(k.c) * 4 : 0, go_b = k.go ? size_t(positions) * 4 : 0, sw_b = k.sw ? size_t(k.n) * 4 : 0;
-  const size_t off_x = 0, off_t = align256(off_x + x_b), off_w = align256(off_t + t_b), off_go = align256(off_w + w_b);
-  const size_t off_sw = align256(off_go + go_b), upload = off_sw + sw_b;
-  const size_t off_g = align256(upload), off_loss = align256(off_g + x_b), total = off_loss + size_t(positions) * 8;
+  Staging sg;
+  const void* target = k.ti ? static_cast<const void*>(args.target_index) : static_cast<const void*>(args.target_prob);
+  const size_t s_x = sg.input(args.input, x_b), s_t = sg.input(target, t_b);
+  const size_t s_w = sg.input(args.weight, k.w ? size_t(k.c) * 4 : 0), s_go = sg.input(args.grad_output, k.go ? size_t(positions) * 4 : 0);
+  const size_t s_sw = sg.input(args.sample_weight, k.sw ? size_t(k.n) * 4 : 0);
+  const size_t s_rl = sg.scratch(size_t(positions) * 8);
+  double sum = 0.0;
+  const size_t s_sum = sg.output(&sum, 8);
+  // In place on the device: the kernels read a position's logits before writing its gradient.
+  const size_t s_g = sg.output(args.grad, x_b);
+  const size_t s_lo = k.none ? sg.output(args.loss_out, size_t(positions) * 4) : Staging::kResident;
 
   Context& cx = context();
-  std::lock_guard<std::mutex> lock(cx.mu);
+  Lock lock(cx);
   if (!(st = cx.init()).is_ok()) return st;
-  if (!(st = cx.reserve(total)).is_ok()) return st;
-  std::memcpy(cx.pinned + off_x, k.x, x_b);
-  std::memcpy(cx.pinned + off_t, k.ti ? static_cast<const void*>(k.ti) : static_cast<const void*>(k.tp), t_b);
-  if (w_b) std::memcpy(cx.pinned + off_w, k.w, w_b);
-  if (go_b) std::memcpy(cx.pinned + off_go, k.go, go_b);
-  if (sw_b) std::memcpy(cx.pinned + off_sw, k.sw, sw_b);
-  FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.device, cx.pinned, upload, cudaMemcpyHostToDevice, cx.stream), "copying inputs to the device");
-
+  if (!(st = cx.reserve(sg.total())).is_ok()) return st;
+  if (!(st = sg.upload(cx)).is_ok()) return st;
   DevArgs d;
-  d.x = reinterpret_cast<const float*>(cx.device + off_x);
-  d.ti = k.ti ? reinterpret_cast<const int32_t*>(cx.device + off_t) : nullptr;
-  d.tp = k.tp ? reinterpret_cast<const float*>(cx.device + off_t) : nullptr;
-  d.w = k.w ? reinterpret_cast<const float*>(cx.device + off_w) : nullptr;
-  d.go = k.go ? reinterpret_cast<const float*>(cx.device + off_go) : nullptr;
-  d.sw = k.sw ? reinterpret_cast<const float*>(cx.device + off_sw) : nullptr;
-  d.g = reinterpret_cast<float*>(cx.device + off_g);
-  d.row_loss = reinterpret_cast<double*>(cx.device + off_loss);
+  d.x = sg.at(cx, args.input, s_x);
+  d.ti = k.ti ? sg.at(cx, args.target_index, s_t) : nullptr;
+  d.tp = k.tp ? sg.at(cx, args.target_prob, s_t) : nullptr;
+  d.w = k.w ? sg.at(cx, args.weight, s_w) : nullptr;
+  d.go = k.go ? sg.at(cx, args.grad_output, s_go) : nullptr;
+  d.sw = k.sw ? sg.at(cx, args.sample_weight, s_sw) : nullptr;
+  d.g = sg.at(cx, args.grad, s_g);
+  d.row_loss = reinterpret_cast<double*>(cx.device + s_rl);
   d.n = k.n, d.c = k.c, d.s = k.s, d.ignore_index = k.ignore_index;
   d.eps = k.eps, d.keep = k.keep, d.spread = k.spread, d.wsum = k.wsum, d.scale = k.scale, d.none = k.none;
-
+  if (!(st = mark_start(cx)).is_ok()) return st;
   launch(d, cx.stream);
+  launch_sum(d.row_loss, positions, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
+  if (k.none) launch_to_f32(d.row_loss, positions, sg.at(cx, args.loss_out, s_lo), cx.stream);
   FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
-  FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.pinned + off_g, cx.device + off_g, total - off_g, cudaMemcpyDeviceToHost, cx.stream),
-                    "copying results from the device");
-  FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "running the kernel");
-
-  std::memcpy(k.g, cx.pinned + off_g, x_b);
-  const double* row_loss = reinterpret_cast<const double*>(cx.pinned + off_loss);
-  double sum = 0.0;
-  for (int64_t i = 0; i < positions; ++i) {
-    sum += row_loss[i];
-    if (k.none) k.lo[i] = float(row_loss[i]);
-  }
+  if (!(st = mark_stop(cx)).is_ok()) return st;
+  if (!(st = sg.download(cx)).is_ok()) return st;
+  read_kernel_time(cx);
   *loss = ce::reduce(args.reduction, sum, denom);
   return Status::ok();
 }

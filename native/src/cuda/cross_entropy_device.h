@@ -3,6 +3,10 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <vector>
+
+#include "fuseloss/cross_entropy.h"
+#include "fuseloss/status.h"
 
 namespace fuseloss {
 namespace cuda {
@@ -26,6 +30,10 @@ struct DevArgs {
 
 // Enqueues the kernel for these arguments on `stream` (rows kernel for S = 1, C >= 32; lanes kernel otherwise).
 void launch(const DevArgs& d, cudaStream_t stream);
+
+// The arguments with their device-resident class ids and class weights mirrored to host memory (kept in
+// ids/weights), so ce::prepare's checks can read them; also refuses a gradient that is one of them.
+Status mirror_ce_args(const CrossEntropyArgs& args, CrossEntropyArgs* h, std::vector<char>* ids, std::vector<char>* weights);
 
 }  // namespace cuda
 }  // namespace fuseloss

@@ -13,5 +13,9 @@ namespace cuda {
 unsigned ew_blocks(int64_t numel);
 void ew_launch(const ew::KernelArgs& k, double* block_sums, cudaStream_t stream);
 
+// The arguments with binaryCrossEntropy's check of the probabilities made on the device when the input lives
+// there (then marked input_checked for ew::prepare); otherwise unchanged.
+Status device_checked_args(const ElementwiseArgs& args, ElementwiseArgs* h);
+
 }  // namespace cuda
 }  // namespace fuseloss

@@ -29,11 +29,17 @@ struct Task {
   double denom = 0.0;
   Reduction reduction = Reduction::Mean;
   int64_t elems = 0, positions = 0;
-  // arena offsets
-  size_t x = 0, t = 0, w = 0, pw = 0, sw = 0, g = 0, sums = 0;
-  size_t x_b = 0, t_b = 0, w_b = 0, pw_b = 0, sw_b = 0, sums_b = 0;
+  size_t x = 0, t = 0, w = 0, pw = 0, sw = 0, g = 0, sums = 0;  // staging slots
+  size_t sums_count = 0;
   unsigned blocks = 0;
+  float* dev_g = nullptr;  // the gradient on the device (resolved under the lock)
 };
+
+Status task_error(size_t i, const Status& st) {
+  Status out = st;
+  out.message = "tasks[" + std::to_string(i) + "]: " + st.message;
+  return out;
+}
 
 }  // namespace
 
@@ -45,122 +51,144 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
       return Status::type_error("tasks[" + std::to_string(i) + "]: backend 'cuda' computes crossEntropy and the elementwise losses; " +
                                 "use backend 'native' for nllLoss and the row losses");
   }
-  Status st = validate_multi_task(args);
-  if (!st.is_ok()) return st;
+  // The CPU driver's checks on a host view of the arguments: device-resident class ids and class weights
+  // mirrored, binaryCrossEntropy's probabilities checked on the device.
+  MultiTaskArgs h = args;
+  std::vector<std::vector<char>> store(2 * T);
+  Status st;
+  for (size_t i = 0; i < T; ++i) {
+    const TaskArgs& a = args.tasks[i];
+    st = a.family == TaskFamily::CrossEntropy ? mirror_ce_args(a.ce, &h.tasks[i].ce, &store[2 * i], &store[2 * i + 1])
+                                              : device_checked_args(a.ew, &h.tasks[i].ew);
+    if (!st.is_ok()) return task_error(i, st);
+  }
+  if (!(st = validate_multi_task(h)).is_ok()) return st;
+  // A gradient may only alias another task's mirrored arrays (DeviceBuffers of their own) by being one.
+  for (size_t i = 0; i < T; ++i)
+    for (size_t j = 0; j < T; ++j) {
+      const TaskArgs &a = args.tasks[i], &b = args.tasks[j];
+      if (i == j || a.family != TaskFamily::CrossEntropy || b.family != TaskFamily::CrossEntropy) continue;
+      if (a.ce.grad && (a.ce.grad == static_cast<const void*>(b.ce.target_index) || a.ce.grad == b.ce.weight))
+        return Status::range_error("tasks[" + std::to_string(i) + "]: an output overlaps an array of tasks[" + std::to_string(j) + "]");
+    }
 
   std::vector<Task> tasks(T);
-  size_t off = 0;
-  auto take = [&off](size_t bytes) {
-    const size_t at = off;
-    off = align256(off + bytes);
-    return at;
-  };
+  Staging sg;
   for (size_t i = 0; i < T; ++i) {
     Task& k = tasks[i];
-    const TaskArgs& a = args.tasks[i];
+    const TaskArgs& a = h.tasks[i];
+    const TaskArgs& o = args.tasks[i];  // the caller's pointers (host or device)
     if (a.family == TaskFamily::CrossEntropy) {
       k.ce = true;
-      if (!(st = ce::prepare(a.ce, &k.ck, &k.denom)).is_ok()) return st;
+      if (!(st = ce::prepare(a.ce, &k.ck, &k.denom)).is_ok()) return task_error(i, st);
       k.reduction = a.ce.reduction;
       k.positions = k.ck.n * k.ck.s, k.elems = k.positions * k.ck.c;
       k.empty = k.positions == 0 || (k.ck.ti && k.denom == 0.0);
-      k.x_b = size_t(k.elems) * 4, k.t_b = k.ck.ti ? size_t(k.positions) * 4 : size_t(k.elems) * 4;
-      k.w_b = k.ck.w ? size_t(k.ck.c) * 4 : 0, k.sw_b = k.ck.sw ? size_t(k.ck.n) * 4 : 0, k.sums_b = size_t(k.positions) * 8;
+      k.sums_count = size_t(k.positions);
+      if (k.empty) continue;
+      const void* target = k.ck.ti ? static_cast<const void*>(o.ce.target_index) : static_cast<const void*>(o.ce.target_prob);
+      k.x = sg.input(o.ce.input, size_t(k.elems) * 4);
+      k.t = sg.input(target, k.ck.ti ? size_t(k.positions) * 4 : size_t(k.elems) * 4);
+      k.w = sg.input(o.ce.weight, k.ck.w ? size_t(k.ck.c) * 4 : 0);
+      k.sw = sg.input(o.ce.sample_weight, k.ck.sw ? size_t(k.ck.n) * 4 : 0);
     } else {
-      if (!(st = ew::prepare(a.ew, &k.ek, &k.denom)).is_ok()) return st;
+      if (!(st = ew::prepare(a.ew, &k.ek, &k.denom)).is_ok()) return task_error(i, st);
       k.reduction = a.ew.reduction;
       k.elems = k.ek.numel;
       k.empty = k.elems == 0;
       k.blocks = ew_blocks(k.elems);
-      k.x_b = k.t_b = size_t(k.elems) * 4;
-      k.w_b = k.ek.w ? (k.ek.w_classes ? size_t(k.ek.classes) : size_t(k.elems)) * 4 : 0;
-      k.pw_b = k.ek.pw ? size_t(k.ek.classes) * 4 : 0;
-      k.sw_b = k.ek.sw ? size_t(k.elems / k.ek.per_sample) * 4 : 0;
-      k.sums_b = size_t(k.blocks) * 8;
+      k.sums_count = k.blocks;
+      if (k.empty) continue;
+      const size_t xb = size_t(k.elems) * 4;
+      k.x = sg.input(o.ew.input, xb), k.t = sg.input(o.ew.target, xb);
+      k.w = sg.input(o.ew.weight, k.ek.w ? (k.ek.w_classes ? size_t(k.ek.classes) : size_t(k.elems)) * 4 : 0);
+      k.pw = sg.input(o.ew.pos_weight, k.ek.pw ? size_t(k.ek.classes) * 4 : 0);
+      k.sw = sg.input(o.ew.sample_weight, k.ek.sw ? size_t(k.elems / k.ek.per_sample) * 4 : 0);
     }
-    if (k.empty) continue;
-    k.x = take(k.x_b), k.t = take(k.t_b), k.w = take(k.w_b), k.pw = take(k.pw_b), k.sw = take(k.sw_b);
   }
-  const size_t upload = off;
   for (Task& k : tasks)
-    if (!k.empty) k.g = take(size_t(k.elems) * 4), k.sums = take(k.sums_b);
-  const size_t total = off;
+    if (!k.empty) k.sums = sg.scratch(k.sums_count * 8);
+  std::vector<double> sums(T, 0.0);
+  const size_t s_sums = sg.output(sums.data(), T * 8);
+  for (size_t i = 0; i < T; ++i) {
+    Task& k = tasks[i];
+    if (!k.empty) k.g = sg.output(k.ce ? args.tasks[i].ce.grad : args.tasks[i].ew.grad, size_t(k.elems) * 4);
+  }
 
   result->losses.assign(T, 0.0);
   result->weights.assign(T, 1.0);
   result->empty.assign(T, 0);
-  if (total > 0) {
-    Context& cx = context();
-    std::lock_guard<std::mutex> lock(cx.mu);
-    if (!(st = cx.init()).is_ok()) return st;
-    if (!(st = cx.reserve(total)).is_ok()) return st;
-    for (const Task& k : tasks) {
-      if (k.empty) continue;
-      const float* x = k.ce ? k.ck.x : k.ek.x;
-      const void* t = k.ce ? (k.ck.ti ? static_cast<const void*>(k.ck.ti) : static_cast<const void*>(k.ck.tp)) : k.ek.t;
-      std::memcpy(cx.pinned + k.x, x, k.x_b);
-      std::memcpy(cx.pinned + k.t, t, k.t_b);
-      if (k.w_b) std::memcpy(cx.pinned + k.w, k.ce ? k.ck.w : k.ek.w, k.w_b);
-      if (k.pw_b) std::memcpy(cx.pinned + k.pw, k.ek.pw, k.pw_b);
-      if (k.sw_b) std::memcpy(cx.pinned + k.sw, k.ce ? k.ck.sw : k.ek.sw, k.sw_b);
-    }
-    if (upload) FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.device, cx.pinned, upload, cudaMemcpyHostToDevice, cx.stream), "copying inputs to the device");
-    for (const Task& k : tasks) {
-      if (k.empty) continue;
-      if (k.ce) {
-        DevArgs d{};
-        d.x = reinterpret_cast<const float*>(cx.device + k.x);
-        d.ti = k.ck.ti ? reinterpret_cast<const int32_t*>(cx.device + k.t) : nullptr;
-        d.tp = k.ck.tp ? reinterpret_cast<const float*>(cx.device + k.t) : nullptr;
-        d.w = k.ck.w ? reinterpret_cast<const float*>(cx.device + k.w) : nullptr;
-        d.go = nullptr;
-        d.sw = k.ck.sw ? reinterpret_cast<const float*>(cx.device + k.sw) : nullptr;
-        d.g = reinterpret_cast<float*>(cx.device + k.g);
-        d.row_loss = reinterpret_cast<double*>(cx.device + k.sums);
-        d.n = k.ck.n, d.c = k.ck.c, d.s = k.ck.s, d.ignore_index = k.ck.ignore_index;
-        d.eps = k.ck.eps, d.keep = k.ck.keep, d.spread = k.ck.spread, d.wsum = k.ck.wsum, d.scale = k.ck.scale, d.none = false;
-        launch(d, cx.stream);
-      } else {
-        ew::KernelArgs d = k.ek;
-        d.x = reinterpret_cast<const float*>(cx.device + k.x);
-        d.t = reinterpret_cast<const float*>(cx.device + k.t);
-        d.w = k.ek.w ? reinterpret_cast<const float*>(cx.device + k.w) : nullptr;
-        d.pw = k.ek.pw ? reinterpret_cast<const float*>(cx.device + k.pw) : nullptr;
-        d.sw = k.ek.sw ? reinterpret_cast<const float*>(cx.device + k.sw) : nullptr;
-        d.go = nullptr, d.lo = nullptr;
-        d.g = reinterpret_cast<float*>(cx.device + k.g);
-        ew_launch(d, reinterpret_cast<double*>(cx.device + k.sums), cx.stream);
+  for (size_t i = 0; i < T; ++i) {
+    if (tasks[i].empty) result->empty[i] = 1, result->weights[i] = 0.0;
+  }
+  Context& cx = context();
+  Lock lock(cx);
+  if (!(st = cx.init()).is_ok()) return st;
+  if (!(st = cx.reserve(sg.total())).is_ok()) return st;
+  if (!(st = sg.upload(cx)).is_ok()) return st;
+  if (!(st = mark_start(cx)).is_ok()) return st;
+  double* dev_sums = reinterpret_cast<double*>(cx.device + s_sums);
+  for (size_t i = 0; i < T; ++i) {
+    Task& k = tasks[i];
+    const TaskArgs& o = args.tasks[i];
+    if (k.empty) {
+      // Empty tasks (no element, every class id ignored or of weight 0): no loss, no weight, a zero gradient.
+      float* g = k.ce ? o.ce.grad : o.ew.grad;
+      if (g && k.elems > 0) {
+        if (on_device(g)) FUSELOSS_CUDA_TRY(cudaMemsetAsync(g, 0, size_t(k.elems) * 4, cx.stream), "clearing a gradient");
+        else std::memset(g, 0, size_t(k.elems) * 4);
       }
-      FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching a kernel");
+      continue;
     }
-    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.pinned + upload, cx.device + upload, total - upload, cudaMemcpyDeviceToHost, cx.stream),
-                      "copying results from the device");
-    FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "running the kernels");
+    double* task_sums = reinterpret_cast<double*>(cx.device + k.sums);
+    if (k.ce) {
+      DevArgs d{};
+      d.x = sg.at(cx, o.ce.input, k.x);
+      d.ti = k.ck.ti ? sg.at(cx, o.ce.target_index, k.t) : nullptr;
+      d.tp = k.ck.tp ? sg.at(cx, o.ce.target_prob, k.t) : nullptr;
+      d.w = k.ck.w ? sg.at(cx, o.ce.weight, k.w) : nullptr;
+      d.go = nullptr;
+      d.sw = k.ck.sw ? sg.at(cx, o.ce.sample_weight, k.sw) : nullptr;
+      d.g = k.dev_g = sg.at(cx, o.ce.grad, k.g);
+      d.row_loss = task_sums;
+      d.n = k.ck.n, d.c = k.ck.c, d.s = k.ck.s, d.ignore_index = k.ck.ignore_index;
+      d.eps = k.ck.eps, d.keep = k.ck.keep, d.spread = k.ck.spread, d.wsum = k.ck.wsum, d.scale = k.ck.scale, d.none = false;
+      launch(d, cx.stream);
+    } else {
+      ew::KernelArgs d = k.ek;
+      d.x = sg.at(cx, o.ew.input, k.x);
+      d.t = sg.at(cx, o.ew.target, k.t);
+      d.w = k.ek.w ? sg.at(cx, o.ew.weight, k.w) : nullptr;
+      d.pw = k.ek.pw ? sg.at(cx, o.ew.pos_weight, k.pw) : nullptr;
+      d.sw = k.ek.sw ? sg.at(cx, o.ew.sample_weight, k.sw) : nullptr;
+      d.go = nullptr, d.lo = nullptr;
+      d.g = k.dev_g = sg.at(cx, o.ew.grad, k.g);
+      ew_launch(d, task_sums, cx.stream);
+    }
+    launch_sum(task_sums, int64_t(k.sums_count), dev_sums + i, cx.stream);
+    FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching a kernel");
+  }
+  auto reduce_losses = [&] {
     for (size_t i = 0; i < T; ++i) {
       const Task& k = tasks[i];
-      if (k.empty) continue;
-      std::memcpy(k.ce ? k.ck.g : k.ek.g, cx.pinned + k.g, size_t(k.elems) * 4);
-      const double* sums = reinterpret_cast<const double*>(cx.pinned + k.sums);
-      const size_t count = k.sums_b / 8;
-      double sum = 0.0;
-      for (size_t j = 0; j < count; ++j) sum += sums[j];
-      result->losses[i] = k.ce ? ce::reduce(k.reduction, sum, k.denom) : ew::reduce(k.reduction, sum, k.denom);
+      if (!k.empty) result->losses[i] = k.ce ? ce::reduce(k.reduction, sums[i], k.denom) : ew::reduce(k.reduction, sums[i], k.denom);
     }
+  };
+  if (args.rule != WeightRule::Fixed) {
+    // Loss-dependent weights: the losses first, then every gradient rescaled on the device (the CPU's
+    // g = float(double(g)·w)), then the one download.
+    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(sums.data(), dev_sums, T * 8, cudaMemcpyDeviceToHost, cx.stream), "copying the losses from the device");
+    FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "running the kernels");
+    reduce_losses();
+    multi_task_rule_weights(args, result);
+    for (size_t i = 0; i < T; ++i)
+      if (!tasks[i].empty) launch_rescale(tasks[i].dev_g, tasks[i].elems, result->weights[i], cx.stream);
+    FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching a kernel");
   }
-  // Empty tasks (no element, every class id ignored or of weight 0): no loss, no weight, a zero gradient.
-  for (size_t i = 0; i < T; ++i) {
-    const Task& k = tasks[i];
-    if (!k.empty) continue;
-    result->empty[i] = 1, result->weights[i] = 0.0;
-    float* g = k.ce ? k.ck.g : k.ek.g;
-    if (g && k.elems > 0) std::memset(g, 0, size_t(k.elems) * 4);
-  }
-  if (args.rule == WeightRule::Fixed) return Status::ok();
-  multi_task_rule_weights(args, result);
-  std::vector<GradSpan> spans;
-  for (size_t i = 0; i < T; ++i)
-    if (!tasks[i].empty) spans.push_back({tasks[i].ce ? tasks[i].ck.g : tasks[i].ek.g, tasks[i].elems, result->weights[i]});
-  multi_task_rescale(spans);
+  if (!(st = mark_stop(cx)).is_ok()) return st;
+  if (!(st = sg.download(cx)).is_ok()) return st;
+  read_kernel_time(cx);
+  if (args.rule == WeightRule::Fixed) reduce_losses();
   return Status::ok();
 }
 

@@ -106,6 +106,7 @@ Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denomi
       if (!(a.p0 >= 0.0) || !std::isfinite(a.p0)) return Status::range_error("logLoss.epsilon: expected a finite number >= 0");
       break;
     case ElementwiseLoss::Bce: {
+      if (a.input_checked) break;
       // PyTorch refuses probabilities outside [0, 1]; checked before anything is written, on the pool,
       // reporting the first offending index.
       const int64_t bad = first_outside_unit_interval(a.input, n);

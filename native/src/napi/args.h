@@ -19,6 +19,20 @@ struct ArrayArg {
   bool present = false;
 };
 
+// The native handle of a DeviceBuffer (made by the CUDA addon): an External tagged kDeviceTag holding its
+// device memory. The CUDA addon's calls accept one wherever they accept a typed array (the core tells
+// device pointers from host ones); the CPU addon refuses it with a clear error.
+struct DeviceMem {
+  void* ptr = nullptr;  // null once disposed
+  int64_t length = 0;   // elements
+  napi_typedarray_type type = napi_float32_array;
+};
+inline const napi_type_tag kDeviceTag = {0x667573656c6f7373ULL, 0x6465766963656275ULL};
+
+inline bool is_device_buffer(const Napi::Value& v) {
+  return v.IsExternal() && v.As<Napi::External<DeviceMem>>().CheckTypeTag(&kDeviceTag);
+}
+
 inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name,
                           bool optional, void** data, int64_t* length, bool* present) {
   *present = false;
@@ -26,6 +40,20 @@ inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const
     if (optional) return Status::ok();
     return Status::type_error(std::string("Expected ") + type_name + " for " + name + " but received " +
                               (v.IsNull() ? "null" : "undefined"));
+  }
+  if (is_device_buffer(v)) {
+#ifdef FUSELOSS_NAPI_DEVICE_BUFFERS
+    const DeviceMem* m = v.As<Napi::External<DeviceMem>>().Data();
+    if (!m->ptr) return Status::type_error(std::string(name) + ": the DeviceBuffer was disposed");
+    if (m->type != type)
+      return Status::type_error(std::string("Expected ") + type_name + " (or a DeviceBuffer of that type) for " + name);
+    *data = m->ptr;
+    *length = m->length;
+    *present = true;
+    return Status::ok();
+#else
+    return Status::type_error(std::string(name) + ": a DeviceBuffer lives on the GPU; pass backend 'cuda' (or copy it to the host with toHost())");
+#endif
   }
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     return Status::type_error(std::string("Expected ") + type_name + " for " + name);

@@ -1,5 +1,5 @@
-// The CUDA addon (fuseloss_cuda.node): the same crossEntropy and elementwiseLoss bindings over the CUDA
-// backend, plus device queries. Loaded lazily by src/binding.ts only when a caller asks for backend 'cuda'.
+// The CUDA addon (fuseloss_cuda.node): the same crossEntropy, elementwiseLoss and multiTask bindings over
+// the CUDA backend (their arrays may be DeviceBuffer handles), device memory, and device queries. Loaded lazily by src/binding.ts only when a caller asks for backend 'cuda'.
 #include <cuda_runtime_api.h>
 #include <napi.h>
 
@@ -32,12 +32,100 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value Fail(Napi::Env env, const fuseloss::Status& st) {
+  fuseloss::napi::to_js_error(env, st).ThrowAsJavaScriptException();
+  return env.Undefined();
+}
+
+using fuseloss::napi::DeviceMem;
+
+// The DeviceBuffer behind a handle argument; null (and a pending TypeError) when it is not one or was disposed.
+DeviceMem* HandleArg(const Napi::CallbackInfo& info, size_t i, bool live = true) {
+  if (!fuseloss::napi::is_device_buffer(info[i])) {
+    Napi::TypeError::New(info.Env(), "Expected a DeviceBuffer handle").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  DeviceMem* m = info[i].As<Napi::External<DeviceMem>>().Data();
+  if (live && !m->ptr) {
+    Napi::TypeError::New(info.Env(), "The DeviceBuffer was disposed").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return m;
+}
+
+void FreeDeviceMem(Napi::Env, DeviceMem* m) {
+  fuseloss::cuda::device_free(m->ptr);
+  delete m;
+}
+
+// deviceAlloc(length, int32: boolean) → handle: zero-filled device memory, freed by deviceFree or, as a
+// safety net, when the handle is garbage-collected.
+Napi::Value DeviceAlloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t length = 0;
+  fuseloss::Status st = fuseloss::napi::integer(info[0], "length", 0, int64_t(1) << 40, &length);
+  if (!st.is_ok()) return Fail(env, st);
+  void* p = nullptr;
+  if (!(st = fuseloss::cuda::device_alloc(size_t(length) * 4, &p)).is_ok()) return Fail(env, st);
+  DeviceMem* m = new DeviceMem{p, length, info[1].ToBoolean().Value() ? napi_int32_array : napi_float32_array};
+  auto ext = Napi::External<DeviceMem>::New(env, m, FreeDeviceMem);
+  ext.TypeTag(&fuseloss::napi::kDeviceTag);
+  return ext;
+}
+
+Napi::Value DeviceFree(const Napi::CallbackInfo& info) {
+  DeviceMem* m = HandleArg(info, 0, false);
+  if (!m) return info.Env().Undefined();
+  fuseloss::cuda::device_free(m->ptr);
+  m->ptr = nullptr;
+  return info.Env().Undefined();
+}
+
+// deviceCopy(handle, typedArray, toDevice): the whole buffer, host ↔ device (lengths checked by the TS layer
+// and again here).
+Napi::Value DeviceCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceMem* m = HandleArg(info, 0);
+  if (!m) return env.Undefined();
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != m->type ||
+      int64_t(info[1].As<Napi::TypedArray>().ElementLength()) != m->length)
+    return Fail(env, fuseloss::Status::type_error("deviceCopy: expected a typed array of the buffer's type and length"));
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  void* host = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  const bool to_device = info[2].ToBoolean().Value();
+  fuseloss::Status st = to_device ? fuseloss::cuda::device_copy(m->ptr, host, size_t(m->length) * 4, true)
+                                  : fuseloss::cuda::device_copy(host, m->ptr, size_t(m->length) * 4, false);
+  if (!st.is_ok()) return Fail(env, st);
+  return env.Undefined();
+}
+
+// deviceCopyDevice(dst, src): device to device, the same length; returns the copy's time in ms (CUDA events).
+Napi::Value DeviceCopyDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceMem* dst = HandleArg(info, 0);
+  if (!dst) return env.Undefined();
+  DeviceMem* src = HandleArg(info, 1);
+  if (!src) return env.Undefined();
+  if (dst->length != src->length || dst->type != src->type)
+    return Fail(env, fuseloss::Status::type_error("copyFrom: expected a DeviceBuffer of the same type and length"));
+  fuseloss::Status st = fuseloss::cuda::device_copy_d2d(dst->ptr, src->ptr, size_t(dst->length) * 4);
+  if (!st.is_ok()) return Fail(env, st);
+  return Napi::Number::New(env, fuseloss::cuda::last_kernel_ms());
+}
+
+Napi::Value LastKernelMs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fuseloss::cuda::last_kernel_ms()); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cuda::cross_entropy);
   fuseloss::napi::register_kernel<fuseloss::ElementwiseArgs, fuseloss::napi::parse_elementwise<Napi::CallbackInfo>>(
       env, exports, "elementwiseLoss", fuseloss::cuda::elementwise_loss);
   fuseloss::napi::register_multi_task(env, exports, fuseloss::cuda::multi_task_loss);
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
+  exports.Set("deviceAlloc", Napi::Function::New(env, DeviceAlloc, "deviceAlloc"));
+  exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));
+  exports.Set("deviceCopy", Napi::Function::New(env, DeviceCopy, "deviceCopy"));
+  exports.Set("deviceCopyDevice", Napi::Function::New(env, DeviceCopyDevice, "deviceCopyDevice"));
+  exports.Set("lastKernelMs", Napi::Function::New(env, LastKernelMs, "lastKernelMs"));
   exports.Set("cudaRuntimeVersion", Napi::Number::New(env, CUDART_VERSION));
   return exports;
 }

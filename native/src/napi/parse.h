@@ -29,7 +29,9 @@ Status parse_cross_entropy(const Src& info, CrossEntropyArgs* a) {
   ArrayArg<float> grad, loss_out;
   Status st = float_array(info[0], "input", false, &input);
   if (!st.is_ok()) return st;
-  if (info[1].IsTypedArray() && Napi::Value(info[1]).As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+  const bool int_target = (info[1].IsTypedArray() && Napi::Value(info[1]).As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) ||
+                          (is_device_buffer(info[1]) && Napi::Value(info[1]).As<Napi::External<DeviceMem>>().Data()->type == napi_int32_array);
+  if (int_target) {
     st = int32_array(info[1], "target", &target_index);
     a->target_index = target_index.data;
     a->target_len = target_index.length;
