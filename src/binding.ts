@@ -203,6 +203,16 @@ export interface CudaDevice {
 export interface CudaBinding {
   crossEntropy: NativeBinding['crossEntropy'];
   crossEntropyAsync: NativeBinding['crossEntropyAsync'];
+  nllLoss: NativeBinding['crossEntropy'];
+  nllLossAsync: NativeBinding['crossEntropyAsync'];
+  linearForward: NativeBinding['linearForward'];
+  linearForwardAsync: NativeBinding['linearForwardAsync'];
+  linearBackward: NativeBinding['linearBackward'];
+  linearBackwardAsync: NativeBinding['linearBackwardAsync'];
+  gramMatrix: NativeBinding['gramMatrix'];
+  gramMatrixAsync: NativeBinding['gramMatrixAsync'];
+  combineGradients: NativeBinding['combineGradients'];
+  combineGradientsAsync: NativeBinding['combineGradientsAsync'];
   elementwiseLoss: NativeBinding['elementwiseLoss'];
   elementwiseLossAsync: NativeBinding['elementwiseLossAsync'];
   multiTask: NativeBinding['multiTask'];

@@ -2,9 +2,10 @@
 // clipping and gradient accumulation. Every pass over gradient memory runs native (one Gram pass, one
 // combine pass); the T×T decisions — which combination of the task gradients — are small solves here,
 // on the Gram matrix, shared by both backends.
-import { native } from './binding';
+import { cudaNative, native } from './binding';
+import { DeviceBuffer } from './device';
 import { combineReference, gradDropReference, gramReference, totalNormReference } from './reference/reduce';
-import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
 import { Rng } from './weighting';
 
 /** The task-gradient combination methods of combineGradients. */
@@ -16,6 +17,8 @@ export type MgdaNormalization = 'none' | 'l2' | 'loss' | 'loss+';
 /** Where combineGradients runs: 'native' (default) or 'reference'. */
 export type ReductionBackend = 'native' | 'reference';
 type Backend = ReductionBackend;
+/** gramMatrix's and combineGradients' backends: the CPU ones, or 'cuda' (the GPU; DeviceBuffers or host arrays). */
+export type GradientBackend = ReductionBackend | 'cuda';
 
 /** Options of combineGradients (and of multiHeadBackward's combine). */
 export interface CombineOptions {
@@ -42,9 +45,12 @@ export interface CombineOptions {
    */
   state?: CombineState;
   /** Preallocated output (the gradients' length). */
-  out?: Float32Array;
-  /** 'native' (default) or 'reference' (float64 TypeScript). */
-  backend?: Backend;
+  out?: Float32Array | DeviceBuffer<'float32'>;
+  /**
+   * 'native' (default), 'reference' (float64 TypeScript) or 'cuda' (the Gram and combination passes on the
+   * GPU, implied by DeviceBuffer gradients; every method but graddrop and dbmtl).
+   */
+  backend?: GradientBackend;
 }
 
 /** State of the stateful methods (see CombineOptions.state). */
@@ -61,10 +67,10 @@ export interface CombineState {
   scratch?: Float32Array[];
 }
 
-/** What combineGradients returns. */
-export interface CombineResult {
+/** What combineGradients returns; `D` is DeviceBuffer<'float32'> when the gradients are DeviceBuffers. */
+export interface CombineResult<D = Float32Array> {
   /** The combined gradient. */
-  grad: Float32Array;
+  grad: D;
   /** grad = Σₜ coefficients[t]·gradsₜ (null for graddrop, which masks per element). */
   coefficients: Float64Array | null;
   /** The Gram matrix gᵢ·gⱼ (T×T, row-major) when the method used one. */
@@ -76,8 +82,9 @@ function taskGrads(grads: unknown, name = 'grads'): Float32Array[] {
   if (grads.length === 0) throw new RangeError(`Expected at least one gradient (T >= 1) for ${name} but received none`);
   const n = (grads[0] as Float32Array)?.length;
   grads.forEach((g, t) => {
-    if (!(g instanceof Float32Array)) throw typeError('a Float32Array', `${name}[${t}]`, g);
-    checkNotDetached(g, `${name}[${t}]`);
+    // a float32 DeviceBuffer stands for a Float32Array here (length and identity are all that is checked)
+    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32')) throw typeError('a Float32Array', `${name}[${t}]`, g);
+    checkNotDetached(g as Float32Array, `${name}[${t}]`);
     if (g.length !== n) throw rangeError(`${n} elements (the length of ${name}[0])`, `${name}[${t}]`, g);
   });
   return grads as Float32Array[];
@@ -89,21 +96,46 @@ function backendOf(v: unknown): Backend {
   return b;
 }
 
-/** The T×T Gram matrix of the task gradients (row-major Float64Array), one pass over them. */
-export function gramMatrix(grads: readonly Float32Array[], options: { backend?: Backend } = {}): Float64Array {
+/** The backend of a gradient pass: 'cuda' allowed, and implied by DeviceBuffer arrays. */
+function gradientBackend(name: string, v: unknown, arrays: readonly unknown[]): GradientBackend {
+  const b = v ?? 'native';
+  if (b !== 'native' && b !== 'reference' && b !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", `${name}.backend`, v);
+  return backendFor(name, b, v !== undefined, arrays);
+}
+
+/** The native arguments of a list of arrays: DeviceBuffers become their handles. */
+const handles = (a: readonly Float32Array[]) => a.map((x) => (x instanceof DeviceBuffer ? (x as DeviceBuffer).handle() : x)) as unknown as Float32Array[];
+
+/** Keeps DeviceBuffers referenced (dispose() waits) while an async native call uses them. */
+async function held<T>(arrays: readonly unknown[], run: () => Promise<T>): Promise<T> {
+  const bufs = arrays.filter((a): a is DeviceBuffer => a instanceof DeviceBuffer);
+  for (const b of bufs) b.acquire();
+  try {
+    return await run();
+  } finally {
+    for (const b of bufs) b.release();
+  }
+}
+
+/** The T×T Gram matrix of the task gradients (row-major Float64Array), one pass over them (on the GPU for DeviceBuffers or backend 'cuda'). */
+export function gramMatrix(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: { backend?: GradientBackend } = {}): Float64Array {
   const g = taskGrads(grads);
-  if (backendOf(options.backend) === 'reference') return gramReference(g);
+  const backend = gradientBackend('gramMatrix', options.backend, g);
+  if (backend === 'reference') return gramReference(g);
   const out = new Float64Array(g.length * g.length);
-  native().gramMatrix(g, out);
+  if (backend === 'cuda') cudaNative().gramMatrix(handles(g), out);
+  else native().gramMatrix(g, out);
   return out;
 }
 
 /** `gramMatrix` off the event loop; the same bits. */
-export async function gramMatrixAsync(grads: readonly Float32Array[], options: { backend?: Backend } = {}): Promise<Float64Array> {
+export async function gramMatrixAsync(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: { backend?: GradientBackend } = {}): Promise<Float64Array> {
   const g = taskGrads(grads);
-  if (backendOf(options.backend) === 'reference') return gramReference(g);
+  const backend = gradientBackend('gramMatrix', options.backend, g);
+  if (backend === 'reference') return gramReference(g);
   const out = new Float64Array(g.length * g.length);
-  await native().gramMatrixAsync(g, out);
+  if (backend === 'cuda') await held(g, () => cudaNative().gramMatrixAsync(handles(g), out));
+  else await native().gramMatrixAsync(g, out);
   return out;
 }
 
@@ -552,16 +584,21 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
   const rescale = options.rescale ?? 1;
   if (rescale !== 0 && rescale !== 1 && rescale !== 2) throw typeError('0 | 1 | 2', 'combineGradients.rescale', rescale);
   const n = g[0].length;
+  const backend = gradientBackend('combineGradients', options.backend, [...g, options.out]);
+  if (backend === 'cuda' && (method === 'graddrop' || method === 'dbmtl'))
+    throw new TypeError(`combineGradients: '${method}' runs on backend 'native' only for now (its passes have no CUDA build); copy the gradients to the host with toHost()`);
   let out: Float32Array;
-  if (options.out === undefined) out = new Float32Array(n);
+  if (options.out === undefined) out = g.some((x) => x instanceof DeviceBuffer) ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n);
   else {
-    if (!(options.out instanceof Float32Array)) throw typeError('a Float32Array', 'combineGradients.out', options.out);
-    checkNotDetached(options.out, 'out');
-    if (options.out.length !== n) throw rangeError(`${n} elements (the gradients' length)`, 'combineGradients.out', options.out);
+    const o = options.out as Float32Array;
+    const d: unknown = options.out;
+    if (!(o instanceof Float32Array) && !(d instanceof DeviceBuffer && d.dtype === 'float32')) throw typeError('a Float32Array', 'combineGradients.out', options.out);
+    checkNotDetached(o, 'out');
+    if (o.length !== n) throw rangeError(`${n} elements (the gradients' length)`, 'combineGradients.out', options.out);
     g.forEach((x, t) => {
-      if (overlaps(options.out!, x)) throw new RangeError(`combineGradients.out overlaps grads[${t}]`);
+      if (overlaps(o, x)) throw new RangeError(`combineGradients.out overlaps grads[${t}]`);
     });
-    out = options.out;
+    out = o;
   }
   const beta = options.beta ?? (method === 'dbmtl' ? 0.9 : 0.5);
   if (typeof beta !== 'number' || !(beta >= 0 && beta <= 1)) throw rangeError('a number in [0, 1]', 'combineGradients.beta', beta);
@@ -572,7 +609,7 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
     throw new TypeError(`combineGradients: '${method}' keeps state across steps; pass options.state (start with {}) and keep it`);
   return {
     g, method, seed, normalization: normalization as MgdaNormalization, losses, c, rescale: rescale as 0 | 1 | 2, beta, betaSigma,
-    state: state ?? null, out, backend: backendOf(options.backend),
+    state: state ?? null, out, backend,
   };
 }
 
@@ -606,8 +643,11 @@ function coefficientsFor(p: Plan, G: Float64Array | null): Float64Array {
  * coefficients apply to its EMA buffers). Gram-based methods read the gradients twice (Gram pass, combine
  * pass) and refuse non-finite gradients; sum, mean, graddrop and dbmtl propagate NaN like arithmetic.
  */
-export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult {
-  return combineWithGram(grads, options, null);
+export function combineGradients(grads: readonly DeviceBuffer<'float32'>[], options: CombineOptions): CombineResult<DeviceBuffer<'float32'>>;
+/** Host gradients: the combined gradient is a Float32Array (or `out`). */
+export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult;
+export function combineGradients(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: CombineOptions): CombineResult | CombineResult<DeviceBuffer<'float32'>> {
+  return combineWithGram(grads as Float32Array[], options, null);
 }
 
 /** combineGradients with the Gram matrix already known (multiHeadBackward computes it with the heads). */
@@ -620,20 +660,25 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
     else native().gradDrop(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
+  const cuda = p.backend === 'cuda';
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
     G = gram ?? (ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2));
-    if (!ref && !gram) native().gramMatrix(p.g, G);
+    if (!ref && !gram) (cuda ? cudaNative().gramMatrix(handles(p.g), G) : native().gramMatrix(p.g, G));
   }
   const coef = coefficientsFor(p, G);
   if (ref) combineReference(p.g, coef, p.out);
+  else if (cuda) cudaNative().combineGradients(handles(p.g), coef, handles([p.out])[0]);
   else native().combineGradients(p.g, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: G };
 }
 
 /** `combineGradients` off the event loop (the passes over the gradients run on the thread pool); the same bits. */
-export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult> {
-  return combineGradientsAsyncWithGram(grads, options, null);
+export async function combineGradientsAsync(grads: readonly DeviceBuffer<'float32'>[], options: CombineOptions): Promise<CombineResult<DeviceBuffer<'float32'>>>;
+/** Host gradients: the combined gradient is a Float32Array (or `out`). */
+export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult>;
+export async function combineGradientsAsync(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: CombineOptions): Promise<CombineResult | CombineResult<DeviceBuffer<'float32'>>> {
+  return combineGradientsAsyncWithGram(grads as Float32Array[], options, null);
 }
 
 export async function combineGradientsAsyncWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): Promise<CombineResult> {
@@ -643,13 +688,18 @@ export async function combineGradientsAsyncWithGram(grads: readonly Float32Array
     await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
+  const cuda = p.backend === 'cuda';
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
     G = gram;
-    if (!G) await native().gramMatrixAsync(p.g, (G = new Float64Array(p.g.length ** 2)));
+    if (!G) {
+      const g2 = (G = new Float64Array(p.g.length ** 2));
+      await (cuda ? held(p.g, () => cudaNative().gramMatrixAsync(handles(p.g), g2)) : native().gramMatrixAsync(p.g, g2));
+    }
   }
   const coef = coefficientsFor(p, G);
-  await native().combineGradientsAsync(p.g, coef, p.out);
+  if (cuda) await held([...p.g, p.out], () => cudaNative().combineGradientsAsync(handles(p.g), coef, handles([p.out])[0]));
+  else await native().combineGradientsAsync(p.g, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: G };
 }
 

@@ -1,10 +1,11 @@
 // Linear heads y = x·Wᵀ + b (W: [outFeatures, inFeatures], PyTorch's layout) and their backward pass, on
 // the addon's blocked multi-threaded GEMM, or the float64 reference.
-import { native } from './binding';
+import { cudaNative, native } from './binding';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 import { combineGradientsAsyncWithGram, type CombineOptions, combineWithGram } from './combine';
 import { linearBackwardReference, linearForwardReference, type LinearProblem } from './reference/linear';
 import { gramReference } from './reference/reduce';
-import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
 /** The dims of a linear layer y = x·Wᵀ + b (torch.nn.Linear's layout: W is [outFeatures, inFeatures]). */
 export interface LinearShape {
@@ -14,16 +15,20 @@ export interface LinearShape {
   inFeatures: number;
   /** Outputs per row (O). */
   outFeatures: number;
-  /** 'native' (default: our blocked GEMM, multi-threaded) or 'reference' (float64 TypeScript). */
-  backend?: 'native' | 'reference';
+  /**
+   * 'native' (default: our blocked GEMM, multi-threaded), 'reference' (float64 TypeScript) or 'cuda' (our
+   * tiled GEMM on the GPU; host arrays staged, DeviceBuffers used in place; implied by a DeviceBuffer
+   * argument). multiHeadBackward takes 'native' or 'reference'.
+   */
+  backend?: 'native' | 'reference' | 'cuda';
 }
 
 /** `linearForward` options (PyTorch's F.linear). */
 export interface LinearForwardOptions extends LinearShape {
   /** Preallocated output. */
   out?: {
-    /** y [batch, outFeatures]. Default: a new array. */
-    output?: Float32Array;
+    /** y [batch, outFeatures]. Default: a new array (a new DeviceBuffer when an input is one). */
+    output?: Float32Array | DeviceBuffer<'float32'>;
   };
 }
 
@@ -47,17 +52,20 @@ export interface LinearBackwardOptions extends LinearShape {
   accumulate?: boolean;
 }
 
-/** A linear layer's gradients (those computed). */
-export interface LinearGrads {
+/** A linear layer's gradients (those computed); `D` is DeviceBuffer<'float32'> for a backward on DeviceBuffers. */
+export interface LinearGrads<D = Float32Array> {
   /** d(loss)/dW [outFeatures, inFeatures]. */
-  gradWeight?: Float32Array;
+  gradWeight?: D;
   /** d(loss)/db [outFeatures]. */
-  gradBias?: Float32Array;
+  gradBias?: D;
   /** d(loss)/dx [batch, inFeatures]. */
-  gradInput?: Float32Array;
+  gradInput?: D;
 }
 
-function dims(o: LinearShape, name: string): LinearProblem & { backend: 'native' | 'reference' } {
+/** A float32 array argument on the host or (backend 'cuda') the GPU. */
+export type F32Arg = Float32Array | DeviceBuffer<'float32'>;
+
+function dims(o: LinearShape, name: string, cuda = false): LinearProblem & { backend: 'native' | 'reference' | 'cuda' } {
   if (typeof o !== 'object' || o === null) throw typeError('{ batch, inFeatures, outFeatures }', `${name} options`, o);
   const d = (k: 'batch' | 'inFeatures' | 'outFeatures') => {
     const v = o[k];
@@ -65,15 +73,23 @@ function dims(o: LinearShape, name: string): LinearProblem & { backend: 'native'
     return v;
   };
   const backend = o.backend ?? 'native';
-  if (backend !== 'native' && backend !== 'reference') throw typeError("'native' | 'reference'", `${name}.backend`, backend);
+  if (backend !== 'native' && backend !== 'reference' && !(cuda && backend === 'cuda'))
+    throw typeError(cuda ? "'native' | 'reference' | 'cuda'" : "'native' | 'reference'", `${name}.backend`, backend);
   return { batch: d('batch'), inFeatures: d('inFeatures'), outFeatures: d('outFeatures'), backend };
 }
 
 function array(v: unknown, name: string, length: number, what: string): Float32Array {
-  if (!(v instanceof Float32Array)) throw typeError(`a Float32Array of ${length} elements (${what})`, name, v);
-  checkNotDetached(v, name);
-  if (v.length !== length) throw rangeError(`${length} elements (${what})`, name, v);
-  return v;
+  if (v instanceof DeviceBuffer && v.dtype === 'float32') v = v as unknown as Float32Array;  // length and identity only
+  else if (!(v instanceof Float32Array)) throw typeError(`a Float32Array of ${length} elements (${what})`, name, v);
+  const a = v as Float32Array;
+  checkNotDetached(a, name);
+  if (a.length !== length) throw rangeError(`${length} elements (${what})`, name, v);
+  return a;
+}
+
+/** A new float32 output: a DeviceBuffer on backend 'cuda' when `device`, else a Float32Array. */
+function fresh(length: number, device: boolean): Float32Array {
+  return device ? (DeviceBuffer.alloc(length) as unknown as Float32Array) : new Float32Array(length);
 }
 
 function noOverlap(outs: [string, Float32Array | null][], ins: [string, Float32Array | null][]): void {
@@ -84,41 +100,56 @@ function noOverlap(outs: [string, Float32Array | null][], ins: [string, Float32A
   }
 }
 
-function planForward(x: Float32Array, weight: Float32Array, bias: Float32Array | null | undefined, options: LinearForwardOptions) {
-  const p = dims(options, 'linearForward');
+function planForward(x0: F32Arg, weight0: F32Arg, bias0: F32Arg | null | undefined, options: LinearForwardOptions) {
+  const p = dims(options, 'linearForward', true);
   const { batch: B, inFeatures: I, outFeatures: O } = p;
-  array(x, 'x', B * I, '[batch, inFeatures]');
-  array(weight, 'weight', O * I, '[outFeatures, inFeatures]');
-  const b = bias == null ? null : array(bias, 'bias', O, '[outFeatures]');
-  const y = options.out?.output === undefined ? new Float32Array(B * O) : array(options.out.output, 'out.output', B * O, '[batch, outFeatures]');
+  const x = array(x0, 'x', B * I, '[batch, inFeatures]');
+  const weight = array(weight0, 'weight', O * I, '[outFeatures, inFeatures]');
+  const b = bias0 == null ? null : array(bias0, 'bias', O, '[outFeatures]');
+  p.backend = backendFor('linearForward', p.backend, options.backend !== undefined, [x0, weight0, bias0, options.out?.output]);
+  const device = [x0, weight0, bias0].some((a) => a instanceof DeviceBuffer);
+  const y = options.out?.output === undefined ? fresh(B * O, device) : array(options.out.output, 'out.output', B * O, '[batch, outFeatures]');
   noOverlap([['out.output', y]], [['x', x], ['weight', weight], ['bias', b]]);
   return { p, x, weight, b, y };
 }
 
-/** `linearForward`'s result. */
-export interface LinearOutput {
+/** `linearForward`'s result; `D` is DeviceBuffer<'float32'> for a forward on DeviceBuffers. */
+export interface LinearOutput<D = Float32Array> {
   /** y [batch, outFeatures]. */
-  output: Float32Array;
+  output: D;
 }
 
+type ForwardPlan = ReturnType<typeof planForward>;
+const forwardArgs = (q: ForwardPlan) => [q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y] as const;
+
+/** On the GPU: x (and weight, bias) DeviceBuffers; the output stays on the GPU. */
+export function linearForward(x: DeviceBuffer<'float32'>, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput<DeviceBuffer<'float32'>>;
 /** y = x·Wᵀ + b for x [batch, inFeatures], W [outFeatures, inFeatures], b [outFeatures] (or null): PyTorch's F.linear, on our own GEMM (float32 FMA sums, the same bits for any thread count). */
-export function linearForward(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): LinearOutput {
+export function linearForward(x: Float32Array, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput;
+export function linearForward(x: F32Arg, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput | LinearOutput<DeviceBuffer<'float32'>> {
   const q = planForward(x, weight, bias, options);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
-  else native().linearForward(q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y);
+  else if (q.p.backend === 'cuda') cudaNative().linearForward(...toNativeArgs(forwardArgs(q)));
+  else native().linearForward(...forwardArgs(q));
   return { output: q.y };
 }
 
+/** On the GPU, off the event loop: x (and weight, bias) DeviceBuffers; the output stays on the GPU. */
+export async function linearForwardAsync(x: DeviceBuffer<'float32'>, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput<DeviceBuffer<'float32'>>>;
 /** `linearForward` off the event loop (the GEMM runs on the thread pool); the same bits. */
-export async function linearForwardAsync(x: Float32Array, weight: Float32Array, bias: Float32Array | null, options: LinearForwardOptions): Promise<LinearOutput> {
+export async function linearForwardAsync(x: Float32Array, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput>;
+export async function linearForwardAsync(x: F32Arg, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput | LinearOutput<DeviceBuffer<'float32'>>> {
   const q = planForward(x, weight, bias, options);
+  const args = forwardArgs(q);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
-  else await native().linearForwardAsync(q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y);
+  else if (q.p.backend === 'cuda') await holding(args, () => cudaNative().linearForwardAsync(...toNativeArgs(args)));
+  else await native().linearForwardAsync(...args);
   return { output: q.y };
 }
 
-function planBackward(x: Float32Array | null, gradOut: Float32Array, weight: Float32Array | null, options: LinearBackwardOptions) {
-  const p = dims(options, 'linearBackward');
+function planBackward(x0: F32Arg | null, gradOut0: F32Arg, weight0: F32Arg | null, options: LinearBackwardOptions) {
+  const p = dims(options, 'linearBackward', true);
+  const x = x0 as Float32Array | null, gradOut = gradOut0 as Float32Array, weight = weight0 as Float32Array | null;
   const { batch: B, inFeatures: I, outFeatures: O } = p;
   const want = { gradWeight: true, gradBias: true, gradInput: true, ...(options.compute ?? {}) };
   const accumulate = options.accumulate ?? false;
@@ -126,12 +157,15 @@ function planBackward(x: Float32Array | null, gradOut: Float32Array, weight: Flo
   array(gradOut, 'gradOut', B * O, '[batch, outFeatures]');
   if (want.gradWeight) array(x, 'x', B * I, '[batch, inFeatures]');
   if (want.gradInput) array(weight, 'weight', O * I, '[outFeatures, inFeatures]');
-  const out = options.out ?? {};
+  const out = (options.out ?? {}) as LinearGrads<F32Arg>;
+  p.backend = backendFor('linearBackward', p.backend, options.backend !== undefined,
+    [want.gradWeight ? x0 : null, gradOut0, want.gradInput ? weight0 : null, out.gradWeight, out.gradBias, out.gradInput]);
+  const device = gradOut0 instanceof DeviceBuffer;
   const make = (k: keyof LinearGrads, len: number, what: string): Float32Array | null => {
     if (!want[k]) return null;
     if (out[k] === undefined) {
       if (accumulate) throw new TypeError(`linearBackward: accumulate needs out.${k} (the buffer to add into)`);
-      return new Float32Array(len);
+      return fresh(len, device);
     }
     return array(out[k], `out.${k}`, len, what);
   };
@@ -150,22 +184,34 @@ function grads(q: ReturnType<typeof planBackward>): LinearGrads {
   return r;
 }
 
+type BackwardPlan = ReturnType<typeof planBackward>;
+const backwardArgs = (q: BackwardPlan) => [q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate] as const;
+
+/** On the GPU: gradOut (and x, weight) DeviceBuffers; the gradients stay on the GPU. */
+export function linearBackward(x: F32Arg | null, gradOut: DeviceBuffer<'float32'>, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads<DeviceBuffer<'float32'>>;
 /**
  * Backward of a linear head: gradWeight = gradOutᵀ·x, gradBias = Σ_b gradOut, gradInput = gradOut·W.
  * `x` may be null when gradWeight is not computed, `weight` when gradInput is not.
  */
-export function linearBackward(x: Float32Array | null, gradOut: Float32Array, weight: Float32Array | null, options: LinearBackwardOptions): LinearGrads {
+export function linearBackward(x: F32Arg | null, gradOut: Float32Array, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads;
+export function linearBackward(x: F32Arg | null, gradOut: F32Arg, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads | LinearGrads<DeviceBuffer<'float32'>> {
   const q = planBackward(x, gradOut, weight, options);
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
-  else native().linearBackward(q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate);
+  else if (q.p.backend === 'cuda') cudaNative().linearBackward(...toNativeArgs(backwardArgs(q)));
+  else native().linearBackward(...backwardArgs(q));
   return grads(q);
 }
 
+/** On the GPU, off the event loop: gradOut (and x, weight) DeviceBuffers; the gradients stay on the GPU. */
+export async function linearBackwardAsync(x: F32Arg | null, gradOut: DeviceBuffer<'float32'>, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads<DeviceBuffer<'float32'>>>;
 /** `linearBackward` off the event loop; the same bits. */
-export async function linearBackwardAsync(x: Float32Array | null, gradOut: Float32Array, weight: Float32Array | null, options: LinearBackwardOptions): Promise<LinearGrads> {
+export async function linearBackwardAsync(x: F32Arg | null, gradOut: Float32Array, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads>;
+export async function linearBackwardAsync(x: F32Arg | null, gradOut: F32Arg, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads | LinearGrads<DeviceBuffer<'float32'>>> {
   const q = planBackward(x, gradOut, weight, options);
+  const args = backwardArgs(q);
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
-  else await native().linearBackwardAsync(q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate);
+  else if (q.p.backend === 'cuda') await holding(args, () => cudaNative().linearBackwardAsync(...toNativeArgs(args)));
+  else await native().linearBackwardAsync(...args);
   return grads(q);
 }
 
@@ -232,6 +278,8 @@ function planHeads(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, 
   if (typeof options !== 'object' || options === null) throw typeError('{ batch, inFeatures, … }', 'multiHeadBackward options', options);
   const p = dims({ ...options, outFeatures: 0 }, 'multiHeadBackward');
   const { batch: B, inFeatures: I } = p;
+  if ((x as unknown) instanceof DeviceBuffer || Object.values(heads ?? {}).some((h) => Object.values(h ?? {}).some((v) => v instanceof DeviceBuffer)))
+    throw new TypeError("multiHeadBackward runs on the CPU ('native' or 'reference'); for DeviceBuffers call linearBackward per head (backend 'cuda') and combineGradients");
   array(x, 'x', B * I, '[batch, inFeatures]');
   if (typeof heads !== 'object' || heads === null || Object.keys(heads).length === 0) throw typeError('an object with at least one head', 'heads', heads);
   const accumulate = options.accumulate ?? false;

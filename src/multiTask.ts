@@ -34,7 +34,7 @@ export interface MultiTaskConfig {
   /** The weighting strategy and its options (default { strategy: 'equal' }). */
   weighting?: WeightingConfig;
   /**
-   * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy and
+   * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy, nllLoss and
    * elementwise tasks, host arrays in and out) or 'reference' (pure TypeScript, task by task).
    */
   backend?: 'native' | 'reference' | 'cuda';
@@ -302,8 +302,8 @@ export class MultiTaskLoss {
     if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
     if (backend === 'cuda')
       for (const s of this.setups)
-        if (s.family !== FAMILY.crossEntropy && s.family !== FAMILY.elementwise)
-          throw new TypeError(`tasks.${s.name}: backend 'cuda' computes crossEntropy and the elementwise losses; ${s.spec.name} needs backend 'native'`);
+        if (s.family !== FAMILY.crossEntropy && s.family !== FAMILY.nllLoss && s.family !== FAMILY.elementwise)
+          throw new TypeError(`tasks.${s.name}: backend 'cuda' computes crossEntropy, nllLoss and the elementwise losses; ${s.spec.name} needs backend 'native'`);
     this.backend = backend;
   }
 

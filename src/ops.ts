@@ -179,7 +179,7 @@ export const nllLossSpec: LossSpec = {
     { name: 'weight', type: 'float32', doc: 'Per-class weight, length C.' },
     { name: 'ignoreIndex', type: 'integer', default: -100, range: [-2147483648, 2147483647], doc: 'Targets equal to it are left out (no loss, no gradient, not in the mean).' },
     sampleWeight,
-    ...cpuCommon(),
+    ...common,
   ],
 };
 

@@ -8,7 +8,7 @@ import * as fl from '../src/index';
 import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, DeviceBuffer, MultiTaskLoss } from '../src/index';
 import { ELEMENTWISE_LOSSES } from '../src/ops';
 import { materialize, optionSets, problem } from './elementwiseProblems';
-import { expectSameBits, mtlBatch, MTL_TASKS, rng } from './helpers';
+import { expectClose, expectSameBits, mtlBatch, MTL_TASKS, rng } from './helpers';
 
 type AnyLoss = (input: unknown, target: unknown, options?: object) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer };
 const ewFn = (name: string) => (fl as unknown as Record<string, AnyLoss>)[name];
@@ -77,9 +77,8 @@ if (!cuda.available()) {
       const x = DeviceBuffer.alloc(8);
       expect(() => crossEntropy(x, new Int32Array(2), { shape: [2, 4], backend: 'native' })).toThrow(/need backend 'cuda'/);
       expect(() => fl.mseLoss(x, new Float32Array(8), { shape: [8], backend: 'reference' })).toThrow(/need backend 'cuda'/);
-      expect(() => fl.nllLoss(x as never, new Int32Array(2), { shape: [2, 4] })).toThrow(/no CUDA build/);
       expect(() => fl.multiMarginLoss(x as never, new Int32Array(2), { shape: [2, 4] })).toThrow(/no CUDA build/);
-      expect(() => fl.linearForward(x as never, new Float32Array(4), null, { batch: 2, inFeatures: 4, outFeatures: 1 })).toThrow(TypeError);
+      expect(() => fl.linearForward(x, new Float32Array(4), null, { batch: 2, inFeatures: 4, outFeatures: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
       const mtl = new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss' } } });
       expect(() => mtl.compute({ a: { input: x, target: new Float32Array(8), shape: [8] } })).toThrow(/backend 'cuda'/);
       x.dispose();
@@ -159,6 +158,58 @@ if (!cuda.available()) {
     });
   });
 
+  describe('nllLoss on CUDA', () => {
+    const cases = [
+      { shape: [64, 10], reduction: 'mean', weighted: true },
+      { shape: [8, 5, 33], reduction: 'none', weighted: false },
+      { shape: [300, 1000], reduction: 'sum', weighted: true },
+      { shape: [7, 3], reduction: 'mean', weighted: false, allIgnored: true },
+    ] as const;
+    for (const c of cases) {
+      it(`[${c.shape}] ${c.reduction}: the CPU's gradient bits, host arrays and DeviceBuffers, sync and async`, async () => {
+        const r = rng(c.shape[0] * 7 + c.shape[1]);
+        const [n, C] = c.shape;
+        const s = c.shape.slice(2).reduce((a, b) => a * b, 1);
+        const input = r.floats(n * C * s, 3);
+        const target = Int32Array.from({ length: n * s }, () => ('allIgnored' in c || r.next() < 0.1 ? -100 : r.int(0, C)));
+        const opts = {
+          shape: c.shape, reduction: c.reduction, gradScale: 0.5, sampleWeight: Float32Array.from({ length: n }, () => r.next()),
+          weight: c.weighted ? Float32Array.from({ length: C }, () => 0.5 + r.next()) : undefined,
+          gradOutput: c.reduction === 'none' ? r.floats(n * s) : undefined,
+        } as const;
+        const cpu = fl.nllLoss(input, target, opts);
+        const gpu = fl.nllLoss(input, target, { ...opts, backend: 'cuda' });
+        const dx = DeviceBuffer.from(input), dt = DeviceBuffer.from(target);
+        const dev = fl.nllLoss(dx, dt, opts);
+        const devAsync = await fl.nllLossAsync(dx, dt, opts);
+        for (const res of [gpu, dev, devAsync]) {
+          expectSameBits(host(res.grad), cpu.grad, 'grad');
+          if (c.reduction === 'none') expectSameBits(host(res.loss), cpu.loss as Float32Array, 'loss');
+          else if (Number.isNaN(cpu.loss)) expect(res.loss).toBeNaN();
+          else expect(Math.abs((res.loss as number) - (cpu.loss as number))).toBeLessThanOrEqual(1e-12 * Math.abs(cpu.loss as number));
+        }
+        const ip = fl.nllLoss(dx, dt, { ...opts, inplace: true });
+        expect(ip.grad).toBe(dx);
+        expectSameBits(dx.toHost(), cpu.grad, 'in place');
+      });
+    }
+
+    it('checks class ids before writing, and works as a MultiTaskLoss task', () => {
+      const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
+      expect(() => fl.nllLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 5)), { shape: [2, 3], out: { grad } })).toThrow(/target\[1\] = 5/);
+      expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
+      const r = rng(11);
+      const batch = { a: { input: r.floats(40 * 12), target: Int32Array.from({ length: 40 }, (_, i) => i % 12), shape: [40, 12] },
+        b: { input: r.floats(40 * 3), target: r.floats(40 * 3), shape: [40, 3] } };
+      const tasks = { a: { loss: 'nllLoss', weight: Float32Array.from({ length: 12 }, (_, i) => 1 + i / 10) }, b: { loss: 'mseLoss' } } as const;
+      const cpu = new MultiTaskLoss({ tasks, weighting: { strategy: 'static', weights: [0.5, 2] } }).compute(batch);
+      const gpu = new MultiTaskLoss({ tasks, weighting: { strategy: 'static', weights: [0.5, 2] }, backend: 'cuda' }).compute({ ...batch, a: { ...batch.a, input: DeviceBuffer.from(batch.a.input) } });
+      expectSameBits(gpu.deviceGrads.a.toHost(), cpu.grads.a, 'nll task');
+      expectSameBits(gpu.grads.b, cpu.grads.b, 'mse task');
+      expect(gpu.loss / cpu.loss).toBeCloseTo(1, 12);
+    });
+  });
+
   describe('elementwise losses on DeviceBuffers', () => {
     let seed = 7000;
     for (const spec of ELEMENTWISE_LOSSES)
@@ -212,6 +263,75 @@ if (!cuda.available()) {
         }
       });
     }
+  });
+
+  describe('linear heads and gradient combination on CUDA', () => {
+    // GEMMs sum in another blocking than the CPU: float32 rounding apart (tolerances relative to the largest output)
+    const close = (a: Float32Array | DeviceBuffer, e: Float32Array, label: string) => expectClose(host(a), e, 1e-5, 2e-6, label);
+    for (const [B, I, O] of [[300, 257, 129], [1, 7, 1], [64, 1000, 10], [33, 65, 0]] as const) {
+      it(`linearForward / linearBackward [${B}, ${I}→${O}]: host arrays and DeviceBuffers against the CPU`, async () => {
+        const r = rng(B + I + O);
+        const x = r.floats(B * I), w = r.floats(O * I), b = r.floats(O), go = r.floats(B * O);
+        const shape = { batch: B, inFeatures: I, outFeatures: O };
+        const cpuY = fl.linearForward(x, w, b, shape).output;
+        const cpuG = fl.linearBackward(x, go, w, shape);
+        close(fl.linearForward(x, w, b, { ...shape, backend: 'cuda' }).output, cpuY, 'y host');
+        const dx = DeviceBuffer.from(x), dw = DeviceBuffer.from(w), db = DeviceBuffer.from(b), dgo = DeviceBuffer.from(go);
+        const y = fl.linearForward(dx, dw, db, shape).output;
+        expect(y).toBeInstanceOf(DeviceBuffer);
+        close(y, cpuY, 'y device');
+        close((await fl.linearForwardAsync(dx, w, null, shape)).output, fl.linearForward(x, w, null, shape).output, 'y async, no bias');
+        const hostG = fl.linearBackward(x, go, w, { ...shape, backend: 'cuda' });
+        const devG = fl.linearBackward(dx, dgo, dw, shape);
+        const asyncG = await fl.linearBackwardAsync(dx, dgo, dw, shape);
+        for (const g of [hostG, devG, asyncG]) {
+          close(g.gradWeight!, cpuG.gradWeight!, 'gradWeight');
+          close(g.gradBias!, cpuG.gradBias!, 'gradBias');
+          close(g.gradInput!, cpuG.gradInput!, 'gradInput');
+        }
+        // accumulate: into DeviceBuffers and into host arrays (uploaded, added to, brought back)
+        const acc = fl.linearBackward(x, go, w, shape);
+        fl.linearBackward(x, go, w, { ...shape, out: acc, accumulate: true });
+        for (const out of [{ gradWeight: devG.gradWeight!, gradBias: devG.gradBias!, gradInput: devG.gradInput! }, hostG]) {
+          fl.linearBackward(dx, dgo, dw, { ...shape, out: out as never, accumulate: true });
+          close(out.gradWeight as never, acc.gradWeight!, 'accumulated gradWeight');
+          close(out.gradBias as never, acc.gradBias!, 'accumulated gradBias');
+          close(out.gradInput as never, acc.gradInput!, 'accumulated gradInput');
+        }
+      });
+    }
+
+    it('gramMatrix and combineGradients: DeviceBuffers against the CPU (combination bits equal for the same coefficients)', async () => {
+      const r = rng(77);
+      const n = 100_003, T = 5;
+      const g = Array.from({ length: T }, (_, t) => r.floats(n).map((v) => v + (t === 2 ? -0.3 : 0.1)));
+      const dg = g.map((a) => DeviceBuffer.from(a));
+      const cpuGram = fl.gramMatrix(g);
+      for (const G of [fl.gramMatrix(dg), fl.gramMatrix(g, { backend: 'cuda' }), await fl.gramMatrixAsync(dg)])
+        for (let k = 0; k < T * T; k++) expect(Math.abs(G[k] - cpuGram[k])).toBeLessThanOrEqual(1e-12 * Math.abs(cpuGram[k]) + 1e-9);
+      for (const method of ['sum', 'mean'] as const) {
+        const cpu = fl.combineGradients(g, { method });
+        const gpu = fl.combineGradients(dg, { method });
+        expect(gpu.grad).toBeInstanceOf(DeviceBuffer);
+        expectSameBits(gpu.grad.toHost(), cpu.grad, method);
+      }
+      for (const method of ['pcgrad', 'mgda', 'cagrad', 'upgrad'] as const) {
+        const cpu = fl.combineGradients(g, { method, seed: 3 });
+        const gpu = await fl.combineGradientsAsync(dg, { method, seed: 3 });
+        const gpuHost = fl.combineGradients(g, { method, seed: 3, backend: 'cuda' });
+        for (const res of [gpu, gpuHost]) {
+          expectClose(res.coefficients!, cpu.coefficients!, 1e-9, 1e-12, `${method} coefficients`);
+          expectClose(host(res.grad), cpu.grad, 1e-6, 1e-7, method);
+        }
+      }
+      const out = DeviceBuffer.alloc(n);
+      expect(fl.combineGradients(dg, { method: 'sum', out }).grad).toBe(out);
+      expect(() => fl.combineGradients(dg, { method: 'graddrop' })).toThrow(/backend 'native' only/);
+      expect(() => fl.combineGradients(dg, { method: 'dbmtl', state: {} })).toThrow(/backend 'native' only/);
+      expect(() => fl.combineGradients(dg, { method: 'sum', backend: 'native' })).toThrow(/need backend 'cuda'/);
+      expect(() => fl.combineGradients([dg[0], DeviceBuffer.alloc(7)], { method: 'sum' })).toThrow(RangeError);
+      expect(() => fl.multiHeadBackward(dg[0] as never, {}, { batch: 1, inFeatures: n })).toThrow(/runs on the CPU/);
+    });
   });
 
   describe('the event loop during a backend cuda async call', () => {

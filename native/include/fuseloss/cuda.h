@@ -7,6 +7,7 @@
 
 #include "fuseloss/cross_entropy.h"
 #include "fuseloss/elementwise.h"
+#include "fuseloss/linear.h"
 #include "fuseloss/multi_task.h"
 #include "fuseloss/status.h"
 
@@ -31,6 +32,8 @@ Status devices(std::vector<DeviceInfo>* out);
 // argument), then copy in through pinned staging buffers reused across calls, compute on one stream,
 // copy out. Calls are serialised (one stream, shared buffers).
 Status cross_entropy(const CrossEntropyArgs& args, double* loss);
+// nllLoss (see fuseloss/rowwise.h) on device 0, the same way.
+Status nll_loss(const CrossEntropyArgs& args, double* loss);
 
 // The elementwise losses (see fuseloss/elementwise.h) on device 0, host arrays in and out, the same checks
 // as the CPU path; gradients and per-element losses carry the CPU kernels' bits.
@@ -39,6 +42,13 @@ Status elementwise_loss(const ElementwiseArgs& args, double* loss);
 // MultiTaskLoss's step (see fuseloss/multi_task.h) on device 0 for crossEntropy and elementwise tasks:
 // one upload, every kernel on one stream, one download; the CPU driver's checks and weight rules.
 Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result);
+
+// Linear heads (see fuseloss/linear.h) and the passes over task gradients (see fuseloss/reduce.h) on
+// device 0, with the CPU drivers' checks.
+Status linear_forward(const LinearArgs& args);
+Status linear_backward(const LinearArgs& args);
+Status gram_matrix(const float* const* grads, int T, int64_t n, double* out);
+Status combine_gradients(const float* const* grads, int T, int64_t n, const double* coef, float* out);
 
 // Device memory of a DeviceBuffer (its own allocation, zero-filled), freed by device_free. Copies run on
 // the calls' stream through the pinned staging and wait for it, so they are ordered with every call.

@@ -26,6 +26,9 @@ struct LinearArgs {
           grad_bias_len = -1, grad_input_len = -1;
 };
 
+// The size and aliasing checks of linear_forward (forward) or linear_backward, shared with the CUDA backend.
+Status check_linear(const LinearArgs& args, bool forward);
+
 // y = x·Wᵀ + b. Checks sizes and aliasing before writing.
 Status linear_forward(const LinearArgs& args);
 // gradWeight, gradBias and gradInput (whichever are non-null). Checks sizes and aliasing before writing.

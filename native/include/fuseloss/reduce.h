@@ -10,6 +10,10 @@
 
 namespace fuseloss {
 
+// The checks of T same-length task gradients (1 <= T <= 4096, present, not overlapping `out`; `writes`: out
+// is required), shared with the CUDA backend.
+Status check_task_grads(const float* const* grads, int T, int64_t n, const float* out, bool writes);
+
 // out[i·T + j] = g_i · g_j (T×T, symmetric), one read of the gradients.
 Status gram_matrix(const float* const* grads, int T, int64_t n, double* out);
 

@@ -76,6 +76,13 @@ class Staging {
     upload_end_ = off_;
     return ins_.back().at;
   }
+  // A host array that is read and written (accumulation): uploaded with the inputs, brought back with the
+  // outputs. Register it among the inputs.
+  size_t inout(void* host, size_t bytes) {
+    const size_t at = input(host, bytes);
+    if (at != kResident) back_.push_back({host, bytes, at});
+    return at;
+  }
   size_t scratch(size_t bytes) { return take(bytes); }
   size_t output(void* host, size_t bytes) {
     if (!host || !bytes || on_device(host)) return kResident;
@@ -102,8 +109,12 @@ class Staging {
       FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.pinned + download_begin_, cx.device + download_begin_, off_ - download_begin_,
                                         cudaMemcpyDeviceToHost, cx.stream),
                         "copying results from the device");
+    for (const Slot& s : back_)
+      FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.pinned + s.at, cx.device + s.at, s.bytes, cudaMemcpyDeviceToHost, cx.stream),
+                        "copying results from the device");
     FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "running the kernels");
     for (const Slot& s : outs_) std::memcpy(s.host, cx.pinned + s.at, s.bytes);
+    for (const Slot& s : back_) std::memcpy(s.host, cx.pinned + s.at, s.bytes);
     return Status::ok();
   }
 
@@ -117,7 +128,7 @@ class Staging {
     off_ = align256(off_ + bytes);
     return at;
   }
-  std::vector<Slot> ins_, outs_;
+  std::vector<Slot> ins_, outs_, back_;
   size_t off_ = 0, upload_end_ = 0, download_begin_ = 0;
 };
 
@@ -147,6 +158,31 @@ inline Status mark_stop(Context& cx) {
 inline void read_kernel_time(Context& cx) {
   float ms = 0.f;
   if (cudaEventElapsedTime(&ms, cx.start, cx.stop) == cudaSuccess) cx.last_kernel_ms = ms;
+}
+
+// One call on the stream, holding the context: place the arena (sg.total() bytes), `place(cx)` (pointers that
+// depend on the arena, before the upload), upload, `launch(cx)` between the kernel-time events, then the
+// download and the wait.
+template <class Place, class Launch>
+Status run_staged(const Staging& sg, Place place, Launch launch) {
+  Context& cx = context();
+  Lock lock(cx);
+  Status st = cx.init();
+  if (!st.is_ok()) return st;
+  if (!(st = cx.reserve(sg.total())).is_ok()) return st;
+  place(cx);
+  if (!(st = sg.upload(cx)).is_ok()) return st;
+  if (!(st = mark_start(cx)).is_ok()) return st;
+  launch(cx);
+  FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching the kernels");
+  if (!(st = mark_stop(cx)).is_ok()) return st;
+  if (!(st = sg.download(cx)).is_ok()) return st;
+  read_kernel_time(cx);
+  return Status::ok();
+}
+template <class Launch>
+Status run_staged(const Staging& sg, Launch launch) {
+  return run_staged(sg, [](Context&) {}, launch);
 }
 
 }  // namespace cuda

@@ -13,6 +13,7 @@
 // different summation order and exp implementation).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -280,7 +281,43 @@ __global__ void lanes_kernel(DevArgs a) {
   for (int64_t c = 0; c < C; ++c) g[c * S] = grad_value(a, k, x[c * S], t ? t[c * S] : 0.f, c, smooth);
 }
 
+// nllLoss (log-probabilities, class ids): ℓ = -w_y·x_y·sw per position, gradient -w_y·s at the target and
+// 0 elsewhere; the loss pass reads x_y before the zeroing and the scatter write (in place is safe).
+__global__ void nll_loss_kernel(DevArgs a) {
+  const int64_t P = a.n * a.s, stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t pos = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; pos < P; pos += stride) {
+    const int32_t y = a.ti[pos];
+    if (y == a.ignore_index) {
+      a.row_loss[pos] = 0.0;
+      continue;
+    }
+    const int64_t n = pos / a.s, p = pos % a.s;
+    const double w = a.w ? double(a.w[y]) : 1.0, sw = a.sw ? double(a.sw[n]) : 1.0;
+    a.row_loss[pos] = -w * double(a.x[(n * a.c + y) * a.s + p]) * sw;
+  }
+}
+
+__global__ void nll_grad_kernel(DevArgs a) {
+  const int64_t P = a.n * a.s, stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t pos = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; pos < P; pos += stride) {
+    const int32_t y = a.ti[pos];
+    if (y == a.ignore_index) continue;
+    const int64_t n = pos / a.s, p = pos % a.s;
+    const double w = a.w ? double(a.w[y]) : 1.0, sw = a.sw ? double(a.sw[n]) : 1.0;
+    const double s = (a.none ? a.scale * (a.go ? double(a.go[pos]) : 1.0) : a.scale) * sw;
+    a.g[(n * a.c + y) * a.s + p] = float(-w * s);
+  }
+}
+
 }  // namespace
+
+void launch_nll(const DevArgs& d, cudaStream_t stream) {
+  const int64_t P = d.n * d.s;
+  const unsigned blocks = unsigned(std::min<int64_t>(4096, std::max<int64_t>(1, (P + 255) / 256)));
+  nll_loss_kernel<<<blocks, 256, 0, stream>>>(d);
+  cudaMemsetAsync(d.g, 0, size_t(P * d.c) * 4, stream);
+  nll_grad_kernel<<<blocks, 256, 0, stream>>>(d);
+}
 
 void launch(const DevArgs& d, cudaStream_t stream) {
   if (d.s == 1 && d.c >= 32 && d.c <= 1024) {
@@ -317,7 +354,12 @@ Status mirror_ce_args(const CrossEntropyArgs& args, CrossEntropyArgs* h, std::ve
   return Status::ok();
 }
 
-Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
+namespace {
+
+// crossEntropy and nllLoss: the same arguments, staging and epilogue; only the kernels differ.
+Status ce_like(const CrossEntropyArgs& args, double* loss, bool nll) {
+  if (nll && (args.target_prob || !args.target_index)) return Status::type_error("target: expected an Int32Array of class ids");
+  if (nll && args.label_smoothing != 0.0) return Status::range_error("nllLoss has no labelSmoothing");
   CrossEntropyArgs h;
   std::vector<char> ids, weights;
   Status st = mirror_ce_args(args, &h, &ids, &weights);
@@ -345,33 +387,32 @@ Status cross_entropy(const CrossEntropyArgs& args, double* loss) {
   const size_t s_g = sg.output(args.grad, x_b);
   const size_t s_lo = k.none ? sg.output(args.loss_out, size_t(positions) * 4) : Staging::kResident;
 
-  Context& cx = context();
-  Lock lock(cx);
-  if (!(st = cx.init()).is_ok()) return st;
-  if (!(st = cx.reserve(sg.total())).is_ok()) return st;
-  if (!(st = sg.upload(cx)).is_ok()) return st;
-  DevArgs d;
-  d.x = sg.at(cx, args.input, s_x);
-  d.ti = k.ti ? sg.at(cx, args.target_index, s_t) : nullptr;
-  d.tp = k.tp ? sg.at(cx, args.target_prob, s_t) : nullptr;
-  d.w = k.w ? sg.at(cx, args.weight, s_w) : nullptr;
-  d.go = k.go ? sg.at(cx, args.grad_output, s_go) : nullptr;
-  d.sw = k.sw ? sg.at(cx, args.sample_weight, s_sw) : nullptr;
-  d.g = sg.at(cx, args.grad, s_g);
-  d.row_loss = reinterpret_cast<double*>(cx.device + s_rl);
-  d.n = k.n, d.c = k.c, d.s = k.s, d.ignore_index = k.ignore_index;
-  d.eps = k.eps, d.keep = k.keep, d.spread = k.spread, d.wsum = k.wsum, d.scale = k.scale, d.none = k.none;
-  if (!(st = mark_start(cx)).is_ok()) return st;
-  launch(d, cx.stream);
-  launch_sum(d.row_loss, positions, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
-  if (k.none) launch_to_f32(d.row_loss, positions, sg.at(cx, args.loss_out, s_lo), cx.stream);
-  FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
-  if (!(st = mark_stop(cx)).is_ok()) return st;
-  if (!(st = sg.download(cx)).is_ok()) return st;
-  read_kernel_time(cx);
+  st = run_staged(sg, [&](Context& cx) {
+    DevArgs d;
+    d.x = sg.at(cx, args.input, s_x);
+    d.ti = k.ti ? sg.at(cx, args.target_index, s_t) : nullptr;
+    d.tp = k.tp ? sg.at(cx, args.target_prob, s_t) : nullptr;
+    d.w = k.w ? sg.at(cx, args.weight, s_w) : nullptr;
+    d.go = k.go ? sg.at(cx, args.grad_output, s_go) : nullptr;
+    d.sw = k.sw ? sg.at(cx, args.sample_weight, s_sw) : nullptr;
+    d.g = sg.at(cx, args.grad, s_g);
+    d.row_loss = reinterpret_cast<double*>(cx.device + s_rl);
+    d.n = k.n, d.c = k.c, d.s = k.s, d.ignore_index = k.ignore_index;
+    d.eps = k.eps, d.keep = k.keep, d.spread = k.spread, d.wsum = k.wsum, d.scale = k.scale, d.none = k.none;
+    if (nll) launch_nll(d, cx.stream);
+    else launch(d, cx.stream);
+    launch_sum(d.row_loss, positions, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
+    if (k.none) launch_to_f32(d.row_loss, positions, sg.at(cx, args.loss_out, s_lo), cx.stream);
+  });
+  if (!st.is_ok()) return st;
   *loss = ce::reduce(args.reduction, sum, denom);
   return Status::ok();
 }
+
+}  // namespace
+
+Status cross_entropy(const CrossEntropyArgs& args, double* loss) { return ce_like(args, loss, false); }
+Status nll_loss(const CrossEntropyArgs& args, double* loss) { return ce_like(args, loss, true); }
 
 }  // namespace cuda
 }  // namespace fuseloss

@@ -30,6 +30,8 @@ struct DevArgs {
 
 // Enqueues the kernel for these arguments on `stream` (rows kernel for S = 1, C >= 32; lanes kernel otherwise).
 void launch(const DevArgs& d, cudaStream_t stream);
+// nllLoss on log-probabilities (class ids; per-position losses into row_loss, the gradient zeroed and set).
+void launch_nll(const DevArgs& d, cudaStream_t stream);
 
 // The arguments with their device-resident class ids and class weights mirrored to host memory (kept in
 // ids/weights), so ce::prepare's checks can read them; also refuses a gradient that is one of them.

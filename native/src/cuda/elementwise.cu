@@ -211,28 +211,21 @@ Status elementwise_loss(const ElementwiseArgs& args, double* loss) {
   const size_t s_sum = sg.output(&sum, 8);
   const size_t s_g = sg.output(k.g, xb), s_lo = k.none ? sg.output(k.lo, xb) : Staging::kResident;
 
-  Context& cx = context();
-  Lock lock(cx);
-  if (!(st = cx.init()).is_ok()) return st;
-  if (!(st = cx.reserve(sg.total())).is_ok()) return st;
-  if (!(st = sg.upload(cx)).is_ok()) return st;
-  ew::KernelArgs d = k;
-  d.x = sg.at(cx, k.x, s_x);
-  d.t = sg.at(cx, k.t, s_t);
-  d.w = k.w ? sg.at(cx, k.w, s_w) : nullptr;
-  d.pw = k.pw ? sg.at(cx, k.pw, s_pw) : nullptr;
-  d.sw = k.sw ? sg.at(cx, k.sw, s_sw) : nullptr;
-  d.go = k.go ? sg.at(cx, k.go, s_go) : nullptr;
-  d.g = sg.at(cx, k.g, s_g);
-  d.lo = k.none ? sg.at(cx, k.lo, s_lo) : nullptr;
-  double* sums = reinterpret_cast<double*>(cx.device + s_sums);
-  if (!(st = mark_start(cx)).is_ok()) return st;
-  ew_launch(d, sums, cx.stream);
-  launch_sum(sums, blocks, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
-  FUSELOSS_CUDA_TRY(cudaGetLastError(), "launching the kernel");
-  if (!(st = mark_stop(cx)).is_ok()) return st;
-  if (!(st = sg.download(cx)).is_ok()) return st;
-  read_kernel_time(cx);
+  st = run_staged(sg, [&](Context& cx) {
+    ew::KernelArgs d = k;
+    d.x = sg.at(cx, k.x, s_x);
+    d.t = sg.at(cx, k.t, s_t);
+    d.w = k.w ? sg.at(cx, k.w, s_w) : nullptr;
+    d.pw = k.pw ? sg.at(cx, k.pw, s_pw) : nullptr;
+    d.sw = k.sw ? sg.at(cx, k.sw, s_sw) : nullptr;
+    d.go = k.go ? sg.at(cx, k.go, s_go) : nullptr;
+    d.g = sg.at(cx, k.g, s_g);
+    d.lo = k.none ? sg.at(cx, k.lo, s_lo) : nullptr;
+    double* sums = reinterpret_cast<double*>(cx.device + s_sums);
+    ew_launch(d, sums, cx.stream);
+    launch_sum(sums, blocks, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
+  });
+  if (!st.is_ok()) return st;
   *loss = ew::reduce(args.reduction, sum, denom);
   return Status::ok();
 }

@@ -1,5 +1,5 @@
 // MultiTaskLoss on CUDA: every task's inputs go up in one copy, every task's kernel runs on the one
-// stream, every gradient comes back in one copy. Cross-entropy and the elementwise losses (the families
+// stream, every gradient comes back in one copy. Cross-entropy, nll and the elementwise losses (the families
 // the CUDA backend has); the checks, the empty-task rule and the loss-dependent weights are the CPU
 // driver's own (fuseloss/multi_task.h).
 #include <cuda_runtime.h>
@@ -23,7 +23,7 @@ namespace cuda {
 namespace {
 
 struct Task {
-  bool ce = false, empty = false;
+  bool ce = false, nll = false, empty = false;  // ce: crossEntropy or nllLoss (nll)
   ce::KernelArgs ck{};
   ew::KernelArgs ek{};
   double denom = 0.0;
@@ -47,9 +47,9 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   const size_t T = args.tasks.size();
   for (size_t i = 0; i < T; ++i) {
     const TaskFamily f = args.tasks[i].family;
-    if (f != TaskFamily::CrossEntropy && f != TaskFamily::Elementwise)
-      return Status::type_error("tasks[" + std::to_string(i) + "]: backend 'cuda' computes crossEntropy and the elementwise losses; " +
-                                "use backend 'native' for nllLoss and the row losses");
+    if (f != TaskFamily::CrossEntropy && f != TaskFamily::Nll && f != TaskFamily::Elementwise)
+      return Status::type_error("tasks[" + std::to_string(i) + "]: backend 'cuda' computes crossEntropy, nllLoss and the elementwise losses; " +
+                                "use backend 'native' for the row losses");
   }
   // The CPU driver's checks on a host view of the arguments: device-resident class ids and class weights
   // mirrored, binaryCrossEntropy's probabilities checked on the device.
@@ -58,7 +58,7 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   Status st;
   for (size_t i = 0; i < T; ++i) {
     const TaskArgs& a = args.tasks[i];
-    st = a.family == TaskFamily::CrossEntropy ? mirror_ce_args(a.ce, &h.tasks[i].ce, &store[2 * i], &store[2 * i + 1])
+    st = a.family != TaskFamily::Elementwise ? mirror_ce_args(a.ce, &h.tasks[i].ce, &store[2 * i], &store[2 * i + 1])
                                               : device_checked_args(a.ew, &h.tasks[i].ew);
     if (!st.is_ok()) return task_error(i, st);
   }
@@ -67,7 +67,7 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   for (size_t i = 0; i < T; ++i)
     for (size_t j = 0; j < T; ++j) {
       const TaskArgs &a = args.tasks[i], &b = args.tasks[j];
-      if (i == j || a.family != TaskFamily::CrossEntropy || b.family != TaskFamily::CrossEntropy) continue;
+      if (i == j || a.family == TaskFamily::Elementwise || b.family == TaskFamily::Elementwise) continue;
       if (a.ce.grad && (a.ce.grad == static_cast<const void*>(b.ce.target_index) || a.ce.grad == b.ce.weight))
         return Status::range_error("tasks[" + std::to_string(i) + "]: an output overlaps an array of tasks[" + std::to_string(j) + "]");
     }
@@ -78,8 +78,9 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
     Task& k = tasks[i];
     const TaskArgs& a = h.tasks[i];
     const TaskArgs& o = args.tasks[i];  // the caller's pointers (host or device)
-    if (a.family == TaskFamily::CrossEntropy) {
+    if (a.family != TaskFamily::Elementwise) {
       k.ce = true;
+      k.nll = a.family == TaskFamily::Nll;
       if (!(st = ce::prepare(a.ce, &k.ck, &k.denom)).is_ok()) return task_error(i, st);
       k.reduction = a.ce.reduction;
       k.positions = k.ck.n * k.ck.s, k.elems = k.positions * k.ck.c;
@@ -153,7 +154,8 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
       d.row_loss = task_sums;
       d.n = k.ck.n, d.c = k.ck.c, d.s = k.ck.s, d.ignore_index = k.ck.ignore_index;
       d.eps = k.ck.eps, d.keep = k.ck.keep, d.spread = k.ck.spread, d.wsum = k.ck.wsum, d.scale = k.ck.scale, d.none = false;
-      launch(d, cx.stream);
+      if (k.nll) launch_nll(d, cx.stream);
+      else launch(d, cx.stream);
     } else {
       ew::KernelArgs d = k.ek;
       d.x = sg.at(cx, o.ew.input, k.x);

@@ -79,9 +79,7 @@ double fma_peak_gflops(double ms) {
 
 }  // namespace gemm
 
-namespace {
-
-Status check(const LinearArgs& a, bool forward) {
+Status check_linear(const LinearArgs& a, bool forward) {
   const int64_t kMax = int64_t(1) << 40;
   if (a.batch < 0 || a.in < 0 || a.out < 0 || a.batch > kMax || a.in > kMax || a.out > kMax ||
       (a.batch && a.in > kMax / a.batch) || (a.batch && a.out > kMax / a.batch) || (a.out && a.in > kMax / a.out))
@@ -127,6 +125,8 @@ Status check(const LinearArgs& a, bool forward) {
   return Status::ok();
 }
 
+namespace {
+
 // gradBias[o] (+)= Σ_b gradOut[b, o] in float64, columns in fixed chunks, rows in order.
 void bias_grad(const LinearArgs& a) {
   constexpr int64_t kCols = 1024;
@@ -151,7 +151,7 @@ void bias_grad(const LinearArgs& a) {
 double fma_peak_gflops(double ms) { return gemm::fma_peak_gflops(ms); }
 
 Status linear_forward(const LinearArgs& a) {
-  Status st = check(a, true);
+  Status st = check_linear(a, true);
   if (!st.is_ok()) return st;
   // y = b + x·Wᵀ (A = x, B(i, o) = W[o, i]); each tile starts its rows from the bias
   gemm::Args g;
@@ -164,7 +164,7 @@ Status linear_forward(const LinearArgs& a) {
 }
 
 Status linear_backward(const LinearArgs& a) {
-  Status st = check(a, false);
+  Status st = check_linear(a, false);
   if (!st.is_ok()) return st;
   if (a.grad_weight) {  // [out, in] = gradOutᵀ·x: A(o, b) = gradOut[b, o], B(b, i) = x[b, i]
     gemm::Args g;
@@ -196,7 +196,7 @@ Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
     l.x = a.x, l.x_len = a.x_len, l.weight = h.weight, l.weight_len = h.weight_len, l.grad_out = h.grad_out, l.grad_out_len = h.grad_out_len;
     l.grad_weight = h.grad_weight, l.grad_weight_len = h.grad_weight_len, l.grad_bias = h.grad_bias, l.grad_bias_len = h.grad_bias_len;
     l.grad_input = h.grad_input, l.grad_input_len = h.grad_input_len, l.accumulate = a.accumulate;
-    Status st = check(l, false);
+    Status st = check_linear(l, false);
     if (!st.is_ok()) return Status{st.kind, "heads[" + std::to_string(t) + "]: " + st.message};
     if (gram && !h.grad_input) return Status::type_error("heads[" + std::to_string(t) + "]: the Gram matrix needs every gradInput");
   }

@@ -27,8 +27,9 @@ red::Kernels active() {
 
 size_t jobs(int64_t n) { return n > 0 ? size_t((n + kJob - 1) / kJob) : 0; }
 
-// out: the output the call writes (must be present and must not overlap a gradient), or null for none.
-Status check_grads(const float* const* g, int T, int64_t n, const float* out, bool writes = false) {
+}  // namespace
+
+Status check_task_grads(const float* const* g, int T, int64_t n, const float* out, bool writes) {
   if (T < 1 || T > kMaxTasks) return Status::range_error("grads: expected between 1 and " + std::to_string(kMaxTasks) + " gradients, got " + std::to_string(T));
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("grads: element count out of range");
   if (writes && !out && n > 0) return Status::type_error("out: expected a Float32Array");
@@ -38,6 +39,12 @@ Status check_grads(const float* const* g, int T, int64_t n, const float* out, bo
       return Status::range_error("out: overlaps grads[" + std::to_string(t) + "]");
   }
   return Status::ok();
+}
+
+namespace {
+
+Status check_grads(const float* const* g, int T, int64_t n, const float* out, bool writes = false) {
+  return check_task_grads(g, T, n, out, writes);
 }
 
 // Counter-based uniform in (0, 1) for element k: the lowbias32 hash (32-bit multiplies, so it

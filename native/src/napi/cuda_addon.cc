@@ -117,9 +117,14 @@ Napi::Value LastKernelMs(const Napi::CallbackInfo& info) { return Napi::Number::
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_cross_entropy(env, exports, fuseloss::cuda::cross_entropy);
+  fuseloss::napi::register_cross_entropy_like(env, exports, "nllLoss", fuseloss::cuda::nll_loss);
   fuseloss::napi::register_kernel<fuseloss::ElementwiseArgs, fuseloss::napi::parse_elementwise<Napi::CallbackInfo>>(
       env, exports, "elementwiseLoss", fuseloss::cuda::elementwise_loss);
   fuseloss::napi::register_multi_task(env, exports, fuseloss::cuda::multi_task_loss);
+  fuseloss::napi::register_linear_backend(
+      env, exports, [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_forward(a); },
+      [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); });
+  fuseloss::napi::register_gram_combine(env, exports, fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients);
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("deviceAlloc", Napi::Function::New(env, DeviceAlloc, "deviceAlloc"));
   exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));

@@ -126,9 +126,13 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void register_linear_backend(Napi::Env env, Napi::Object exports, KernelFn<LinearArgs> fwd, KernelFn<LinearArgs> bwd) {
+  register_kernel<LinearArgs, parse_forward>(env, exports, "linearForward", fwd);
+  register_kernel<LinearArgs, parse_backward>(env, exports, "linearBackward", bwd);
+}
+
 void register_linear(Napi::Env env, Napi::Object exports) {
-  register_kernel<LinearArgs, parse_forward>(env, exports, "linearForward", forward);
-  register_kernel<LinearArgs, parse_backward>(env, exports, "linearBackward", backward);
+  register_linear_backend(env, exports, forward, backward);
   register_kernel<MultiHeadCall, parse_heads>(env, exports, "multiHeadBackward", heads_backward);
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
 }

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "fuseloss/cross_entropy.h"
+#include "fuseloss/linear.h"
 #include "fuseloss/multi_task.h"
 
 namespace fuseloss {
@@ -19,6 +20,12 @@ using MultiTaskFn = Status (*)(const MultiTaskArgs&, MultiTaskResult*);
 void register_multi_task(Napi::Env env, Napi::Object exports, MultiTaskFn compute);
 void register_linear(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
+// linearForward / linearBackward, gramMatrix / combineGradients over another backend's functions (CUDA).
+void register_linear_backend(Napi::Env env, Napi::Object exports, Status (*fwd)(const LinearArgs&, double*),
+                             Status (*bwd)(const LinearArgs&, double*));
+using GramFn = Status (*)(const float* const*, int, int64_t, double*);
+using CombineFn = Status (*)(const float* const*, int, int64_t, const double*, float*);
+void register_gram_combine(Napi::Env env, Napi::Object exports, GramFn gram, CombineFn combine);
 void register_optim(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

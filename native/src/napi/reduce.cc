@@ -93,7 +93,9 @@ Napi::Value async(const Napi::CallbackInfo& info) {
   return (new Worker(info.Env(), info, std::move(work)))->Start();
 }
 
+// gramMatrix and combineGradients take their backend's function from the binding's data pointer.
 Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
+  const GramFn F = reinterpret_cast<GramFn>(info.Data());
   auto g = std::make_shared<std::vector<float*>>();
   int64_t n = 0, out_len = 0;
   double* out = nullptr;
@@ -102,11 +104,12 @@ Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
   if (!(st = typed<double>(info[1], napi_float64_array, "Float64Array", "out", &out, &out_len)).is_ok()) return st;
   const int T = int(g->size());
   if (out_len != int64_t(T) * T) return Status::range_error("out: expected T·T elements");
-  *work = [g, T, n, out](double*) { return gram_matrix(g->data(), T, n, out); };
+  *work = [F, g, T, n, out](double*) { return F(g->data(), T, n, out); };
   return Status::ok();
 }
 
 Status parse_combine(const Napi::CallbackInfo& info, Work* work) {
+  const CombineFn F = reinterpret_cast<CombineFn>(info.Data());
   auto g = std::make_shared<std::vector<float*>>();
   int64_t n = 0, coef_len = 0, out_len = 0;
   double* coef = nullptr;
@@ -119,7 +122,7 @@ Status parse_combine(const Napi::CallbackInfo& info, Work* work) {
   if (coef_len != T) return Status::range_error("coefficients: expected one per gradient (" + std::to_string(T) + ")");
   if (out_len != n) return Status::range_error("out: expected " + std::to_string(n) + " elements (the gradients' length)");
   auto c = std::make_shared<std::vector<double>>(coef, coef + coef_len);
-  *work = [g, c, T, n, out](double*) { return combine_gradients(g->data(), T, n, c->data(), out); };
+  *work = [F, g, c, T, n, out](double*) { return F(g->data(), T, n, c->data(), out); };
   return Status::ok();
 }
 
@@ -199,17 +202,21 @@ Status parse_read(const Napi::CallbackInfo& info, Work* work) {
 }
 
 template <Parser P>
-void reg(Napi::Env env, Napi::Object exports, const char* name) {
-  exports.Set(name, Napi::Function::New(env, sync<P>, name));
+void reg(Napi::Env env, Napi::Object exports, const char* name, void* data = nullptr) {
+  exports.Set(name, Napi::Function::New(env, sync<P>, name, data));
   const std::string a = std::string(name) + "Async";
-  exports.Set(a, Napi::Function::New(env, async<P>, a));
+  exports.Set(a, Napi::Function::New(env, async<P>, a, data));
 }
 
 }  // namespace
 
+void register_gram_combine(Napi::Env env, Napi::Object exports, GramFn gram, CombineFn combine) {
+  reg<parse_gram>(env, exports, "gramMatrix", reinterpret_cast<void*>(gram));
+  reg<parse_combine>(env, exports, "combineGradients", reinterpret_cast<void*>(combine));
+}
+
 void register_reduce(Napi::Env env, Napi::Object exports) {
-  reg<parse_gram>(env, exports, "gramMatrix");
-  reg<parse_combine>(env, exports, "combineGradients");
+  register_gram_combine(env, exports, gram_matrix, combine_gradients);
   reg<parse_graddrop>(env, exports, "gradDrop");
   reg<parse_norm>(env, exports, "totalNorm");
   reg<parse_scale>(env, exports, "scaleArrays");
