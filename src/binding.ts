@@ -200,23 +200,14 @@ export interface CudaDevice {
   multiprocessors: number;
 }
 
-export interface CudaBinding {
-  crossEntropy: NativeBinding['crossEntropy'];
-  crossEntropyAsync: NativeBinding['crossEntropyAsync'];
-  nllLoss: NativeBinding['crossEntropy'];
-  nllLossAsync: NativeBinding['crossEntropyAsync'];
-  linearForward: NativeBinding['linearForward'];
-  linearForwardAsync: NativeBinding['linearForwardAsync'];
-  linearBackward: NativeBinding['linearBackward'];
-  linearBackwardAsync: NativeBinding['linearBackwardAsync'];
-  gramMatrix: NativeBinding['gramMatrix'];
-  gramMatrixAsync: NativeBinding['gramMatrixAsync'];
-  combineGradients: NativeBinding['combineGradients'];
-  combineGradientsAsync: NativeBinding['combineGradientsAsync'];
-  elementwiseLoss: NativeBinding['elementwiseLoss'];
-  elementwiseLossAsync: NativeBinding['elementwiseLossAsync'];
-  multiTask: NativeBinding['multiTask'];
-  multiTaskAsync: NativeBinding['multiTaskAsync'];
+/** The kernels the CUDA addon has: the CPU addon's signatures (arrays may also be DeviceBuffer handles). */
+type CudaKernels = Pick<NativeBinding,
+  'crossEntropy' | 'crossEntropyAsync'
+  | 'nllLoss' | 'nllLossAsync' | 'multiMarginLoss' | 'multiMarginLossAsync' | 'multilabelSoftMarginLoss' | 'multilabelSoftMarginLossAsync' | 'cosineEmbeddingLoss' | 'cosineEmbeddingLossAsync' | 'softF1Loss' | 'softF1LossAsync' | 'cosineDistance' | 'cosineDistanceAsync'
+  | 'linearForward' | 'linearForwardAsync' | 'linearBackward' | 'linearBackwardAsync' | 'gramMatrix' | 'gramMatrixAsync' | 'combineGradients' | 'combineGradientsAsync'
+  | 'elementwiseLoss' | 'elementwiseLossAsync' | 'multiTask' | 'multiTaskAsync'>;
+
+export interface CudaBinding extends CudaKernels {
   devices(): CudaDevice[];
   deviceAlloc(length: number, int32: boolean): object;
   deviceFree(handle: object): void;

@@ -10,7 +10,7 @@ export {
   multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
   cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync, cosineDistance, cosineDistanceAsync,
 } from './rowwise';
-export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, CosineEmbeddingResult } from './rowwise';
+export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, RowInput, RowResult, CosineEmbeddingResult, DeviceCosineEmbeddingResult } from './rowwise';
 export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,

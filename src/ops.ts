@@ -161,10 +161,9 @@ export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
 
 // ---- row-coupled losses
 
-/** Common options with backend limited to the CPU addon and the reference. */
-function cpuCommon(reduction: { default?: string; doc?: string } = {}): OptionSpec[] {
+/** Common options with the row losses' reduction doc. */
+function rowCommon(reduction: { default?: string; doc?: string } = {}): OptionSpec[] {
   return common.map((o) => {
-    if (o.name === 'backend') return { ...o, values: ['native', 'reference'], doc: "`'native'` (CPU addon) or `'reference'` (pure TypeScript)." };
     if (o.name === 'reduction' && reduction.doc) return { ...o, default: reduction.default ?? 'mean', doc: reduction.doc };
     return o;
   });
@@ -192,7 +191,7 @@ export const multiMarginLossSpec: LossSpec = {
     { name: 'margin', type: 'number', default: 1, range: [-Infinity, Infinity], doc: 'ℓ = Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C.' },
     { name: 'weight', type: 'float32', doc: 'Per-class weight (of the target class), length C.' },
     sampleWeight,
-    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
+    ...rowCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
   ],
 };
 
@@ -203,7 +202,7 @@ export const multilabelSoftMarginLossSpec: LossSpec = {
   options: [
     { name: 'weight', type: 'float32', doc: 'Per-class weight, length C.' },
     sampleWeight,
-    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`: the mean over classes)." }),
+    ...rowCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`: the mean over classes)." }),
   ],
 };
 
@@ -214,7 +213,7 @@ export const cosineEmbeddingLossSpec: LossSpec = {
   options: [
     { name: 'margin', type: 'number', default: 0, range: [-Infinity, Infinity], doc: 'ℓ = 1 − cos where t = 1, max(0, cos − margin) where t = −1.' },
     sampleWeight,
-    ...cpuCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
+    ...rowCommon({ doc: "`'mean'` (over samples), `'sum'` or `'none'` (per sample, `[N]`)." }),
   ],
 };
 
@@ -225,7 +224,7 @@ export const softF1LossSpec: LossSpec = {
   options: [
     { name: 'eps', type: 'number', default: 1e-8, range: [0, Infinity], doc: 'Added to each label\'s denominator Σ(p + t).' },
     sampleWeight,
-    ...cpuCommon({ doc: "`'mean'` (macro: over labels), `'sum'` or `'none'` (per label, `[C]`)." }),
+    ...rowCommon({ doc: "`'mean'` (macro: over labels), `'sum'` or `'none'` (per label, `[C]`)." }),
   ],
 };
 
@@ -235,7 +234,7 @@ export const cosineDistanceSpec: LossSpec = {
   targets: 'Float32Array `[N, D]` (labels; ℓ = 1 − Σ_d t·x per row, along the last dim, unnormalised as tfjs)',
   options: [
     sampleWeight,
-    ...cpuCommon({ doc: "`'mean'` (over rows), `'sum'` or `'none'` (per row, `[N]`)." }),
+    ...rowCommon({ doc: "`'mean'` (over rows), `'sum'` or `'none'` (per row, `[N]`)." }),
   ],
 };
 

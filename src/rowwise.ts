@@ -1,7 +1,7 @@
 // Row-coupled losses: multiMarginLoss, multilabelSoftMarginLoss, cosineEmbeddingLoss (two inputs, two
 // gradients), softF1Loss. Validation and outputs here, then the native kernel or the reference.
-import { native, type RowLossArgs } from './binding';
-import type { LossResult } from './crossEntropy';
+import { cudaNative, native, type RowLossArgs } from './binding';
+import type { DeviceLossResult, LossResult } from './crossEntropy';
 import {
   type Backend, cosineEmbeddingLossSpec, type LossSpec, multilabelSoftMarginLossSpec, multiMarginLossSpec, type Reduction,
   softF1LossSpec, cosineDistanceSpec,
@@ -10,13 +10,14 @@ import type { LossOptionsBase, LossOutputs } from './lossOptions';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from './reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from './tensor';
-import { checkFinite, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError, backendFor } from './validate';
+import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from './validate';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 
 /**
  * Options of the row-coupled losses: input `[N, C]` (or `[C]` for one sample); 'none' gives one loss per
- * sample (softF1Loss: per label). CPU backends only ('native', 'reference').
+ * sample (softF1Loss: per label). Every backend, 'cuda' included (host arrays or DeviceBuffers).
  */
-export interface RowLossOptions<R extends Reduction = Reduction> extends LossOptionsBase<R, Exclude<Backend, 'cuda'>> {
+export interface RowLossOptions<R extends Reduction = Reduction> extends LossOptionsBase<R> {
   /** Preallocated outputs. */
   out?: LossOutputs;
 }
@@ -53,15 +54,19 @@ export interface SoftF1LossOptions<R extends Reduction = Reduction> extends RowL
 }
 
 /** A row loss's target: class ids (multiMarginLoss: Int32Array or int64) or Float32Array labels, or a tensor of them. */
-export type RowTarget = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array>;
+export type RowTarget = Float32Array | Int32Array | BigInt64Array | TensorLike<Float32Array | Int32Array | BigInt64Array> | DeviceBuffer;
 type Target = RowTarget;
+/** A row loss's input: host data, or (backend 'cuda') a float32 DeviceBuffer with `shape`. */
+export type RowInput = FloatInput | DeviceBuffer<'float32'>;
+/** A row loss's result: host arrays, or DeviceBuffers when the input is one. */
+export type RowResult<I, R extends Reduction> = I extends DeviceBuffer ? DeviceLossResult<R> : LossResult<R>;
 
 export interface RowPlan {
   problem: RowProblem;
   grad: Float32Array;
   grad2: Float32Array | null;
   lossOut: Float32Array | null;
-  backend: Exclude<Backend, 'cuda'>;
+  backend: Backend;
 }
 
 const REDUCTION_CODE = { none: 0, mean: 1, sum: 2 } as const;
@@ -85,16 +90,18 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   let targetIndex: Int32Array | null = null, targetF: Float32Array | null = null;
   if (name === 'multiMarginLoss') {
     if (t instanceof BigInt64Array) t = toInt32(t, 'target');
-    if (!(t instanceof Int32Array)) throw typeError('an Int32Array of class ids', 'target', t);
-    checkNotDetached(t, 'target');
-    if (t.length !== n) throw rangeError(`${n} class ids (N)`, 'target', t);
-    targetIndex = t;
+    if (!(t instanceof Int32Array) && !(t instanceof DeviceBuffer && t.dtype === 'int32')) throw typeError('an Int32Array of class ids', 'target', t);
+    const ids = t as Int32Array;
+    checkNotDetached(ids, 'target');
+    if (ids.length !== n) throw rangeError(`${n} class ids (N)`, 'target', t);
+    targetIndex = ids;
   } else {
-    if (!(t instanceof Float32Array)) throw typeError('a Float32Array', 'target', t);
-    checkNotDetached(t, 'target');
+    if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32')) throw typeError('a Float32Array', 'target', t);
+    const tf = t as Float32Array;
+    checkNotDetached(tf, 'target');
     const want = name === 'cosineEmbeddingLoss' ? n : n * c;
-    if (t.length !== want) throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
-    targetF = t;
+    if (tf.length !== want) throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
+    targetF = tf;
   }
   const has = (k: string) => hasOption(spec, k);
   const weight = floatArrayOption(o.weight, `${name}.weight`, c, 'C');
@@ -102,10 +109,13 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   const reduction = scalarOption<Reduction>(o, spec, 'reduction');
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
-  const backend = scalarOption<Exclude<Backend, 'cuda'>>(o, spec, 'backend');
-  backendFor(name, backend, o.backend !== undefined, [x.data, x2, weight, sampleWeight, o.gradOutput, (o.out as Record<string, unknown> | undefined)?.grad], spec);
-  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise')
+  const out = o.out as Record<string, unknown> | undefined;
+  const backend = backendFor(name, scalarOption<Backend>(o, spec, 'backend'), o.backend !== undefined,
+    [x.data, x2, targetIndex, targetF, weight, sampleWeight, o.gradOutput, out?.grad, out?.grad2, out?.loss], spec);
+  if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise') {
+    checkFiniteHost(name, [['input', x.data], ['input2', x2], ['target', targetF]]);
     checkFinite([[input2 ? 'input1' : 'input', x.data], ['input2', x2], ['target', targetF]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+  }
   const p = has('p') ? scalarOption<number>(o, spec, 'p') : 1;
   const margin = has('margin') ? scalarOption<number>(o, spec, 'margin') : 0;
   const eps = has('eps') ? scalarOption<number>(o, spec, 'eps') : 0;
@@ -138,30 +148,33 @@ type Kernel = 'multiMarginLoss' | 'multilabelSoftMarginLoss' | 'cosineEmbeddingL
 
 function run<R extends Reduction>(kernel: Kernel, p: RowPlan) {
   if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
+  if (p.backend === 'cuda') return result<R>(p, cudaNative()[kernel](...toNativeArgs(rowNativeArgs(p))));
   return result<R>(p, native()[kernel](...rowNativeArgs(p)));
 }
 
 async function runAsync<R extends Reduction>(kernel: Kernel, p: RowPlan) {
   if (p.backend === 'reference') return result<R>(p, rowLossReference(p.problem, p.grad, p.grad2, p.lossOut));
-  return result<R>(p, await native()[`${kernel}Async`](...rowNativeArgs(p)));
+  const args = rowNativeArgs(p);
+  if (p.backend === 'cuda') return result<R>(p, await holding(args, () => cudaNative()[`${kernel}Async`](...toNativeArgs(args))));
+  return result<R>(p, await native()[`${kernel}Async`](...args));
 }
 
 /** PyTorch's F.multi_margin_loss: Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C per sample. */
-export function multiMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): LossResult<R> {
-  return run<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options));
+export function multiMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultiMarginLossOptions<R>): RowResult<I, R> {
+  return run<R>('multiMarginLoss', planRows(multiMarginLossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `multiMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function multiMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultiMarginLossOptions<R>): Promise<LossResult<R>> {
-  return Promise.resolve().then(() => runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input, target, options)));
+export function multiMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultiMarginLossOptions<R>): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() => runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
 }
 
 /** PyTorch's F.multilabel_soft_margin_loss: per sample, the mean over classes of BCE-with-logits. */
-export function multilabelSoftMarginLoss<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): LossResult<R> {
-  return run<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options));
+export function multilabelSoftMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultilabelSoftMarginLossOptions<R>): RowResult<I, R> {
+  return run<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `multilabelSoftMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Target, options?: MultilabelSoftMarginLossOptions<R>): Promise<LossResult<R>> {
-  return Promise.resolve().then(() => runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input, target, options)));
+export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultilabelSoftMarginLossOptions<R>): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() => runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
 }
 
 /** cosineEmbeddingLoss's result: the loss, and the gradients w.r.t. both inputs. */
@@ -169,39 +182,44 @@ export interface CosineEmbeddingResult<R extends Reduction = Reduction> extends 
   /** d(loss)/d(input2), `[N, D]`. */
   grad2: Float32Array;
 }
+/** cosineEmbeddingLoss's result on DeviceBuffers (backend 'cuda'): both gradients stay on the GPU. */
+export interface DeviceCosineEmbeddingResult<R extends Reduction = Reduction> extends DeviceLossResult<R> {
+  /** d(loss)/d(input2), `[N, D]`. */
+  grad2: DeviceBuffer<'float32'>;
+}
 
 /** PyTorch's F.cosine_embedding_loss of two `[N, D]` inputs; `grad` and `grad2` are the gradients w.r.t. each. */
-export function cosineEmbeddingLoss<R extends Reduction = 'mean'>(
-  input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
-): CosineEmbeddingResult<R> {
-  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as CosineEmbeddingResult<R>;
+export function cosineEmbeddingLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input1: I, input2: RowInput, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineEmbeddingLossOptions<R>,
+): I extends DeviceBuffer ? DeviceCosineEmbeddingResult<R> : CosineEmbeddingResult<R> {
+  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput)) as never;
 }
 /** `cosineEmbeddingLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function cosineEmbeddingLossAsync<R extends Reduction = 'mean'>(
-  input1: FloatInput, input2: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineEmbeddingLossOptions<R>,
-): Promise<CosineEmbeddingResult<R>> {
+export function cosineEmbeddingLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input1: I, input2: RowInput, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineEmbeddingLossOptions<R>,
+): Promise<I extends DeviceBuffer ? DeviceCosineEmbeddingResult<R> : CosineEmbeddingResult<R>> {
   return Promise.resolve().then(
-    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1, target, options, input2)) as Promise<CosineEmbeddingResult<R>>,
-  );
+    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput)),
+  ) as never;
 }
 
 /**
  * Differentiable macro F1 of multi-label classification from logits: per label c, with p = sigmoid(x),
  * F1_c = 2·Σ_i p·t / (Σ_i (p + t) + eps); the loss is 1 − F1_c, averaged over labels ('mean').
  */
-export function softF1Loss<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): LossResult<R> {
-  return run<R>('softF1Loss', planRows(softF1LossSpec, input, target, options));
+export function softF1Loss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: SoftF1LossOptions<R>): RowResult<I, R> {
+  return run<R>('softF1Loss', planRows(softF1LossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `softF1Loss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function softF1LossAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: SoftF1LossOptions<R>): Promise<LossResult<R>> {
-  return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input, target, options)));
+export function softF1LossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: SoftF1LossOptions<R>): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
 }
 
 /** tf.losses.cosineDistance along the last dim: ℓ = 1 − Σ_d t·x per row of `[N, D]` (no normalisation; gradient −t). */
-export function cosineDistance<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): LossResult<R> {
-  return run<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options));
+export function cosineDistance<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineDistanceOptions<R>): RowResult<I, R> {
+  return run<R>('cosineDistance', planRows(cosineDistanceSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `cosineDistance` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function cosineDistanceAsync<R extends Reduction = 'mean'>(input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: CosineDistanceOptions<R>): Promise<LossResult<R>> {
-  return Promise.resolve().then(() => runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input, target, options)));
+export function cosineDistanceAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineDistanceOptions<R>): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() => runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
 }

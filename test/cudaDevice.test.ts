@@ -73,11 +73,10 @@ if (!cuda.available()) {
       ok.dispose();
     });
 
-    it('refuses backends other than cuda, and losses without a CUDA build', () => {
+    it('refuses backends other than cuda', () => {
       const x = DeviceBuffer.alloc(8);
       expect(() => crossEntropy(x, new Int32Array(2), { shape: [2, 4], backend: 'native' })).toThrow(/need backend 'cuda'/);
       expect(() => fl.mseLoss(x, new Float32Array(8), { shape: [8], backend: 'reference' })).toThrow(/need backend 'cuda'/);
-      expect(() => fl.multiMarginLoss(x as never, new Int32Array(2), { shape: [2, 4] })).toThrow(/no CUDA build/);
       expect(() => fl.linearForward(x, new Float32Array(4), null, { batch: 2, inFeatures: 4, outFeatures: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
       const mtl = new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss' } } });
       expect(() => mtl.compute({ a: { input: x, target: new Float32Array(8), shape: [8] } })).toThrow(/backend 'cuda'/);
@@ -263,6 +262,60 @@ if (!cuda.available()) {
         }
       });
     }
+  });
+
+  describe('row losses on CUDA', () => {
+    type RowFn = (...a: unknown[]) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer; grad2?: Float32Array | DeviceBuffer };
+    const fn = (name: string) => (fl as unknown as Record<string, RowFn>)[name];
+    const fnAsync = (name: string) => (fl as unknown as Record<string, (...a: unknown[]) => Promise<ReturnType<RowFn>>>)[`${name}Async`];
+    const names = ['multiMarginLoss', 'multilabelSoftMarginLoss', 'cosineEmbeddingLoss', 'softF1Loss', 'cosineDistance'] as const;
+    let seed = 500;
+    for (const name of names)
+      for (const [N, C] of [[37, 10], [8, 1000], [1, 33]] as const)
+        for (const reduction of ['mean', 'sum', 'none'] as const) {
+          const sd = seed++;
+          it(`${name} [${N}, ${C}] ${reduction}: host arrays and DeviceBuffers against the CPU`, async () => {
+            const r = rng(sd);
+            const x = r.floats(N * C, 2), x2 = r.floats(N * C, 2);
+            const target = name === 'multiMarginLoss' ? Int32Array.from({ length: N }, () => r.int(0, C))
+              : name === 'cosineEmbeddingLoss' ? Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? -1 : 1))
+                : name === 'cosineDistance' ? r.floats(N * C) : Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? 1 : 0));
+            const per = name === 'softF1Loss' ? C : N;
+            const opts: Record<string, unknown> = { shape: [N, C], reduction, gradScale: 0.5, sampleWeight: Float32Array.from({ length: N }, () => 0.25 + r.next()) };
+            if (name === 'multiMarginLoss') Object.assign(opts, { p: sd % 2 ? 2 : 1, margin: 0.7, weight: Float32Array.from({ length: C }, () => 0.5 + r.next()) });
+            if (name === 'multilabelSoftMarginLoss') opts.weight = Float32Array.from({ length: C }, () => 0.5 + r.next());
+            if (name === 'cosineEmbeddingLoss') opts.margin = 0.1;
+            if (reduction === 'none') opts.gradOutput = r.floats(per);
+            const call = (f: RowFn, a: unknown, t: unknown, o: object) => (name === 'cosineEmbeddingLoss' ? f(a, x === a ? x2 : DeviceBuffer.from(x2), t, o) : f(a, t, o));
+            const cpu = call(fn(name), x, target, opts);
+            const dev: Record<string, unknown> = { ...opts };
+            for (const k of ['weight', 'sampleWeight', 'gradOutput']) if (dev[k] instanceof Float32Array) dev[k] = DeviceBuffer.from(dev[k] as Float32Array);
+            const dx = DeviceBuffer.from(x), dt = DeviceBuffer.from(target as Float32Array);
+            const results = [call(fn(name), x, target, { ...opts, backend: 'cuda' }), call(fn(name), dx, dt, dev),
+              await (name === 'cosineEmbeddingLoss' ? fnAsync(name)(dx, DeviceBuffer.from(x2), dt, dev) : fnAsync(name)(dx, dt, dev))];
+            for (const res of results) {
+              expectClose(host(res.grad), cpu.grad as Float32Array, 2e-5, 2e-6, 'grad');
+              if (cpu.grad2) expectClose(host(res.grad2), cpu.grad2 as Float32Array, 2e-5, 2e-6, 'grad2');
+              if (reduction === 'none') expectClose(host(res.loss), cpu.loss as Float32Array, 2e-5, 2e-6, 'loss');
+              else expectClose([res.loss as number], [cpu.loss as number], 1e-9, 0, 'loss');
+            }
+            expect(results[1].grad).toBeInstanceOf(DeviceBuffer);
+          });
+        }
+
+    it('checks class ids on the device before writing, and runs in place', () => {
+      const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
+      expect(() => fl.multiMarginLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 3)), { shape: [2, 3], out: { grad } })).toThrow(/target\[1\] = 3/);
+      expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
+      const x = rng(3).floats(40 * 12);
+      const t = Float32Array.from({ length: 40 * 12 }, (_, i) => (i % 5 === 0 ? 1 : 0));
+      const cpu = fl.softF1Loss(x, t, { shape: [40, 12] });
+      const dx = DeviceBuffer.from(x);
+      const ip = fl.softF1Loss(dx, DeviceBuffer.from(t), { shape: [40, 12], inplace: true });
+      expect(ip.grad).toBe(dx);
+      expectClose(dx.toHost(), cpu.grad, 2e-5, 2e-6, 'in place');
+      expect(Number.isNaN(fl.cosineDistance(DeviceBuffer.alloc(0), DeviceBuffer.alloc(0), { shape: [0, 4] }).loss)).toBe(true);
+    });
   });
 
   describe('linear heads and gradient combination on CUDA', () => {

@@ -8,6 +8,7 @@
 #include "fuseloss/cross_entropy.h"
 #include "fuseloss/elementwise.h"
 #include "fuseloss/linear.h"
+#include "fuseloss/rowwise.h"
 #include "fuseloss/multi_task.h"
 #include "fuseloss/status.h"
 
@@ -42,6 +43,10 @@ Status elementwise_loss(const ElementwiseArgs& args, double* loss);
 // MultiTaskLoss's step (see fuseloss/multi_task.h) on device 0 for crossEntropy and elementwise tasks:
 // one upload, every kernel on one stream, one download; the CPU driver's checks and weight rules.
 Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result);
+
+// The row-coupled losses (see fuseloss/rowwise.h) on device 0, the CPU planners' checks first.
+enum class RowKind { MultiMargin, MultilabelSoftMargin, CosineEmbedding, SoftF1, CosineDistance };
+Status row_loss(RowKind kind, const RowLossArgs& args, double* loss);
 
 // Linear heads (see fuseloss/linear.h) and the passes over task gradients (see fuseloss/reduce.h) on
 // device 0, with the CPU drivers' checks.

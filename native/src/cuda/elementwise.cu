@@ -14,25 +14,12 @@
 #include "../kernels/elementwise_kernel.h"
 #include "../kernels/hd.h"
 #include "context.h"
+#include "lanes.cuh"
 #include "elementwise_device.h"
 #include "fuseloss/cuda.h"
 
 namespace fuseloss {
 namespace cuda {
-namespace lanes {
-
-template <class F> FUSELOSS_HD F splat(float);
-template <class F> FUSELOSS_HD F load(const float*);
-template <class D> FUSELOSS_HD D dzero();
-template <class D> FUSELOSS_HD D dsplat(double);
-template <class D> FUSELOSS_HD D dload(const double*);
-template <class D> FUSELOSS_HD D dload_f(const float*);
-#include "../simd/lane.h"
-#include "../kernels/simd_exp.inc"
-#include "../kernels/simd_math.inc"
-#include "../kernels/elementwise_ops.inc"
-
-}  // namespace lanes
 
 namespace {
 

@@ -125,6 +125,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       env, exports, [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_forward(a); },
       [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); });
   fuseloss::napi::register_gram_combine(env, exports, fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients);
+  using fuseloss::cuda::RowKind;
+  using fuseloss::RowLossArgs;
+  fuseloss::napi::register_row_losses(
+      env, exports,
+      {[](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::MultiMargin, a, l); },
+       [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::MultilabelSoftMargin, a, l); },
+       [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineEmbedding, a, l); },
+       [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::SoftF1, a, l); },
+       [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineDistance, a, l); }});
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("deviceAlloc", Napi::Function::New(env, DeviceAlloc, "deviceAlloc"));
   exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));

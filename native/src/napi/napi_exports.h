@@ -3,6 +3,7 @@
 
 #include "fuseloss/cross_entropy.h"
 #include "fuseloss/linear.h"
+#include "fuseloss/rowwise.h"
 #include "fuseloss/multi_task.h"
 
 namespace fuseloss {
@@ -13,6 +14,12 @@ void register_cross_entropy(Napi::Env env, Napi::Object exports, ComputeFn compu
 // Another kernel with crossEntropy's arguments (nllLoss).
 void register_cross_entropy_like(Napi::Env env, Napi::Object exports, const char* name, ComputeFn compute);
 void register_rowwise(Napi::Env env, Napi::Object exports);
+// The five row losses over a backend's functions (CPU or CUDA).
+using RowLossFn = Status (*)(const RowLossArgs&, double*);
+struct RowLossFns {
+  RowLossFn multi_margin, multilabel_soft_margin, cosine_embedding, soft_f1, cosine_distance;
+};
+void register_row_losses(Napi::Env env, Napi::Object exports, const RowLossFns& fns);
 void register_runtime(Napi::Env env, Napi::Object exports);
 void register_elementwise(Napi::Env env, Napi::Object exports);
 // A backend's multi-task loss: the CPU (fuseloss::multi_task_loss) or CUDA (fuseloss::cuda::multi_task_loss).

@@ -11,13 +11,17 @@
 
 namespace fuseloss {
 namespace napi {
+void register_row_losses(Napi::Env env, Napi::Object exports, const RowLossFns& f) {
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "multiMarginLoss", f.multi_margin);
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "multilabelSoftMarginLoss", f.multilabel_soft_margin);
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineEmbeddingLoss", f.cosine_embedding);
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "softF1Loss", f.soft_f1);
+  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineDistance", f.cosine_distance);
+}
+
 void register_rowwise(Napi::Env env, Napi::Object exports) {
   register_cross_entropy_like(env, exports, "nllLoss", nll_loss);
-  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "multiMarginLoss", multi_margin_loss);
-  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "multilabelSoftMarginLoss", multilabel_soft_margin_loss);
-  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineEmbeddingLoss", cosine_embedding_loss);
-  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "softF1Loss", soft_f1_loss);
-  register_kernel<RowLossArgs, parse_rows<Napi::CallbackInfo>>(env, exports, "cosineDistance", cosine_distance);
+  register_row_losses(env, exports, {multi_margin_loss, multilabel_soft_margin_loss, cosine_embedding_loss, soft_f1_loss, cosine_distance});
 }
 
 }  // namespace napi
