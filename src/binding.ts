@@ -204,7 +204,8 @@ export interface CudaDevice {
 type CudaKernels = Pick<NativeBinding,
   'crossEntropy' | 'crossEntropyAsync'
   | 'nllLoss' | 'nllLossAsync' | 'multiMarginLoss' | 'multiMarginLossAsync' | 'multilabelSoftMarginLoss' | 'multilabelSoftMarginLossAsync' | 'cosineEmbeddingLoss' | 'cosineEmbeddingLossAsync' | 'softF1Loss' | 'softF1LossAsync' | 'cosineDistance' | 'cosineDistanceAsync'
-  | 'linearForward' | 'linearForwardAsync' | 'linearBackward' | 'linearBackwardAsync' | 'gramMatrix' | 'gramMatrixAsync' | 'combineGradients' | 'combineGradientsAsync'
+  | 'linearForward' | 'linearForwardAsync' | 'linearBackward' | 'linearBackwardAsync' | 'gramMatrix' | 'gramMatrixAsync' | 'combineGradients' | 'combineGradientsAsync' | 'gradDrop' | 'gradDropAsync' | 'totalNorm' | 'scaleArrays' | 'clipValues'
+  | 'multiHeadBackward' | 'multiHeadBackwardAsync'
   | 'elementwiseLoss' | 'elementwiseLossAsync' | 'multiTask' | 'multiTaskAsync'>;
 
 export interface CudaBinding extends CudaKernels {

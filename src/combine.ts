@@ -16,9 +16,10 @@ export type CombineMethod = (typeof COMBINE_METHODS)[number];
 export type MgdaNormalization = 'none' | 'l2' | 'loss' | 'loss+';
 /** Where combineGradients runs: 'native' (default) or 'reference'. */
 export type ReductionBackend = 'native' | 'reference';
-type Backend = ReductionBackend;
-/** gramMatrix's and combineGradients' backends: the CPU ones, or 'cuda' (the GPU; DeviceBuffers or host arrays). */
+/** The gradient passes' backends (gramMatrix, combineGradients, clipping): the CPU ones, or 'cuda' (the GPU; DeviceBuffers or host arrays). */
 export type GradientBackend = ReductionBackend | 'cuda';
+/** One gradient or a list of them, on the host or (backend 'cuda') the GPU. */
+export type F32Grads = Float32Array | DeviceBuffer<'float32'> | readonly (Float32Array | DeviceBuffer<'float32'>)[];
 
 /** Options of combineGradients (and of multiHeadBackward's combine). */
 export interface CombineOptions {
@@ -47,8 +48,8 @@ export interface CombineOptions {
   /** Preallocated output (the gradients' length). */
   out?: Float32Array | DeviceBuffer<'float32'>;
   /**
-   * 'native' (default), 'reference' (float64 TypeScript) or 'cuda' (the Gram and combination passes on the
-   * GPU, implied by DeviceBuffer gradients; every method but graddrop and dbmtl).
+   * 'native' (default), 'reference' (float64 TypeScript) or 'cuda' (every pass over the gradients on the
+   * GPU, implied by DeviceBuffer gradients; the small T×T solves stay in TypeScript).
    */
   backend?: GradientBackend;
 }
@@ -90,11 +91,6 @@ function taskGrads(grads: unknown, name = 'grads'): Float32Array[] {
   return grads as Float32Array[];
 }
 
-function backendOf(v: unknown): Backend {
-  const b = v ?? 'native';
-  if (b !== 'native' && b !== 'reference') throw typeError("'native' | 'reference'", 'backend', v);
-  return b;
-}
 
 /** The backend of a gradient pass: 'cuda' allowed, and implied by DeviceBuffer arrays. */
 function gradientBackend(name: string, v: unknown, arrays: readonly unknown[]): GradientBackend {
@@ -585,8 +581,6 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions) {
   if (rescale !== 0 && rescale !== 1 && rescale !== 2) throw typeError('0 | 1 | 2', 'combineGradients.rescale', rescale);
   const n = g[0].length;
   const backend = gradientBackend('combineGradients', options.backend, [...g, options.out]);
-  if (backend === 'cuda' && (method === 'graddrop' || method === 'dbmtl'))
-    throw new TypeError(`combineGradients: '${method}' runs on backend 'native' only for now (its passes have no CUDA build); copy the gradients to the host with toHost()`);
   let out: Float32Array;
   if (options.out === undefined) out = g.some((x) => x instanceof DeviceBuffer) ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n);
   else {
@@ -655,12 +649,13 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
   const p = planCombine(grads, options);
   const ref = p.backend === 'reference';
   if (p.method === 'dbmtl') return dbmtl(p);
+  const cuda = p.backend === 'cuda';
   if (p.method === 'graddrop') {
     if (ref) gradDropReference(p.g, p.seed, p.out);
+    else if (cuda) cudaNative().gradDrop(handles(p.g), p.seed, handles([p.out])[0]);
     else native().gradDrop(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
-  const cuda = p.backend === 'cuda';
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
     G = gram ?? (ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2));
@@ -684,11 +679,12 @@ export async function combineGradientsAsync(grads: readonly (Float32Array | Devi
 export async function combineGradientsAsyncWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): Promise<CombineResult> {
   const p = planCombine(grads, options);
   if (p.backend === 'reference' || p.method === 'dbmtl') return combineWithGram(grads, options, gram);
+  const cuda = p.backend === 'cuda';
   if (p.method === 'graddrop') {
-    await native().gradDropAsync(p.g, p.seed, p.out);
+    if (cuda) await held([...p.g, p.out], () => cudaNative().gradDropAsync(handles(p.g), p.seed, handles([p.out])[0]));
+    else await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
-  const cuda = p.backend === 'cuda';
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
     G = gram;
@@ -712,9 +708,13 @@ export async function combineGradientsAsyncWithGram(grads: readonly Float32Array
 function dbmtl(p: Plan): CombineResult {
   const st = p.state!;
   const T = p.g.length, n = p.g[0].length;
-  const fresh = (a: Float32Array[] | undefined) => !a || a.length !== T || a.some((b) => b.length !== n);
-  if (fresh(st.buffers)) (st.buffers = p.g.map(() => new Float32Array(n))), (st.step = 0);
-  if (fresh(st.scratch)) st.scratch = p.g.map(() => new Float32Array(n));
+  const cuda = p.backend === 'cuda';
+  // buffers live where the work does: on the GPU for backend 'cuda'
+  const where = (a: Float32Array[] | undefined) => !a || a.some((b) => (b instanceof DeviceBuffer) !== cuda);
+  const fresh = (a: Float32Array[] | undefined) => where(a) || a!.length !== T || a!.some((b) => b.length !== n);
+  const make = () => p.g.map(() => (cuda ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n)));
+  if (fresh(st.buffers)) (st.buffers = make()), (st.step = 0);
+  if (fresh(st.scratch)) st.scratch = make();
   st.step = (st.step ?? 0) + 1;
   const c = p.beta / st.step ** p.betaSigma;
   const ref = p.backend === 'reference';
@@ -722,13 +722,15 @@ function dbmtl(p: Plan): CombineResult {
   for (let t = 0; t < T; t++) {
     const out = st.scratch![t];
     if (ref) combineReference([p.g[t], st.buffers![t]], mix, out);
+    else if (cuda) cudaNative().combineGradients(handles([p.g[t], st.buffers![t]]), mix, handles([out])[0]);
     else native().combineGradients([p.g[t], st.buffers![t]], mix, out);
     [st.buffers![t], st.scratch![t]] = [out, st.buffers![t]];
   }
-  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : native().totalNorm([b], 2)));
+  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : cuda ? cudaNative().totalNorm(handles([b]), 2) : native().totalNorm([b], 2)));
   const top = Math.max(...norms);
   const coef = Float64Array.from(norms, (u) => top / (u + 1e-8));
   if (ref) combineReference(st.buffers!, coef, p.out);
+  else if (cuda) cudaNative().combineGradients(handles(st.buffers!), coef, handles([p.out])[0]);
   else native().combineGradients(st.buffers!, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: null };
 }
@@ -736,11 +738,11 @@ function dbmtl(p: Plan): CombineResult {
 // ---------------------------------------------------------------- clipping
 
 function arrays(grads: unknown, name: string): Float32Array[] {
-  const list = grads instanceof Float32Array ? [grads] : grads;
+  const list = grads instanceof Float32Array || grads instanceof DeviceBuffer ? [grads] : grads;
   if (!Array.isArray(list)) throw typeError('a Float32Array or an array of them', name, grads);
   list.forEach((g, i) => {
-    if (!(g instanceof Float32Array)) throw typeError('a Float32Array', `${name}[${i}]`, g);
-    checkNotDetached(g, `${name}[${i}]`);
+    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32')) throw typeError('a Float32Array', `${name}[${i}]`, g);
+    checkNotDetached(g as Float32Array, `${name}[${i}]`);
   });
   for (let i = 0; i < list.length; i++)
     for (let j = i + 1; j < list.length; j++)
@@ -752,8 +754,8 @@ function arrays(grads: unknown, name: string): Float32Array[] {
 export interface ClipGradNormOptions {
   /** Throw a RangeError (before scaling anything) when the total norm is NaN or infinite. Default false. */
   errorIfNonfinite?: boolean;
-  /** 'native' (default) or 'reference'. */
-  backend?: Backend;
+  /** 'native' (default), 'reference' or 'cuda' (implied by DeviceBuffer gradients). */
+  backend?: GradientBackend;
 }
 
 /**
@@ -761,28 +763,33 @@ export interface ClipGradNormOptions {
  * or Infinity); if it exceeds maxNorm every gradient is multiplied in place by maxNorm/(norm + 1e-6).
  * Returns the total norm (computed in float64).
  */
-export function clipGradNorm(grads: Float32Array | readonly Float32Array[], maxNorm: number, normType = 2, options: ClipGradNormOptions = {}): number {
+export function clipGradNorm(grads: F32Grads, maxNorm: number, normType = 2, options: ClipGradNormOptions = {}): number {
   const list = arrays(grads, 'grads');
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw rangeError('a number >= 0', 'maxNorm', maxNorm);
   if (typeof normType !== 'number' || !(normType > 0)) throw rangeError('a number > 0 or Infinity', 'normType', normType);
-  const ref = backendOf(options.backend) === 'reference';
-  const norm = ref ? totalNormReference(list, normType) : native().totalNorm(list, normType);
+  const backend = gradientBackend('clipGradNorm', options.backend, list);
+  const ref = backend === 'reference', cuda = backend === 'cuda';
+  const norm = ref ? totalNormReference(list, normType) : cuda ? cudaNative().totalNorm(handles(list), normType) : native().totalNorm(list, normType);
   if (!Number.isFinite(norm) && options.errorIfNonfinite)
     throw new RangeError(`clipGradNorm: the total norm of order ${normType} is ${norm}; the gradients were left unchanged`);
   const coef = Math.min(1, maxNorm / (norm + 1e-6));
   if (coef < 1 || Number.isNaN(coef)) {
     const f = Math.fround(coef);
     if (ref) for (const g of list) for (let k = 0; k < g.length; k++) g[k] = Math.fround(g[k] * f);
+    else if (cuda) cudaNative().scaleArrays(handles(list), f);
     else native().scaleArrays(list, f);
   }
   return norm;
 }
 
 /** PyTorch's clip_grad_value_: clamps every gradient element to [−clipValue, clipValue] in place. */
-export function clipGradValue(grads: Float32Array | readonly Float32Array[], clipValue: number, options: { backend?: Backend } = {}): void {
+export function clipGradValue(grads: F32Grads, clipValue: number, options: { backend?: GradientBackend } = {}): void {
   const list = arrays(grads, 'grads');
   if (typeof clipValue !== 'number' || !(clipValue >= 0)) throw rangeError('a number >= 0', 'clipValue', clipValue);
-  if (backendOf(options.backend) === 'reference') {
+  const backend = gradientBackend('clipGradValue', options.backend, list);
+  if (backend === 'cuda') {
+    cudaNative().clipValues(handles(list), clipValue);
+  } else if (backend === 'reference') {
     const v = Math.fround(clipValue);
     for (const g of list) for (let k = 0; k < g.length; k++) g[k] = g[k] > v ? v : g[k] < -v ? -v : g[k];
   } else {

@@ -34,7 +34,7 @@ export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync,
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
 } from './combine';
-export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend } from './combine';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads } from './combine';
 export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,

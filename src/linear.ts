@@ -219,16 +219,16 @@ export async function linearBackwardAsync(x: F32Arg | null, gradOut: F32Arg, wei
 
 /** One head of `multiHeadBackward`: its weight and the loss gradient on its outputs. */
 export interface HeadInput {
-  /** The head's weight, `[outFeatures, inFeatures]`. */
-  weight: Float32Array;
-  /** The loss gradient on this head's outputs, `[batch, outFeatures]` (e.g. MultiTaskLoss's r.grads[task]). */
-  gradOut: Float32Array;
+  /** The head's weight, `[outFeatures, inFeatures]` (a DeviceBuffer on backend 'cuda'). */
+  weight: F32Arg;
+  /** The loss gradient on this head's outputs, `[batch, outFeatures]` (e.g. MultiTaskLoss's r.grads[task]; a DeviceBuffer on backend 'cuda'). */
+  gradOut: F32Arg;
   /** The head's outputs (O). */
   outFeatures: number;
   /** Compute gradBias (default true). */
   bias?: boolean;
   /** Preallocated outputs. */
-  out?: LinearGrads;
+  out?: LinearGrads<F32Arg>;
 }
 
 /** `multiHeadBackward` options. */
@@ -243,29 +243,29 @@ export interface MultiHeadOptions {
   accumulate?: boolean;
   /** Preallocated outputs. */
   out?: {
-    /** The combined gradient on the shared representation [batch, inFeatures]. Default: a new array. */
-    sharedGrad?: Float32Array;
+    /** The combined gradient on the shared representation [batch, inFeatures]. Default: a new array (a DeviceBuffer on backend 'cuda' with DeviceBuffer inputs). */
+    sharedGrad?: F32Arg;
   };
-  /** 'native' (default) or 'reference'. */
-  backend?: 'native' | 'reference';
+  /** 'native' (default), 'reference' or 'cuda' (every head's GEMMs, the Gram matrix and the combination on the GPU; implied by DeviceBuffers). */
+  backend?: 'native' | 'reference' | 'cuda';
 }
 
-/** One head's gradients from `multiHeadBackward`. */
-export interface HeadGrads {
+/** One head's gradients from `multiHeadBackward` (`D`: DeviceBuffer<'float32'> on DeviceBuffer inputs). */
+export interface HeadGrads<D = Float32Array> {
   /** d(loss)/dWₜ [outFeatures, inFeatures]. */
-  gradWeight: Float32Array;
+  gradWeight: D;
   /** d(loss)/dbₜ [outFeatures] (unless the head's bias: false). */
-  gradBias?: Float32Array;
+  gradBias?: D;
   /** gₜ = gradOutₜ·Wₜ: this task's gradient on the shared representation [batch, inFeatures]. */
-  gradInput: Float32Array;
+  gradInput: D;
 }
 
-/** `multiHeadBackward`'s result. */
-export interface MultiHeadResult {
+/** `multiHeadBackward`'s result (`D`: DeviceBuffer<'float32'> on DeviceBuffer inputs). */
+export interface MultiHeadResult<D = Float32Array> {
   /** Each head's gradients, by head name. */
-  heads: Record<string, HeadGrads>;
+  heads: Record<string, HeadGrads<D>>;
   /** The combined gradient on the shared representation (null with combine: false). */
-  sharedGrad: Float32Array | null;
+  sharedGrad: D | null;
   /** sharedGrad = Σₜ coefficientsₜ·gₜ (null for graddrop or combine: false). */
   coefficients: Float64Array | null;
   /** The Gram matrix gᵢ·gⱼ of the representation gradients (T×T, head order). */
@@ -274,17 +274,18 @@ export interface MultiHeadResult {
   gradNorms: Record<string, number>;
 }
 
-function planHeads(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions) {
+function planHeads(x0: F32Arg, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions) {
   if (typeof options !== 'object' || options === null) throw typeError('{ batch, inFeatures, … }', 'multiHeadBackward options', options);
-  const p = dims({ ...options, outFeatures: 0 }, 'multiHeadBackward');
+  const p = dims({ ...options, outFeatures: 0 }, 'multiHeadBackward', true);
   const { batch: B, inFeatures: I } = p;
-  if ((x as unknown) instanceof DeviceBuffer || Object.values(heads ?? {}).some((h) => Object.values(h ?? {}).some((v) => v instanceof DeviceBuffer)))
-    throw new TypeError("multiHeadBackward runs on the CPU ('native' or 'reference'); for DeviceBuffers call linearBackward per head (backend 'cuda') and combineGradients");
-  array(x, 'x', B * I, '[batch, inFeatures]');
+  const x = array(x0, 'x', B * I, '[batch, inFeatures]');
   if (typeof heads !== 'object' || heads === null || Object.keys(heads).length === 0) throw typeError('an object with at least one head', 'heads', heads);
   const accumulate = options.accumulate ?? false;
   if (typeof accumulate !== 'boolean') throw typeError('a boolean', 'multiHeadBackward.accumulate', accumulate);
   const names = Object.keys(heads);
+  const given = [x0, options.out?.sharedGrad, ...names.flatMap((n) => { const h = heads[n] ?? {}; return [h.weight, h.gradOut, h.out?.gradWeight, h.out?.gradBias, h.out?.gradInput]; })];
+  p.backend = backendFor('multiHeadBackward', p.backend, options.backend !== undefined, given);
+  const device = given.some((a) => a instanceof DeviceBuffer);
   const planned = names.map((name) => {
     const h = heads[name];
     const at = `heads.${name}`;
@@ -297,7 +298,7 @@ function planHeads(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, 
     const make = (k: 'gradWeight' | 'gradBias' | 'gradInput', len: number, what: string) => {
       if (out[k] === undefined) {
         if (accumulate) throw new TypeError(`multiHeadBackward: accumulate needs ${at}.out.${k}`);
-        return new Float32Array(len);
+        return fresh(len, device);
       }
       return array(out[k], `${at}.out.${k}`, len, what);
     };
@@ -334,7 +335,24 @@ function finishHeads(q: ReturnType<typeof planHeads>, gram: Float64Array, option
  * job, plus the Gram matrix of the gₜ, in one native call), then their combination into one gradient on
  * the shared representation (combineGradients' methods; the combine pass is a second native call).
  */
-export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult {
+type HeadsPlan = ReturnType<typeof planHeads>;
+/** The native arguments' head lists (DeviceBuffers as their handles on backend 'cuda'). */
+function headArgs(q: HeadsPlan): unknown[][] {
+  const h = (a: Float32Array | null) => (a instanceof DeviceBuffer ? (a as DeviceBuffer).handle() : a);
+  return q.planned.map((p) => [p.O, h(p.weight), h(p.gradOut), h(p.gw), h(p.gb), h(p.gi)]);
+}
+const headBuffers = (q: HeadsPlan) => [q.x, ...q.planned.flatMap((p) => [p.weight, p.gradOut, p.gw, p.gb, p.gi])];
+
+/** On the GPU: x and the heads' arrays DeviceBuffers; every gradient stays on the GPU. */
+export function multiHeadBackward(x: DeviceBuffer<'float32'>, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult<DeviceBuffer<'float32'>>;
+/**
+ * Backward of several linear task heads on the same shared features x [batch, inFeatures]: each head's
+ * parameter gradients and its representation gradient gₜ = gradOutₜ·Wₜ (all heads' GEMMs in one pool
+ * job, plus the Gram matrix of the gₜ, in one native call), then their combination into one gradient on
+ * the shared representation (combineGradients' methods; the combine pass is a second native call).
+ */
+export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult;
+export function multiHeadBackward(x: F32Arg, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>> {
   const q = planHeads(x, heads, options);
   const T = q.planned.length;
   let gram: Float64Array;
@@ -344,20 +362,25 @@ export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string
     gram = gramReference(q.planned.map((h) => h.gi));
   } else {
     gram = new Float64Array(T * T);
-    native().multiHeadBackward(q.x, q.p.batch, q.p.inFeatures, q.planned.map((h) => [h.O, h.weight, h.gradOut, h.gw, h.gb, h.gi]), gram, q.accumulate);
+    const b = q.p.backend === 'cuda' ? cudaNative() : native();
+    b.multiHeadBackward(toNativeArgs([q.x])[0], q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate);
   }
   return finishHeads(q, gram, options);
 }
 
+/** On the GPU, off the event loop: x and the heads' arrays DeviceBuffers; every gradient stays on the GPU. */
+export async function multiHeadBackwardAsync(x: DeviceBuffer<'float32'>, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult<DeviceBuffer<'float32'>>>;
 /** `multiHeadBackward` off the event loop; the same bits. */
-export async function multiHeadBackwardAsync(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult> {
+export async function multiHeadBackwardAsync(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult>;
+export async function multiHeadBackwardAsync(x: F32Arg, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>>> {
   const q = planHeads(x, heads, options);
-  if (q.p.backend === 'reference') return multiHeadBackward(x, heads, options);
+  if (q.p.backend === 'reference') return multiHeadBackward(x as Float32Array, heads, options);
   const T = q.planned.length;
   const gram = new Float64Array(T * T);
-  await native().multiHeadBackwardAsync(q.x, q.p.batch, q.p.inFeatures, q.planned.map((h) => [h.O, h.weight, h.gradOut, h.gw, h.gb, h.gi]), gram, q.accumulate);
+  if (q.p.backend === 'cuda') await holding(headBuffers(q), () => cudaNative().multiHeadBackwardAsync(toNativeArgs([q.x])[0], q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate));
+  else await native().multiHeadBackwardAsync(q.x, q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate);
   if (q.combine === false) return finishHeads(q, gram, options);
   const r = finishHeads({ ...q, combine: false }, gram, options);
-  const c = await combineGradientsAsyncWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad } as CombineOptions, gram);
+  const c = await combineGradientsAsyncWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions, gram);
   return { ...r, sharedGrad: c.grad, coefficients: c.coefficients };
 }

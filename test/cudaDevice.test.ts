@@ -379,11 +379,57 @@ if (!cuda.available()) {
       }
       const out = DeviceBuffer.alloc(n);
       expect(fl.combineGradients(dg, { method: 'sum', out }).grad).toBe(out);
-      expect(() => fl.combineGradients(dg, { method: 'graddrop' })).toThrow(/backend 'native' only/);
-      expect(() => fl.combineGradients(dg, { method: 'dbmtl', state: {} })).toThrow(/backend 'native' only/);
       expect(() => fl.combineGradients(dg, { method: 'sum', backend: 'native' })).toThrow(/need backend 'cuda'/);
       expect(() => fl.combineGradients([dg[0], DeviceBuffer.alloc(7)], { method: 'sum' })).toThrow(RangeError);
-      expect(() => fl.multiHeadBackward(dg[0] as never, {}, { batch: 1, inFeatures: n })).toThrow(/runs on the CPU/);
+      // graddrop: the CPU's draws and formula, so its bits
+      expectSameBits(fl.combineGradients(dg, { method: 'graddrop', seed: 9 }).grad.toHost(), fl.combineGradients(g, { method: 'graddrop', seed: 9 }).grad, 'graddrop');
+      // dbmtl: its EMA buffers live on the GPU, two steps
+      const cpuState = {}, gpuState = {};
+      for (let step = 0; step < 2; step++) {
+        const cpu = fl.combineGradients(g, { method: 'dbmtl', state: cpuState });
+        const gpu = fl.combineGradients(dg, { method: 'dbmtl', state: gpuState });
+        expectClose(gpu.coefficients!, cpu.coefficients!, 1e-9, 0, 'dbmtl coefficients');
+        expectClose(gpu.grad.toHost(), cpu.grad, 1e-6, 1e-7, 'dbmtl');
+      }
+    });
+
+    it('clipGradNorm and clipGradValue on DeviceBuffers', () => {
+      const r = rng(31);
+      for (const normType of [2, 1, Infinity, 3]) {
+        const host1 = [r.floats(1000, 3), r.floats(77_777, 3)];
+        const dev = host1.map((a) => DeviceBuffer.from(a));
+        const cpuNorm = fl.clipGradNorm(host1, 5, normType);
+        const gpuNorm = fl.clipGradNorm(dev, 5, normType);
+        expect(Math.abs(gpuNorm - cpuNorm)).toBeLessThanOrEqual(1e-12 * cpuNorm);
+        dev.forEach((d, i) => expectClose(d.toHost(), host1[i], 1e-6, 0, `clipGradNorm p=${normType}`));
+      }
+      const v = r.floats(5000, 4);
+      const dv = DeviceBuffer.from(v);
+      fl.clipGradValue(dv, 1.5);
+      fl.clipGradValue(v, 1.5);
+      expectSameBits(dv.toHost(), v, 'clipGradValue');
+      expect(() => fl.clipGradNorm(dv, 1, 2, { backend: 'native' })).toThrow(/need backend 'cuda'/);
+    });
+
+    it('multiHeadBackward on DeviceBuffers against the CPU', async () => {
+      const r = rng(41);
+      const B = 200, I = 96;
+      const x = r.floats(B * I);
+      const spec = { a: 10, b: 3, c: 40 } as const;
+      const hostHeads = Object.fromEntries(Object.entries(spec).map(([k, O]) => [k, { weight: r.floats(O * I), gradOut: r.floats(B * O), outFeatures: O }]));
+      const devHeads = Object.fromEntries(Object.entries(hostHeads).map(([k, h]) => [k, { ...h, weight: DeviceBuffer.from(h.weight), gradOut: DeviceBuffer.from(h.gradOut) }]));
+      const opts = { batch: B, inFeatures: I, combine: { method: 'pcgrad' as const, seed: 1 } };
+      const cpu = fl.multiHeadBackward(x, hostHeads, opts);
+      for (const gpu of [fl.multiHeadBackward(DeviceBuffer.from(x), devHeads, opts), await fl.multiHeadBackwardAsync(DeviceBuffer.from(x), devHeads, opts)]) {
+        for (const k of Object.keys(spec)) {
+          expectClose(gpu.heads[k].gradWeight.toHost(), cpu.heads[k].gradWeight, 1e-5, 2e-6, `${k} gradWeight`);
+          expectClose(gpu.heads[k].gradBias!.toHost(), cpu.heads[k].gradBias!, 1e-5, 2e-6, `${k} gradBias`);
+          expectClose(gpu.heads[k].gradInput.toHost(), cpu.heads[k].gradInput, 1e-5, 2e-6, `${k} gradInput`);
+          expect(gpu.gradNorms[k] / cpu.gradNorms[k]).toBeCloseTo(1, 5);
+        }
+        expectClose(gpu.gram, cpu.gram, 1e-5, 1e-7, 'gram');
+        expectClose(gpu.sharedGrad!.toHost(), cpu.sharedGrad!, 1e-4, 1e-5, 'sharedGrad');
+      }
     });
   });
 

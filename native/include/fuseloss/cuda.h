@@ -54,6 +54,11 @@ Status linear_forward(const LinearArgs& args);
 Status linear_backward(const LinearArgs& args);
 Status gram_matrix(const float* const* grads, int T, int64_t n, double* out);
 Status combine_gradients(const float* const* grads, int T, int64_t n, const double* coef, float* out);
+Status multi_head_backward(const MultiHeadArgs& args, double* gram);
+Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, float* out);
+Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out);
+Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, float factor);
+Status clip_values(float* const* arrays, const int64_t* lengths, int count, float value);
 
 // Device memory of a DeviceBuffer (its own allocation, zero-filled), freed by device_free. Copies run on
 // the calls' stream through the pinned staging and wait for it, so they are ordered with every call.

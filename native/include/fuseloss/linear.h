@@ -54,6 +54,9 @@ struct MultiHeadArgs {
   std::vector<HeadArgs> heads;
 };
 Status multi_head_backward(const MultiHeadArgs& args, double* gram);
+// multi_head_backward's checks (sizes, aliasing across heads; every gradInput when `gram`), and each head's
+// LinearArgs; shared with the CUDA backend.
+Status check_multi_head(const MultiHeadArgs& args, bool gram, std::vector<LinearArgs>* heads);
 
 // Single-thread float32 FMA peak of the active ISA level in GFLOP/s (the benchmarks' GEMM roofline).
 double fma_peak_gflops(double milliseconds);

@@ -4,6 +4,7 @@
 // for any thread count and every ISA level. The small T×T decisions (which combination) are made above
 // (src/combine.ts); every pass over gradient memory runs here.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "fuseloss/status.h"
@@ -13,6 +14,9 @@ namespace fuseloss {
 // The checks of T same-length task gradients (1 <= T <= 4096, present, not overlapping `out`; `writes`: out
 // is required), shared with the CUDA backend.
 Status check_task_grads(const float* const* grads, int T, int64_t n, const float* out, bool writes);
+
+// The checks of a list of arrays (lengths in range, present; `distinct`: no two overlap), shared with CUDA.
+Status check_array_list(const void* const* arrays, const int64_t* lengths, int count, bool distinct);
 
 // out[i·T + j] = g_i · g_j (T×T, symmetric), one read of the gradients.
 Status gram_matrix(const float* const* grads, int T, int64_t n, double* out);
@@ -27,6 +31,8 @@ Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, flo
 
 // The p-norm (p > 0, or +inf) of all elements of all arrays together.
 Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out);
+// The p-norm from partial sums of |x|^p (or partial maxima for p = ∞), combined in order; shared with CUDA.
+double norm_from_partials(const double* partial, size_t count, double p);
 // arrays *= factor (float32 multiply, as PyTorch's clip_grad_norm_).
 Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, float factor);
 // Clamps every element to [-value, value] (NaN stays NaN).

@@ -8,11 +8,13 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "../kernels/grad_drop_math.h"
 #include "context.h"
 #include "fuseloss/cuda.h"
 #include "fuseloss/linear.h"
@@ -147,6 +149,58 @@ __global__ void combine_kernel(const float* const* g, const double* coef, int T,
   }
 }
 
+// GradDrop per element (the CPU's formula and draws: the same bits): sums over the tasks in float64, then the
+// positive or the negative part.
+__global__ void grad_drop_kernel(const float* const* g, int T, int64_t n, uint64_t seed, float* out) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    double sum = 0.0, abs_sum = 0.0, pos = 0.0, neg = 0.0;
+    for (int t = 0; t < T; ++t) {
+      const double v = double(g[t][k]);
+      // std::max(v, 0.0) and std::min(v, 0.0) as the CPU computes them: a NaN belongs to both parts
+      sum += v, abs_sum += fabs(v), pos += v < 0.0 ? 0.0 : v, neg += 0.0 < v ? 0.0 : v;
+    }
+    const double u = gd::uniform_at(gd::key_of(seed, uint64_t(k)), uint64_t(k));
+    out[k] = float(sum > abs_sum * (2.0 * u - 1.0) ? pos : neg);
+  }
+}
+
+// Chunk partials of Σ|x|^p (p = 1, 2, general) or max |x| (p = ∞, NaN propagating), kChunk elements each.
+__global__ void norm_partial_kernel(const float* x, int64_t n, double p, double* partial) {
+  const int64_t b = int64_t(blockIdx.x) * kChunk, e = min(n, b + kChunk);
+  const bool inf = isinf(p);
+  double s = 0.0;
+  for (int64_t k = b + threadIdx.x; k < e; k += 256) {
+    const double v = fabs(double(x[k]));
+    if (inf) s = (v > s || isnan(v)) ? v : s;
+    else s += p == 2.0 ? v * v : p == 1.0 ? v : pow(v, p);
+  }
+  __shared__ double sums[256];
+  sums[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = 128; w > 0; w >>= 1) {
+    if (threadIdx.x < w) {
+      const double o = sums[threadIdx.x + w];
+      sums[threadIdx.x] = inf ? ((o > sums[threadIdx.x] || isnan(o)) ? o : sums[threadIdx.x]) : sums[threadIdx.x] + o;
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partial[blockIdx.x] = sums[0];
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float f) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) x[k] = x[k] * f;
+}
+
+__global__ void clip_kernel(float* x, int64_t n, float v) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const float a = x[k];
+    x[k] = a > v ? v : a < -v ? -v : a;
+  }
+}
+
 unsigned grid_1d(int64_t n) { return unsigned(std::min<int64_t>(8192, std::max<int64_t>(1, (n + 255) / 256))); }
 
 }  // namespace
@@ -240,6 +294,81 @@ Status combine_gradients(const float* const* g, int T, int64_t n, const double* 
   return run_staged(sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); }, [&](Context& cx) {
     combine_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, sg.at(cx, coef, s_coef), T, n, sg.at(cx, out, s_out));
   });
+}
+
+Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
+  std::vector<LinearArgs> la;
+  Status st = check_multi_head(a, gram != nullptr, &la);
+  if (!st.is_ok()) return st;
+  for (const LinearArgs& l : la)
+    if (!(st = cuda::linear_backward(l)).is_ok()) return st;
+  if (!gram || la.empty()) return Status::ok();
+  std::vector<const float*> g(la.size());
+  for (size_t t = 0; t < la.size(); ++t) g[t] = la[t].grad_input;
+  return cuda::gram_matrix(g.data(), int(g.size()), a.batch * a.in, gram);
+}
+
+Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* out) {
+  Status st = check_task_grads(g, T, n, out, true);
+  if (!st.is_ok()) return st;
+  if (n == 0) return Status::ok();
+  Staging sg;
+  GradTable table(sg, g, T, n);
+  const size_t s_out = sg.output(out, size_t(n) * 4);
+  const float* const* dg = nullptr;
+  return run_staged(sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); }, [&](Context& cx) {
+    grad_drop_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, T, n, seed, sg.at(cx, out, s_out));
+  });
+}
+
+Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out) {
+  Status st = check_array_list(reinterpret_cast<const void* const*>(arrays), lengths, count, false);
+  if (!st.is_ok()) return st;
+  if (!(p > 0.0)) return Status::range_error("normType: expected a number > 0 or Infinity");
+  Staging sg;
+  std::vector<size_t> slots(static_cast<size_t>(count)), first(static_cast<size_t>(count) + 1, 0);
+  for (int i = 0; i < count; ++i) {
+    slots[i] = sg.input(arrays[i], size_t(lengths[i]) * 4);
+    first[i + 1] = first[i] + size_t((lengths[i] + kChunk - 1) / kChunk);
+  }
+  std::vector<double> partial(std::max<size_t>(1, first[count]), 0.0);
+  const size_t s_part = sg.output(partial.data(), first[count] * 8);
+  st = run_staged(sg, [&](Context& cx) {
+    double* dp = sg.at(cx, partial.data(), s_part);
+    for (int i = 0; i < count; ++i)
+      if (lengths[i] > 0)
+        norm_partial_kernel<<<unsigned(first[i + 1] - first[i]), 256, 0, cx.stream>>>(sg.at(cx, arrays[i], slots[i]), lengths[i], p, dp + first[i]);
+  });
+  if (!st.is_ok()) return st;
+  *out = norm_from_partials(partial.data(), first[count], p);
+  return Status::ok();
+}
+
+namespace {
+
+// arrays[i][k] = op(arrays[i][k]) in place, every array (host arrays go up and come back).
+template <class Launch>
+Status each_array(float* const* arrays, const int64_t* lengths, int count, Launch launch) {
+  Status st = check_array_list(reinterpret_cast<const void* const*>(arrays), lengths, count, true);
+  if (!st.is_ok()) return st;
+  Staging sg;
+  std::vector<size_t> slots(static_cast<size_t>(count));
+  for (int i = 0; i < count; ++i) slots[i] = sg.inout(arrays[i], size_t(lengths[i]) * 4);
+  return run_staged(sg, [&](Context& cx) {
+    for (int i = 0; i < count; ++i)
+      if (lengths[i] > 0) launch(sg.at(cx, arrays[i], slots[i]), lengths[i], cx.stream);
+  });
+}
+
+}  // namespace
+
+Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, float factor) {
+  return each_array(arrays, lengths, count, [factor](float* x, int64_t n, cudaStream_t s) { scale_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, factor); });
+}
+
+Status clip_values(float* const* arrays, const int64_t* lengths, int count, float value) {
+  if (!(value >= 0.0f)) return Status::range_error("clipValue: expected a number >= 0");
+  return each_array(arrays, lengths, count, [value](float* x, int64_t n, cudaStream_t s) { clip_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, value); });
 }
 
 }  // namespace cuda

@@ -186,9 +186,10 @@ Status linear_backward(const LinearArgs& a) {
   return Status::ok();
 }
 
-Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
+Status check_multi_head(const MultiHeadArgs& a, bool gram, std::vector<LinearArgs>* heads) {
   const size_t T = a.heads.size();
-  std::vector<LinearArgs> la(T);
+  std::vector<LinearArgs>& la = *heads;
+  la.assign(T, LinearArgs{});
   for (size_t t = 0; t < T; ++t) {
     const HeadArgs& h = a.heads[t];
     LinearArgs& l = la[t];
@@ -217,6 +218,14 @@ Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
             return Status::range_error("heads[" + std::to_string(t) + "]: an output overlaps an array of heads[" + std::to_string(u) + "]");
     }
   }
+  return Status::ok();
+}
+
+Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
+  const size_t T = a.heads.size();
+  std::vector<LinearArgs> la;
+  Status st = check_multi_head(a, gram != nullptr, &la);
+  if (!st.is_ok()) return st;
   std::vector<gemm::Args> gs;
   for (const LinearArgs& l : la) {
     if (l.grad_weight) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "checks.h"
+#include "grad_drop_math.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
 #include "reduce_kernel.h"
@@ -41,26 +42,28 @@ Status check_task_grads(const float* const* g, int T, int64_t n, const float* ou
   return Status::ok();
 }
 
+Status check_array_list(const void* const* arrays, const int64_t* lengths, int count, bool distinct) {
+  if (count < 0) return Status::range_error("grads: expected a list of arrays");
+  for (int a = 0; a < count; ++a) {
+    if (lengths[a] < 0 || lengths[a] > (int64_t(1) << 40)) return Status::range_error("grads: element count out of range");
+    if (!arrays[a] && lengths[a] > 0) return Status::type_error("grads[" + std::to_string(a) + "]: expected a Float32Array");
+  }
+  if (distinct)
+    for (int a = 0; a < count; ++a)
+      for (int b = a + 1; b < count; ++b)
+        if (overlaps(arrays[a], uint64_t(lengths[a]) * 4, arrays[b], uint64_t(lengths[b]) * 4))
+          return Status::range_error("grads[" + std::to_string(b) + "]: overlaps grads[" + std::to_string(a) + "]");
+  return Status::ok();
+}
+
 namespace {
 
 Status check_grads(const float* const* g, int T, int64_t n, const float* out, bool writes = false) {
   return check_task_grads(g, T, n, out, writes);
 }
 
-// Counter-based uniform in (0, 1) for element k: the lowbias32 hash (32-bit multiplies, so it
-// vectorizes) of the low 32 bits of k mixed with a key from the seed and k's high bits.
-inline uint32_t hash32(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
-inline uint32_t key_of(uint64_t seed, uint64_t k) {
-  return hash32(uint32_t(seed) ^ hash32(uint32_t(seed >> 32) + 0x9e3779b9u * uint32_t(k >> 32) + 0x85ebca6bu));
-}
-inline double uniform_at(uint32_t key, uint64_t k) { return (double(hash32(uint32_t(k) ^ key)) + 0.5) * (1.0 / 4294967296.0); }
+using gd::key_of;
+using gd::uniform_at;
 
 // GradDrop over [b, e), 16 elements at a time: for each, the T gradients' values are summed in float64
 // lanes kept in registers (sum, Σ|g|, positive part, negative part; max/min rather than branches, and a
@@ -173,14 +176,7 @@ Flat flatten(const int64_t* lengths, int count) {
   return f;
 }
 
-Status check_arrays(const void* const* arrays, const int64_t* lengths, int count) {
-  if (count < 0) return Status::range_error("grads: expected a list of arrays");
-  for (int a = 0; a < count; ++a) {
-    if (lengths[a] < 0 || lengths[a] > (int64_t(1) << 40)) return Status::range_error("grads: element count out of range");
-    if (!arrays[a] && lengths[a] > 0) return Status::type_error("grads[" + std::to_string(a) + "]: expected a Float32Array");
-  }
-  return Status::ok();
-}
+Status check_arrays(const void* const* arrays, const int64_t* lengths, int count) { return check_array_list(arrays, lengths, count, false); }
 
 }  // namespace
 
@@ -218,26 +214,25 @@ Status total_norm(const float* const* arrays, const int64_t* lengths, int count,
     }
     c.partial[i] = s;
   }, &ctx);
+  *out = norm_from_partials(partial.data(), partial.size(), p);
+  return Status::ok();
+}
+
+double norm_from_partials(const double* partial, size_t count, double p) {
   double total = 0.0;
   if (std::isinf(p)) {
-    for (double v : partial) total = (v > total || std::isnan(v)) ? v : total;
-    *out = total;
-  } else {
-    for (double v : partial) total += v;
-    *out = p == 2.0 ? std::sqrt(total) : p == 1.0 ? total : std::pow(total, 1.0 / p);
+    for (size_t i = 0; i < count; ++i) total = (partial[i] > total || std::isnan(partial[i])) ? partial[i] : total;
+    return total;
   }
-  return Status::ok();
+  for (size_t i = 0; i < count; ++i) total += partial[i];
+  return p == 2.0 ? std::sqrt(total) : p == 1.0 ? total : std::pow(total, 1.0 / p);
 }
 
 namespace {
 template <class Op>
 Status each_element(float* const* arrays, const int64_t* lengths, int count, Op op) {
-  Status st = check_arrays(reinterpret_cast<const void* const*>(arrays), lengths, count);
+  Status st = check_array_list(reinterpret_cast<const void* const*>(arrays), lengths, count, true);
   if (!st.is_ok()) return st;
-  for (int a = 0; a < count; ++a)
-    for (int b = a + 1; b < count; ++b)
-      if (overlaps(arrays[a], uint64_t(lengths[a]) * 4, arrays[b], uint64_t(lengths[b]) * 4))
-        return Status::range_error("grads[" + std::to_string(b) + "]: overlaps grads[" + std::to_string(a) + "]");
   const Flat f = flatten(lengths, count);
   struct Ctx {
     float* const* arrays;

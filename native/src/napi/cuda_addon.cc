@@ -123,8 +123,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_multi_task(env, exports, fuseloss::cuda::multi_task_loss);
   fuseloss::napi::register_linear_backend(
       env, exports, [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_forward(a); },
-      [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); });
-  fuseloss::napi::register_gram_combine(env, exports, fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients);
+      [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); },
+      fuseloss::cuda::multi_head_backward);
+  static const fuseloss::napi::GradientFns gpu{fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients, fuseloss::cuda::grad_drop,
+                                               fuseloss::cuda::total_norm,  fuseloss::cuda::scale_arrays,      fuseloss::cuda::clip_values};
+  fuseloss::napi::register_gradient_passes(env, exports, &gpu);
   using fuseloss::cuda::RowKind;
   using fuseloss::RowLossArgs;
   fuseloss::napi::register_row_losses(

@@ -113,9 +113,12 @@ Status parse_heads(const Napi::CallbackInfo& info, MultiHeadCall* c) {
   return Status::ok();
 }
 
+// The addon's multi-head backward (the CPU's, or the one register_linear_backend was given).
+Status (*g_heads)(const MultiHeadArgs&, double*) = multi_head_backward;
+
 Status heads_backward(const MultiHeadCall& c, double* r) {
   *r = 0.0;
-  return multi_head_backward(c.m, c.gram);
+  return g_heads(c.m, c.gram);
 }
 
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
@@ -126,14 +129,16 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-void register_linear_backend(Napi::Env env, Napi::Object exports, KernelFn<LinearArgs> fwd, KernelFn<LinearArgs> bwd) {
+void register_linear_backend(Napi::Env env, Napi::Object exports, KernelFn<LinearArgs> fwd, KernelFn<LinearArgs> bwd,
+                             Status (*heads)(const MultiHeadArgs&, double*)) {
   register_kernel<LinearArgs, parse_forward>(env, exports, "linearForward", fwd);
   register_kernel<LinearArgs, parse_backward>(env, exports, "linearBackward", bwd);
+  g_heads = heads;  // one backend per addon
+  register_kernel<MultiHeadCall, parse_heads>(env, exports, "multiHeadBackward", heads_backward);
 }
 
 void register_linear(Napi::Env env, Napi::Object exports) {
-  register_linear_backend(env, exports, forward, backward);
-  register_kernel<MultiHeadCall, parse_heads>(env, exports, "multiHeadBackward", heads_backward);
+  register_linear_backend(env, exports, forward, backward, multi_head_backward);
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));
 }
 

@@ -29,10 +29,21 @@ void register_linear(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 // linearForward / linearBackward, gramMatrix / combineGradients over another backend's functions (CUDA).
 void register_linear_backend(Napi::Env env, Napi::Object exports, Status (*fwd)(const LinearArgs&, double*),
-                             Status (*bwd)(const LinearArgs&, double*));
+                             Status (*bwd)(const LinearArgs&, double*), Status (*heads)(const MultiHeadArgs&, double* gram));
 using GramFn = Status (*)(const float* const*, int, int64_t, double*);
 using CombineFn = Status (*)(const float* const*, int, int64_t, const double*, float*);
-void register_gram_combine(Napi::Env env, Napi::Object exports, GramFn gram, CombineFn combine);
+// The passes over task gradients of a backend (fuseloss/reduce.h's signatures); `fns` must outlive the addon.
+struct GradientFns {
+  using GradDrop = Status (*)(const float* const*, int, int64_t, uint64_t, float*);
+  using Norm = Status (*)(const float* const*, const int64_t*, int, double, double*);
+  using Each = Status (*)(float* const*, const int64_t*, int, float);
+  GramFn gram;
+  CombineFn combine;
+  GradDrop grad_drop;
+  Norm total_norm;
+  Each scale, clip;
+};
+void register_gradient_passes(Napi::Env env, Napi::Object exports, const GradientFns* fns);
 void register_optim(Napi::Env env, Napi::Object exports);
 }  // namespace napi
 }  // namespace fuseloss

@@ -95,7 +95,7 @@ Napi::Value async(const Napi::CallbackInfo& info) {
 
 // gramMatrix and combineGradients take their backend's function from the binding's data pointer.
 Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
-  const GramFn F = reinterpret_cast<GramFn>(info.Data());
+  const GramFn F = static_cast<const GradientFns*>(info.Data())->gram;
   auto g = std::make_shared<std::vector<float*>>();
   int64_t n = 0, out_len = 0;
   double* out = nullptr;
@@ -109,7 +109,7 @@ Status parse_gram(const Napi::CallbackInfo& info, Work* work) {
 }
 
 Status parse_combine(const Napi::CallbackInfo& info, Work* work) {
-  const CombineFn F = reinterpret_cast<CombineFn>(info.Data());
+  const CombineFn F = static_cast<const GradientFns*>(info.Data())->combine;
   auto g = std::make_shared<std::vector<float*>>();
   int64_t n = 0, coef_len = 0, out_len = 0;
   double* coef = nullptr;
@@ -127,6 +127,7 @@ Status parse_combine(const Napi::CallbackInfo& info, Work* work) {
 }
 
 Status parse_graddrop(const Napi::CallbackInfo& info, Work* work) {
+  const GradientFns::GradDrop F = static_cast<const GradientFns*>(info.Data())->grad_drop;
   auto g = std::make_shared<std::vector<float*>>();
   int64_t n = 0, out_len = 0, seed = 0;
   float* out = nullptr;
@@ -136,7 +137,7 @@ Status parse_graddrop(const Napi::CallbackInfo& info, Work* work) {
   if (!(st = typed<float>(info[2], napi_float32_array, "Float32Array", "out", &out, &out_len)).is_ok()) return st;
   if (out_len != n) return Status::range_error("out: expected " + std::to_string(n) + " elements (the gradients' length)");
   const int T = int(g->size());
-  *work = [g, T, n, seed, out](double*) { return grad_drop(g->data(), T, n, uint64_t(seed), out); };
+  *work = [F, g, T, n, seed, out](double*) { return F(g->data(), T, n, uint64_t(seed), out); };
   return Status::ok();
 }
 
@@ -146,32 +147,35 @@ struct ArrayList {
 };
 
 Status parse_norm(const Napi::CallbackInfo& info, Work* work) {
+  const GradientFns::Norm F = static_cast<const GradientFns*>(info.Data())->total_norm;
   auto l = std::make_shared<ArrayList>();
   double p = 2.0;
   Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
   if (!st.is_ok()) return st;
   if (!(st = number(info[1], "normType", &p)).is_ok()) return st;
-  *work = [l, p](double* r) { return total_norm(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), p, r); };
+  *work = [F, l, p](double* r) { return F(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), p, r); };
   return Status::ok();
 }
 
 Status parse_scale(const Napi::CallbackInfo& info, Work* work) {
+  const GradientFns::Each F = static_cast<const GradientFns*>(info.Data())->scale;
   auto l = std::make_shared<ArrayList>();
   double f = 1.0;
   Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
   if (!st.is_ok()) return st;
   if (!(st = number(info[1], "factor", &f)).is_ok()) return st;
-  *work = [l, f](double*) { return scale_arrays(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(f)); };
+  *work = [F, l, f](double*) { return F(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(f)); };
   return Status::ok();
 }
 
 Status parse_clip(const Napi::CallbackInfo& info, Work* work) {
+  const GradientFns::Each F = static_cast<const GradientFns*>(info.Data())->clip;
   auto l = std::make_shared<ArrayList>();
   double v = 0.0;
   Status st = float_arrays(info[0], "grads", &l->ptrs, &l->lens);
   if (!st.is_ok()) return st;
   if (!(st = number(info[1], "clipValue", &v)).is_ok()) return st;
-  *work = [l, v](double*) { return clip_values(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(v)); };
+  *work = [F, l, v](double*) { return F(l->ptrs.data(), l->lens.data(), int(l->ptrs.size()), float(v)); };
   return Status::ok();
 }
 
@@ -210,17 +214,19 @@ void reg(Napi::Env env, Napi::Object exports, const char* name, void* data = nul
 
 }  // namespace
 
-void register_gram_combine(Napi::Env env, Napi::Object exports, GramFn gram, CombineFn combine) {
-  reg<parse_gram>(env, exports, "gramMatrix", reinterpret_cast<void*>(gram));
-  reg<parse_combine>(env, exports, "combineGradients", reinterpret_cast<void*>(combine));
+void register_gradient_passes(Napi::Env env, Napi::Object exports, const GradientFns* f) {
+  void* data = const_cast<GradientFns*>(f);
+  reg<parse_gram>(env, exports, "gramMatrix", data);
+  reg<parse_combine>(env, exports, "combineGradients", data);
+  reg<parse_graddrop>(env, exports, "gradDrop", data);
+  reg<parse_norm>(env, exports, "totalNorm", data);
+  reg<parse_scale>(env, exports, "scaleArrays", data);
+  reg<parse_clip>(env, exports, "clipValues", data);
 }
 
 void register_reduce(Napi::Env env, Napi::Object exports) {
-  register_gram_combine(env, exports, gram_matrix, combine_gradients);
-  reg<parse_graddrop>(env, exports, "gradDrop");
-  reg<parse_norm>(env, exports, "totalNorm");
-  reg<parse_scale>(env, exports, "scaleArrays");
-  reg<parse_clip>(env, exports, "clipValues");
+  static const GradientFns cpu{gram_matrix, combine_gradients, grad_drop, total_norm, scale_arrays, clip_values};
+  register_gradient_passes(env, exports, &cpu);
   reg<parse_accumulate>(env, exports, "accumulateF64");
   reg<parse_read>(env, exports, "readF64");
 }
