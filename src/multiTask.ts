@@ -194,10 +194,6 @@ function gradsOf(p: Planned): Float32Array[] {
   return [p.plan.grad];
 }
 
-function arraysOfPlan(p: Planned): unknown[] {
-  return Object.values(p.plan.problem as unknown as Record<string, unknown>);
-}
-
 function arraysOf(p: Planned): ArrayBufferView[] {
   const q = p.plan.problem as unknown as Record<string, unknown>;
   return Object.values(q).filter((v): v is ArrayBufferView => ArrayBuffer.isView(v));
@@ -365,7 +361,8 @@ export class MultiTaskLoss {
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
     const out = new Float64Array(3 * p.planned.length);
     try {
-      (this.backend === 'cuda' ? cudaNative() : native()).multiTask(...toNativeArgs(this.nativeCall(p, out)));
+      if (this.backend === 'cuda') cudaNative().multiTask(...toNativeArgs(this.nativeCall(p, out)));
+      else native().multiTask(...this.nativeCall(p, out));
     } catch (e) {
       throw this.nativeError(p, e);
     }
@@ -379,7 +376,8 @@ export class MultiTaskLoss {
     const out = new Float64Array(3 * p.planned.length);
     try {
       const args = this.nativeCall(p, out);
-      await holding(args, () => (this.backend === 'cuda' ? cudaNative() : native()).multiTaskAsync(...toNativeArgs(args)));
+      if (this.backend === 'cuda') await holding(args, () => cudaNative().multiTaskAsync(...toNativeArgs(args)));
+      else await native().multiTaskAsync(...args);
     } catch (e) {
       throw this.nativeError(p, e);
     }
@@ -416,7 +414,7 @@ export class MultiTaskLoss {
     });
     if (this.backend !== 'cuda')
       for (const t of planned)
-        if ([...arraysOfPlan(t), ...gradsOf(t)].some(isDeviceBuffer))
+        if (t.plan.backend === 'cuda')  // the planners pick 'cuda' when an array is a DeviceBuffer
           throw new TypeError(`tasks.${this.taskNames[t.i]}: DeviceBuffer arguments live on the GPU; they need the config's backend 'cuda' (this MultiTaskLoss has '${this.backend}')`);
     // Tasks run side by side: a task's gradient must not overlap another task's arrays (the native core
     // checks this itself before writing; the reference checks here).
