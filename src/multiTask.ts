@@ -35,7 +35,8 @@ export interface MultiTaskConfig {
   weighting?: WeightingConfig;
   /**
    * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy, nllLoss and
-   * elementwise tasks, host arrays in and out) or 'reference' (pure TypeScript, task by task).
+   * elementwise tasks; host arrays staged in and out, or DeviceBuffers whose gradients stay on the GPU in
+   * `deviceGrads`) or 'reference' (pure TypeScript, task by task).
    */
   backend?: 'native' | 'reference' | 'cuda';
 }

@@ -52,7 +52,7 @@ const common: readonly OptionSpec[] = [
   { name: 'gradScale', type: 'number', default: 1, doc: 'Multiplies the gradient (e.g. a task weight or 1/accumulation steps), in the same pass.' },
   { name: 'out', type: 'outputs', doc: '`{ grad?, loss? }`: preallocated Float32Arrays to write into (`loss` for `\'none\'`).' },
   { name: 'inplace', type: 'boolean', default: false, doc: 'Write the gradient over `input` (no second buffer).' },
-  { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (CPU addon), `'reference'` (pure TypeScript) or `'cuda'` (NVIDIA GPU; host arrays in and out)." },
+  { name: 'backend', type: 'backend', values: BACKENDS, default: 'native', doc: "`'native'` (CPU addon), `'reference'` (pure TypeScript) or `'cuda'` (NVIDIA GPU: host arrays staged in and out, or DeviceBuffers used in place)." },
   { name: 'nanPolicy', type: 'enum', values: ['propagate', 'raise'], default: 'propagate', doc: "`'propagate'`: NaN and ±Infinity in the input or target flow through the arithmetic, as in PyTorch. `'raise'`: a RangeError naming the first offending element, before anything is written (one extra read of input and target)." },
 ];
 
