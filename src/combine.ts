@@ -3,7 +3,7 @@
 // combine pass); the T×T decisions — which combination of the task gradients — are small solves here,
 // on the Gram matrix, shared by both backends.
 import { cudaNative, native } from './binding';
-import { DeviceBuffer } from './device';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 import { combineReference, gradDropReference, gramReference, totalNormReference } from './reference/reduce';
 import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
 import { Rng } from './weighting';
@@ -99,27 +99,13 @@ function gradientBackend(name: string, v: unknown, arrays: readonly unknown[]): 
   return backendFor(name, b, v !== undefined, arrays);
 }
 
-/** The native arguments of a list of arrays: DeviceBuffers become their handles. */
-const handles = (a: readonly Float32Array[]) => a.map((x) => (x instanceof DeviceBuffer ? (x as DeviceBuffer).handle() : x)) as unknown as Float32Array[];
-
-/** Keeps DeviceBuffers referenced (dispose() waits) while an async native call uses them. */
-async function held<T>(arrays: readonly unknown[], run: () => Promise<T>): Promise<T> {
-  const bufs = arrays.filter((a): a is DeviceBuffer => a instanceof DeviceBuffer);
-  for (const b of bufs) b.acquire();
-  try {
-    return await run();
-  } finally {
-    for (const b of bufs) b.release();
-  }
-}
-
 /** The T×T Gram matrix of the task gradients (row-major Float64Array), one pass over them (on the GPU for DeviceBuffers or backend 'cuda'). */
 export function gramMatrix(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: { backend?: GradientBackend } = {}): Float64Array {
   const g = taskGrads(grads);
   const backend = gradientBackend('gramMatrix', options.backend, g);
   if (backend === 'reference') return gramReference(g);
   const out = new Float64Array(g.length * g.length);
-  if (backend === 'cuda') cudaNative().gramMatrix(handles(g), out);
+  if (backend === 'cuda') cudaNative().gramMatrix(toNativeArgs(g), out);
   else native().gramMatrix(g, out);
   return out;
 }
@@ -130,7 +116,7 @@ export async function gramMatrixAsync(grads: readonly (Float32Array | DeviceBuff
   const backend = gradientBackend('gramMatrix', options.backend, g);
   if (backend === 'reference') return gramReference(g);
   const out = new Float64Array(g.length * g.length);
-  if (backend === 'cuda') await held(g, () => cudaNative().gramMatrixAsync(handles(g), out));
+  if (backend === 'cuda') await holding(g, () => cudaNative().gramMatrixAsync(toNativeArgs(g), out));
   else await native().gramMatrixAsync(g, out);
   return out;
 }
@@ -652,18 +638,18 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
   const cuda = p.backend === 'cuda';
   if (p.method === 'graddrop') {
     if (ref) gradDropReference(p.g, p.seed, p.out);
-    else if (cuda) cudaNative().gradDrop(handles(p.g), p.seed, handles([p.out])[0]);
+    else if (cuda) cudaNative().gradDrop(toNativeArgs(p.g), p.seed, toNativeArgs([p.out])[0]);
     else native().gradDrop(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
   let G: Float64Array | null = null;
   if (needsGram(p.method)) {
     G = gram ?? (ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2));
-    if (!ref && !gram) (cuda ? cudaNative().gramMatrix(handles(p.g), G) : native().gramMatrix(p.g, G));
+    if (!ref && !gram) (cuda ? cudaNative().gramMatrix(toNativeArgs(p.g), G) : native().gramMatrix(p.g, G));
   }
   const coef = coefficientsFor(p, G);
   if (ref) combineReference(p.g, coef, p.out);
-  else if (cuda) cudaNative().combineGradients(handles(p.g), coef, handles([p.out])[0]);
+  else if (cuda) cudaNative().combineGradients(toNativeArgs(p.g), coef, toNativeArgs([p.out])[0]);
   else native().combineGradients(p.g, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: G };
 }
@@ -681,7 +667,7 @@ export async function combineGradientsAsyncWithGram(grads: readonly Float32Array
   if (p.backend === 'reference' || p.method === 'dbmtl') return combineWithGram(grads, options, gram);
   const cuda = p.backend === 'cuda';
   if (p.method === 'graddrop') {
-    if (cuda) await held([...p.g, p.out], () => cudaNative().gradDropAsync(handles(p.g), p.seed, handles([p.out])[0]));
+    if (cuda) await holding([...p.g, p.out], () => cudaNative().gradDropAsync(toNativeArgs(p.g), p.seed, toNativeArgs([p.out])[0]));
     else await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   }
@@ -690,11 +676,11 @@ export async function combineGradientsAsyncWithGram(grads: readonly Float32Array
     G = gram;
     if (!G) {
       const g2 = (G = new Float64Array(p.g.length ** 2));
-      await (cuda ? held(p.g, () => cudaNative().gramMatrixAsync(handles(p.g), g2)) : native().gramMatrixAsync(p.g, g2));
+      await (cuda ? holding(p.g, () => cudaNative().gramMatrixAsync(toNativeArgs(p.g), g2)) : native().gramMatrixAsync(p.g, g2));
     }
   }
   const coef = coefficientsFor(p, G);
-  if (cuda) await held([...p.g, p.out], () => cudaNative().combineGradientsAsync(handles(p.g), coef, handles([p.out])[0]));
+  if (cuda) await holding([...p.g, p.out], () => cudaNative().combineGradientsAsync(toNativeArgs(p.g), coef, toNativeArgs([p.out])[0]));
   else await native().combineGradientsAsync(p.g, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: G };
 }
@@ -722,15 +708,15 @@ function dbmtl(p: Plan): CombineResult {
   for (let t = 0; t < T; t++) {
     const out = st.scratch![t];
     if (ref) combineReference([p.g[t], st.buffers![t]], mix, out);
-    else if (cuda) cudaNative().combineGradients(handles([p.g[t], st.buffers![t]]), mix, handles([out])[0]);
+    else if (cuda) cudaNative().combineGradients(toNativeArgs([p.g[t], st.buffers![t]]), mix, toNativeArgs([out])[0]);
     else native().combineGradients([p.g[t], st.buffers![t]], mix, out);
     [st.buffers![t], st.scratch![t]] = [out, st.buffers![t]];
   }
-  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : cuda ? cudaNative().totalNorm(handles([b]), 2) : native().totalNorm([b], 2)));
+  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : cuda ? cudaNative().totalNorm(toNativeArgs([b]), 2) : native().totalNorm([b], 2)));
   const top = Math.max(...norms);
   const coef = Float64Array.from(norms, (u) => top / (u + 1e-8));
   if (ref) combineReference(st.buffers!, coef, p.out);
-  else if (cuda) cudaNative().combineGradients(handles(st.buffers!), coef, handles([p.out])[0]);
+  else if (cuda) cudaNative().combineGradients(toNativeArgs(st.buffers!), coef, toNativeArgs([p.out])[0]);
   else native().combineGradients(st.buffers!, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: null };
 }
@@ -769,14 +755,14 @@ export function clipGradNorm(grads: F32Grads, maxNorm: number, normType = 2, opt
   if (typeof normType !== 'number' || !(normType > 0)) throw rangeError('a number > 0 or Infinity', 'normType', normType);
   const backend = gradientBackend('clipGradNorm', options.backend, list);
   const ref = backend === 'reference', cuda = backend === 'cuda';
-  const norm = ref ? totalNormReference(list, normType) : cuda ? cudaNative().totalNorm(handles(list), normType) : native().totalNorm(list, normType);
+  const norm = ref ? totalNormReference(list, normType) : cuda ? cudaNative().totalNorm(toNativeArgs(list), normType) : native().totalNorm(list, normType);
   if (!Number.isFinite(norm) && options.errorIfNonfinite)
     throw new RangeError(`clipGradNorm: the total norm of order ${normType} is ${norm}; the gradients were left unchanged`);
   const coef = Math.min(1, maxNorm / (norm + 1e-6));
   if (coef < 1 || Number.isNaN(coef)) {
     const f = Math.fround(coef);
     if (ref) for (const g of list) for (let k = 0; k < g.length; k++) g[k] = Math.fround(g[k] * f);
-    else if (cuda) cudaNative().scaleArrays(handles(list), f);
+    else if (cuda) cudaNative().scaleArrays(toNativeArgs(list), f);
     else native().scaleArrays(list, f);
   }
   return norm;
@@ -788,7 +774,7 @@ export function clipGradValue(grads: F32Grads, clipValue: number, options: { bac
   if (typeof clipValue !== 'number' || !(clipValue >= 0)) throw rangeError('a number >= 0', 'clipValue', clipValue);
   const backend = gradientBackend('clipGradValue', options.backend, list);
   if (backend === 'cuda') {
-    cudaNative().clipValues(handles(list), clipValue);
+    cudaNative().clipValues(toNativeArgs(list), clipValue);
   } else if (backend === 'reference') {
     const v = Math.fround(clipValue);
     for (const g of list) for (let k = 0; k < g.length; k++) g[k] = g[k] > v ? v : g[k] < -v ? -v : g[k];

@@ -338,8 +338,7 @@ function finishHeads(q: ReturnType<typeof planHeads>, gram: Float64Array, option
 type HeadsPlan = ReturnType<typeof planHeads>;
 /** The native arguments' head lists (DeviceBuffers as their handles on backend 'cuda'). */
 function headArgs(q: HeadsPlan): unknown[][] {
-  const h = (a: Float32Array | null) => (a instanceof DeviceBuffer ? (a as DeviceBuffer).handle() : a);
-  return q.planned.map((p) => [p.O, h(p.weight), h(p.gradOut), h(p.gw), h(p.gb), h(p.gi)]);
+  return q.planned.map((p) => toNativeArgs([p.O, p.weight, p.gradOut, p.gw, p.gb, p.gi]));
 }
 const headBuffers = (q: HeadsPlan) => [q.x, ...q.planned.flatMap((p) => [p.weight, p.gradOut, p.gw, p.gb, p.gi])];
 

@@ -48,9 +48,8 @@ __device__ inline double warp_sum(double v) {
   return __shfl_sync(0xffffffffu, v, 0);
 }
 
-__device__ inline int64_t warp_row(int lane_bits = 5) {
-  return int64_t(blockIdx.x) * (blockDim.x >> lane_bits) + (threadIdx.x >> lane_bits);
-}
+// The row of this thread's warp (8 warps per 256-thread block).
+__device__ inline int64_t warp_row() { return int64_t(blockIdx.x) * (blockDim.x >> 5) + (threadIdx.x >> 5); }
 
 // F.multi_margin_loss: h = max(0, margin − x_y + x_c) for c ≠ y, ℓ = w_y·Σ h^p / C; g_c = s·(1 or 2h), g_y = −Σ g_c.
 __global__ void multi_margin_kernel(RowDev a) {
