@@ -206,13 +206,13 @@ type CudaKernels = Pick<NativeBinding,
   | 'nllLoss' | 'nllLossAsync' | 'multiMarginLoss' | 'multiMarginLossAsync' | 'multilabelSoftMarginLoss' | 'multilabelSoftMarginLossAsync' | 'cosineEmbeddingLoss' | 'cosineEmbeddingLossAsync' | 'softF1Loss' | 'softF1LossAsync' | 'cosineDistance' | 'cosineDistanceAsync'
   | 'linearForward' | 'linearForwardAsync' | 'linearBackward' | 'linearBackwardAsync' | 'gramMatrix' | 'gramMatrixAsync' | 'combineGradients' | 'combineGradientsAsync' | 'gradDrop' | 'gradDropAsync' | 'totalNorm' | 'scaleArrays' | 'clipValues'
   | 'multiHeadBackward' | 'multiHeadBackwardAsync'
-  | 'elementwiseLoss' | 'elementwiseLossAsync' | 'multiTask' | 'multiTaskAsync'>;
+  | 'elementwiseLoss' | 'elementwiseLossAsync' | 'multiTask' | 'multiTaskAsync' | 'accumulateF64' | 'readF64' | 'optimizerStep' | 'optimizerStepAsync'>;
 
 export interface CudaBinding extends CudaKernels {
   devices(): CudaDevice[];
-  deviceAlloc(length: number, int32: boolean): object;
+  deviceAlloc(length: number, dtype: 'float32' | 'int32' | 'float64'): object;
   deviceFree(handle: object): void;
-  deviceCopy(handle: object, host: Float32Array | Int32Array, toDevice: boolean): void;
+  deviceCopy(handle: object, host: Float32Array | Int32Array | Float64Array, toDevice: boolean): void;
   deviceCopyDevice(dst: object, src: object): number;
   lastKernelMs(): number;
   readonly cudaRuntimeVersion: number;

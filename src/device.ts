@@ -1,17 +1,20 @@
-// DeviceBuffer: float32 or int32 memory on the GPU, owned by the CUDA addon. Passed to a loss or to
+// DeviceBuffer: float32, int32 or float64 memory on the GPU, owned by the CUDA addon. Passed to a loss or to
 // MultiTaskLoss with backend 'cuda' wherever a Float32Array (or Int32Array of class ids) goes, it is read
 // and written in place: nothing crosses PCIe but the scalar loss.
 import { cudaNative } from './binding';
 
-/** Element types a DeviceBuffer holds. */
-export type DeviceDType = 'float32' | 'int32';
+/** Element types a DeviceBuffer holds (float64: GradAccumulator's sums). */
+export type DeviceDType = 'float32' | 'int32' | 'float64';
 /** The host typed array of a DeviceBuffer's element type. */
-export type HostArrayOf<D extends DeviceDType> = D extends 'int32' ? Int32Array : Float32Array;
+export type HostArrayOf<D extends DeviceDType> = D extends 'int32' ? Int32Array : D extends 'float64' ? Float64Array : Float32Array;
+
+const HOST = { float32: Float32Array, int32: Int32Array, float64: Float64Array } as const;
 
 type Handle = object;
 
 /**
- * Memory on the GPU (device 0): float32 (logits, targets, gradients, weights) or int32 (class ids).
+ * Memory on the GPU (device 0): float32 (logits, targets, gradients, weights), int32 (class ids) or float64
+ * (accumulators: `GradAccumulator` with backend 'cuda').
  * Upload once (`DeviceBuffer.from`), pass it to `crossEntropy`, the elementwise losses or `MultiTaskLoss`
  * (backend 'cuda', implied when an argument is a DeviceBuffer) and the kernels read and write it where it
  * is; gradients of a DeviceBuffer input come back as DeviceBuffers. `toHost()` copies it out.
@@ -37,20 +40,21 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** A zero-filled buffer of `length` elements. Throws CudaUnavailableError without a GPU, an Error when the device is out of memory. */
   static alloc<D extends DeviceDType = 'float32'>(length: number, dtype: D = 'float32' as D): DeviceBuffer<D> {
-    if (dtype !== 'float32' && dtype !== 'int32') throw new TypeError(`Expected 'float32' | 'int32' for dtype but received ${String(dtype)}`);
+    if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'float64') throw new TypeError(`Expected 'float32' | 'int32' | 'float64' for dtype but received ${String(dtype)}`);
     if (!Number.isInteger(length) || length < 0 || length > 2 ** 40)
       throw new RangeError(`Expected an integer in [0, 2^40] for length but received ${String(length)}`);
-    const handle = cudaNative().deviceAlloc(length, dtype === 'int32');
+    const handle = cudaNative().deviceAlloc(length, dtype);
     return new DeviceBuffer(handle, length, dtype);
   }
 
-  /** A buffer holding a copy of `data` (Float32Array → float32, Int32Array → int32). */
+  /** A buffer holding a copy of `data` (Float32Array → float32, Int32Array → int32, Float64Array → float64). */
   static from(data: Float32Array): DeviceBuffer<'float32'>;
   static from(data: Int32Array): DeviceBuffer<'int32'>;
-  static from(data: Float32Array | Int32Array): DeviceBuffer;
-  static from(data: Float32Array | Int32Array): DeviceBuffer {
-    const dtype = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : null;
-    if (!dtype) throw new TypeError(`Expected a Float32Array or an Int32Array for data but received ${Object.prototype.toString.call(data).slice(8, -1)}`);
+  static from(data: Float64Array): DeviceBuffer<'float64'>;
+  static from(data: Float32Array | Int32Array | Float64Array): DeviceBuffer;
+  static from(data: Float32Array | Int32Array | Float64Array): DeviceBuffer {
+    const dtype = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : null;
+    if (!dtype) throw new TypeError(`Expected a Float32Array, an Int32Array or a Float64Array for data but received ${Object.prototype.toString.call(data).slice(8, -1)}`);
     const b = DeviceBuffer.alloc(data.length, dtype);
     b.copyFromHost(data);
     return b;
@@ -58,7 +62,7 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** Bytes on the device. */
   get byteLength(): number {
-    return this.length * 4;
+    return this.length * HOST[this.dtype].BYTES_PER_ELEMENT;
   }
   /** Always 0 (a buffer is one allocation). */
   get byteOffset(): number {
@@ -75,8 +79,8 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** Copies the buffer to a new host array (or into `out`, of the same type and length). */
   toHost(out?: HostArrayOf<D>): HostArrayOf<D> {
-    const host = out ?? ((this.dtype === 'int32' ? new Int32Array(this.length) : new Float32Array(this.length)) as HostArrayOf<D>);
-    const want = this.dtype === 'int32' ? Int32Array : Float32Array;
+    const want = HOST[this.dtype];
+    const host = out ?? (new want(this.length) as HostArrayOf<D>);
     if (!(host instanceof want) || host.length !== this.length)
       throw new TypeError(`Expected a ${want.name} of ${this.length} elements for out`);
     if (this.length) cudaNative().deviceCopy(this.handle(), host, false);
@@ -85,7 +89,7 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** Overwrites the buffer with `data` (a typed array of its type and length). */
   copyFromHost(data: HostArrayOf<D>): void {
-    const want = this.dtype === 'int32' ? Int32Array : Float32Array;
+    const want = HOST[this.dtype];
     if (!(data instanceof want) || data.length !== this.length)
       throw new TypeError(`Expected a ${want.name} of ${this.length} elements for data`);
     if (this.length) cudaNative().deviceCopy(this.handle(), data, true);

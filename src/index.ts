@@ -29,12 +29,12 @@ export { MultiTaskTrainer } from './trainer';
 export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation, ForwardResult, TrainerGradients } from './trainer';
 export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors } from './backbone';
 export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './optim';
-export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig } from './optim';
+export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig, OptimizerBackend, OptimParam } from './optim';
 export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './linear';
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
 } from './combine';
-export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads } from './combine';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads, GradAccumulatorOptions, AccumulatedGrad } from './combine';
 export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,

@@ -34,9 +34,9 @@ export interface MultiTaskConfig {
   /** The weighting strategy and its options (default { strategy: 'equal' }). */
   weighting?: WeightingConfig;
   /**
-   * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step: crossEntropy, nllLoss and
-   * elementwise tasks; host arrays staged in and out, or DeviceBuffers whose gradients stay on the GPU in
-   * `deviceGrads`) or 'reference' (pure TypeScript, task by task).
+   * 'native' (the CPU addon, one call per step), 'cuda' (the GPU, one call per step, every loss of the catalogue;
+   * host arrays staged in and out, or DeviceBuffers whose gradients stay on the GPU in `deviceGrads`) or
+   * 'reference' (pure TypeScript, task by task).
    */
   backend?: 'native' | 'reference' | 'cuda';
 }
@@ -84,6 +84,8 @@ export interface MultiTaskResult {
   deviceGrads: Record<string, DeviceBuffer<'float32'>>;
   /** cosineEmbeddingLoss tasks: the gradient of the second input. */
   grads2: Record<string, Float32Array>;
+  /** The same for cosineEmbeddingLoss tasks whose inputs are DeviceBuffers (backend 'cuda'). */
+  deviceGrads2: Record<string, DeviceBuffer<'float32'>>;
   /** Tasks that contributed, in configuration order. */
   tasks: string[];
   /** Tasks absent from the batch or fully masked (no element, every target ignored): no contribution. */
@@ -297,10 +299,6 @@ export class MultiTaskLoss {
     this.strategy = this.weighting.name;
     const backend = config.backend ?? 'native';
     if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
-    if (backend === 'cuda')
-      for (const s of this.setups)
-        if (s.family !== FAMILY.crossEntropy && s.family !== FAMILY.nllLoss && s.family !== FAMILY.elementwise)
-          throw new TypeError(`tasks.${s.name}: backend 'cuda' computes crossEntropy, nllLoss and the elementwise losses; ${s.spec.name} needs backend 'native'`);
     this.backend = backend;
   }
 
@@ -494,12 +492,15 @@ export class MultiTaskLoss {
     const T = this.taskNames.length;
     const L = new Float64Array(T), w = new Float64Array(T);
     const used = new Array<boolean>(T).fill(false);
-    const r: MultiTaskResult = { loss: 0, taskLosses: {}, weights: {}, grads: {}, deviceGrads: {}, grads2: {}, tasks: [], skipped: [] };
+    const r: MultiTaskResult = { loss: 0, taskLosses: {}, weights: {}, grads: {}, deviceGrads: {}, grads2: {}, deviceGrads2: {}, tasks: [], skipped: [] };
     p.planned.forEach((t, j) => {
       const name = this.taskNames[t.i];
       if (isDeviceBuffer(t.plan.grad)) r.deviceGrads[name] = t.plan.grad as DeviceBuffer<'float32'>;
       else r.grads[name] = t.plan.grad;
-      if (t.kind === 'row' && t.plan.grad2) r.grads2[name] = t.plan.grad2;
+      if (t.kind === 'row' && t.plan.grad2) {
+        if (isDeviceBuffer(t.plan.grad2)) r.deviceGrads2[name] = t.plan.grad2 as DeviceBuffer<'float32'>;
+        else r.grads2[name] = t.plan.grad2;
+      }
       if (empty[j]) return;
       used[t.i] = true;
       L[t.i] = losses[j];

@@ -1,12 +1,14 @@
 // Optimizers as fused native steps over float32 parameter buffers: SGD (momentum, dampening, Nesterov,
 // weight decay), Adam and AdamW, with torch.optim's update rules and defaults. One native call updates
 // every parameter (all buffers in one pool job); the state (moments, step count) is kept here and
-// serializes to JSON (float32 buffers as base64, bit-exact).
-import { native } from './binding';
+// serializes to JSON (float32 buffers as base64, bit-exact). With backend 'cuda' (implied by DeviceBuffer
+// parameters) the step runs on the GPU with the same bits, and the moments live there too.
+import { cudaNative, native } from './binding';
+import { DeviceBuffer, holding, toNativeArgs } from './device';
 import { optimizerStepReference, type OptimHyper, type OptimizerHyperParameters } from './reference/optim';
 
 export type { OptimizerHyperParameters };
-import { checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
 
 /** torch.optim.SGD's options (same names, camelCase). */
 export interface SgdOptions {
@@ -22,8 +24,11 @@ export interface SgdOptions {
   weightDecay?: number;
   /** Maximise the objective (step along +g). Default false. */
   maximize?: boolean;
-  /** 'native' (default: one fused native step) or 'reference' (TypeScript, the same bits). */
-  backend?: 'native' | 'reference';
+  /**
+   * 'native' (default: one fused native step), 'reference' (TypeScript, the same bits) or 'cuda' (the GPU,
+   * the same bits; implied when the parameters are DeviceBuffers, whose moments then live on the GPU too).
+   */
+  backend?: OptimizerBackend;
 }
 
 /** torch.optim.Adam / AdamW's options (same names, camelCase). */
@@ -38,9 +43,18 @@ export interface AdamOptions {
   weightDecay?: number;
   /** Maximise the objective. Default false. */
   maximize?: boolean;
-  /** 'native' (default: one fused native step) or 'reference' (TypeScript, the same bits). */
-  backend?: 'native' | 'reference';
+  /**
+   * 'native' (default: one fused native step), 'reference' (TypeScript, the same bits) or 'cuda' (the GPU,
+   * the same bits; implied when the parameters are DeviceBuffers, whose moments then live on the GPU too).
+   */
+  backend?: OptimizerBackend;
 }
+
+/** Where an optimizer steps. */
+export type OptimizerBackend = 'native' | 'reference' | 'cuda';
+
+/** A parameter (or gradient) an optimizer takes: a Float32Array, or (backend 'cuda') a float32 DeviceBuffer. */
+export type OptimParam = Float32Array | DeviceBuffer<'float32'>;
 
 /** Float32 bytes as base64 (bit-exact JSON for parameters and optimizer state). */
 export function encodeFloat32(a: Float32Array): string {
@@ -83,32 +97,33 @@ function num(v: unknown, name: string, lo: number, hi = Infinity, hiOpen = false
 }
 
 /** The shared machinery: named float32 parameters updated in place by `step(grads)`. */
-export abstract class Optimizer {
+export abstract class Optimizer<P extends OptimParam = Float32Array> {
   /** The parameters, by name, updated in place by `step`. */
-  readonly params: Readonly<Record<string, Float32Array>>;
+  readonly params: Readonly<Record<string, P>>;
   protected readonly names: string[];
   protected readonly hyper: Omit<OptimHyper, 'step'>;
-  protected readonly backend: 'native' | 'reference';
-  private readonly expAvg: Record<string, Float32Array> = {};
-  private readonly expAvgSq: Record<string, Float32Array> = {};
+  protected readonly backend: OptimizerBackend;
+  private readonly expAvg: Record<string, P> = {};
+  private readonly expAvgSq: Record<string, P> = {};
   private steps = 0;
 
-  protected constructor(params: Record<string, Float32Array>, hyper: Omit<OptimHyper, 'step'>, backend: unknown) {
+  protected constructor(params: Record<string, P>, hyper: Omit<OptimHyper, 'step'>, backend: unknown) {
     if (typeof params !== 'object' || params === null) throw typeError('an object of name → Float32Array', 'params', params);
     this.names = Object.keys(params);
+    if (backend !== undefined && backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
+    this.backend = backendFor('Optimizer', (backend as OptimizerBackend | undefined) ?? 'native', backend !== undefined, this.names.map((n) => params[n])) as OptimizerBackend;
     for (const n of this.names) {
-      if (!(params[n] instanceof Float32Array)) throw typeError('a Float32Array', `params.${n}`, params[n]);
-      checkNotDetached(params[n], `params.${n}`);
-      for (const m of this.names) if (m < n && overlaps(params[m], params[n])) throw new RangeError(`params.${n} overlaps params.${m}`);
+      checkParam(params[n], `params.${n}`, this.backend);
+      for (const m of this.names) if (m < n && overlaps(params[m] as Float32Array, params[n] as Float32Array)) throw new RangeError(`params.${n} overlaps params.${m}`);
     }
-    if (backend !== undefined && backend !== 'native' && backend !== 'reference') throw typeError("'native' | 'reference'", 'backend', backend);
-    this.backend = (backend as 'native' | 'reference' | undefined) ?? 'native';
     this.params = params;
     this.hyper = hyper;
     const needsM = hyper.kind !== 'sgd' || hyper.momentum !== 0;
+    // Moments beside their parameter: on the GPU for a DeviceBuffer, host memory otherwise.
+    const zeros = (p: P) => (p instanceof DeviceBuffer ? DeviceBuffer.alloc(p.length) : new Float32Array(p.length)) as P;
     for (const n of this.names) {
-      if (needsM) this.expAvg[n] = new Float32Array(params[n].length);
-      if (hyper.kind !== 'sgd') this.expAvgSq[n] = new Float32Array(params[n].length);
+      if (needsM) this.expAvg[n] = zeros(params[n]);
+      if (hyper.kind !== 'sgd') this.expAvgSq[n] = zeros(params[n]);
     }
   }
 
@@ -117,17 +132,17 @@ export abstract class Optimizer {
     return this.steps;
   }
 
-  private plan(grads: Record<string, Float32Array>) {
+  private plan(grads: Record<string, OptimParam>) {
     if (typeof grads !== 'object' || grads === null) throw typeError('an object of name → Float32Array', 'grads', grads);
     for (const n of Object.keys(grads)) if (!(n in this.params)) throw new RangeError(`grads.${n}: no parameter of that name (expected ${this.names.join(', ')})`);
-    const list: [Float32Array, Float32Array, Float32Array | null, Float32Array | null][] = [];
+    const list: [OptimParam, OptimParam, OptimParam | null, OptimParam | null][] = [];
     for (const n of this.names) {
       const g = grads[n];
-      if (!(g instanceof Float32Array)) throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
-      checkNotDetached(g, `grads.${n}`);
-      checkNotDetached(this.params[n], `params.${n}`);
+      if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer)) throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
+      checkParam(g, `grads.${n}`, this.backend);
+      checkParam(this.params[n], `params.${n}`, this.backend);
       if (g.length !== this.params[n].length) throw rangeError(`${this.params[n].length} elements (the length of params.${n})`, `grads.${n}`, g);
-      if (overlaps(g, this.params[n])) throw new RangeError(`grads.${n} overlaps params.${n}`);
+      if (overlaps(g as Float32Array, this.params[n] as Float32Array)) throw new RangeError(`grads.${n} overlaps params.${n}`);
       list.push([this.params[n], g, this.expAvg[n] ?? null, this.expAvgSq[n] ?? null]);
     }
     const h = this.hyper;
@@ -135,19 +150,29 @@ export abstract class Optimizer {
     return { list, hyper };
   }
 
+  private addonCall(list: [OptimParam, OptimParam, OptimParam | null, OptimParam | null][]) {
+    return this.backend === 'cuda' ? { addon: cudaNative(), list: list.map((e) => toNativeArgs(e)) as unknown as Float32Array[][] } : { addon: native(), list: list as Float32Array[][] };
+  }
+
   /** Updates every parameter in place from its gradient (all names of the constructor's params). */
-  step(grads: Record<string, Float32Array>): void {
+  step(grads: Record<string, OptimParam>): void {
     const { list, hyper } = this.plan(grads);
-    if (this.backend === 'reference') for (const [p, g, m, v] of list) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
-    else native().optimizerStep(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, list);
+    if (this.backend === 'reference') for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    else {
+      const n = this.addonCall(list);
+      n.addon.optimizerStep(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, n.list);
+    }
     this.steps++;
   }
 
   /** `step` off the event loop. Do not touch the parameters or gradients until it settles. */
-  async stepAsync(grads: Record<string, Float32Array>): Promise<void> {
+  async stepAsync(grads: Record<string, OptimParam>): Promise<void> {
     const { list, hyper } = this.plan(grads);
-    if (this.backend === 'reference') for (const [p, g, m, v] of list) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
-    else await native().optimizerStepAsync(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, list);
+    if (this.backend === 'reference') for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    else {
+      const n = this.addonCall(list);
+      await holding(list.flat(), () => n.addon.optimizerStepAsync(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, n.list));
+    }
     this.steps++;
   }
 
@@ -155,10 +180,11 @@ export abstract class Optimizer {
   state(): OptimizerState {
     const { kind, ...hyper } = this.hyper;  // every field of OptimizerHyperParameters
     const buffers: OptimizerState['buffers'] = {};
+    const host = (a: P) => (a instanceof DeviceBuffer ? a.toHost() : a) as Float32Array;
     for (const n of this.names) {
       buffers[n] = {};
-      if (this.expAvg[n]) buffers[n].expAvg = encodeFloat32(this.expAvg[n]);
-      if (this.expAvgSq[n]) buffers[n].expAvgSq = encodeFloat32(this.expAvgSq[n]);
+      if (this.expAvg[n]) buffers[n].expAvg = encodeFloat32(host(this.expAvg[n]));
+      if (this.expAvgSq[n]) buffers[n].expAvgSq = encodeFloat32(host(this.expAvgSq[n]));
     }
     return { kind, hyper, steps: this.steps, buffers };
   }
@@ -167,7 +193,7 @@ export abstract class Optimizer {
   loadState(s: OptimizerState): void {
     if (typeof s !== 'object' || s === null || s.kind !== this.hyper.kind) throw typeError(`a '${this.hyper.kind}' optimizer state`, 'state', s);
     if (!Number.isInteger(s.steps) || s.steps < 0) throw rangeError('an integer >= 0', 'state.steps', s.steps);
-    const next: [Float32Array, Float32Array][] = [];
+    const next: [P, Float32Array][] = [];
     for (const n of this.names) {
       const b = s.buffers?.[n];
       if (!b) throw new RangeError(`state.buffers.${n}: missing`);
@@ -178,16 +204,36 @@ export abstract class Optimizer {
         next.push([mine, a]);
       }
     }
-    for (const [mine, a] of next) mine.set(a);
+    for (const [mine, a] of next) {
+      if (mine instanceof DeviceBuffer) mine.copyFromHost(a);
+      else (mine as Float32Array).set(a);
+    }
     Object.assign(this.hyper, s.hyper, { kind: this.hyper.kind });
     this.steps = s.steps;
   }
+
+  /** Frees the moments held on the GPU (parameters are the caller's). The optimizer is unusable afterwards on cuda. */
+  dispose(): void {
+    for (const m of [...Object.values(this.expAvg), ...Object.values(this.expAvgSq)]) if (m instanceof DeviceBuffer) m.dispose();
+  }
+}
+
+/** A parameter or gradient: a Float32Array (not detached) or, on cuda, a live float32 DeviceBuffer. */
+function checkParam(v: unknown, name: string, backend: OptimizerBackend): void {
+  if (v instanceof DeviceBuffer) {
+    if (v.dtype !== 'float32') throw typeError('a Float32Array or a float32 DeviceBuffer', name, v);
+    if (backend !== 'cuda') throw new TypeError(`${name}: a DeviceBuffer lives on the GPU and needs backend 'cuda' (this optimizer is '${backend}')`);
+    v.handle();  // throws once disposed
+    return;
+  }
+  if (!(v instanceof Float32Array)) throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', name, v);
+  checkNotDetached(v, name);
 }
 
 /** torch.optim.SGD: momentum (buffer started at the first gradient), dampening, Nesterov, L2 weight decay. */
-export class SGD extends Optimizer {
-  /** An SGD optimizer over named float32 parameters. */
-  constructor(params: Record<string, Float32Array>, options: SgdOptions) {
+export class SGD<P extends OptimParam = Float32Array> extends Optimizer<P> {
+  /** An SGD optimizer over named float32 parameters (Float32Arrays, or DeviceBuffers on the GPU). */
+  constructor(params: Record<string, P>, options: SgdOptions) {
     if (typeof options !== 'object' || options === null) throw typeError('{ lr, momentum?, … }', 'SGD options', options);
     const momentum = num(options.momentum ?? 0, 'momentum', 0);
     const dampening = num(options.dampening ?? 0, 'dampening', -Infinity);
@@ -213,17 +259,17 @@ function adamHyper(kind: 'adam' | 'adamw', options: AdamOptions | undefined, def
 }
 
 /** torch.optim.Adam (weight decay as an L2 term on the gradient). */
-export class Adam extends Optimizer {
+export class Adam<P extends OptimParam = Float32Array> extends Optimizer<P> {
   /** An Adam optimizer over named float32 parameters (options default as torch.optim.Adam). */
-  constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
+  constructor(params: Record<string, P>, options?: AdamOptions) {
     super(params, adamHyper('adam', options, 0), options?.backend);
   }
 }
 
 /** torch.optim.AdamW (decoupled weight decay, default 0.01). */
-export class AdamW extends Optimizer {
+export class AdamW<P extends OptimParam = Float32Array> extends Optimizer<P> {
   /** An AdamW optimizer over named float32 parameters (options default as torch.optim.AdamW). */
-  constructor(params: Record<string, Float32Array>, options?: AdamOptions) {
+  constructor(params: Record<string, P>, options?: AdamOptions) {
     super(params, adamHyper('adamw', options, 0.01), options?.backend);
   }
 }
@@ -242,7 +288,7 @@ export interface AdamConfig extends AdamOptions {
 }
 
 /** An optimizer from a config object ({ type: 'sgd' | 'adam' | 'adamw', …options }). */
-export function createOptimizer(params: Record<string, Float32Array>, config: OptimizerConfig): Optimizer {
+export function createOptimizer<P extends OptimParam = Float32Array>(params: Record<string, P>, config: OptimizerConfig): Optimizer<P> {
   if (typeof config !== 'object' || config === null) throw typeError("{ type: 'sgd' | 'adam' | 'adamw', … }", 'optimizer', config);
   const { type, ...options } = config;
   if (type === 'sgd') return new SGD(params, options as SgdOptions);

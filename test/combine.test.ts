@@ -474,4 +474,21 @@ describe('GradAccumulator', () => {
     expect(() => acc.add({ v: new Float32Array(3) })).toThrow(/unknown gradient 'v'/);
     expect(() => acc.add({ w: new Float32Array(3), v: new Float32Array(3) })).toThrow(/unknown gradient 'v'/);
   });
+
+  it('checks its options; the backend is native unless asked (or implied by a DeviceBuffer)', () => {
+    expect(() => new fl.GradAccumulator({ backend: 'reference' as never })).toThrow(TypeError);
+    expect(() => new fl.GradAccumulator({ threads: 2 } as never)).toThrow(/Unknown GradAccumulator option 'threads'/);
+    const acc = new fl.GradAccumulator();
+    expect(acc.backend).toBeUndefined();
+    acc.add({ w: new Float32Array(3) });
+    expect(acc.backend).toBe('native');
+    expect(() => acc.add({ w: new Float64Array(3) as never })).toThrow(/Float32Array/);
+    expect(() => acc.read({ out: { w: new Float32Array(2) } })).toThrow(/3 elements/);
+    expect(new fl.GradAccumulator({ backend: 'native' }).backend).toBe('native');
+    if (!fl.cuda.available()) {
+      const gpu = new fl.GradAccumulator({ backend: 'cuda' });
+      expect(() => gpu.add({ w: new Float32Array(3) })).toThrow(fl.CudaUnavailableError);
+      expect(gpu.steps).toBe(0);
+    }
+  });
 });

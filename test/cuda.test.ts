@@ -3,9 +3,11 @@
 // Without one, backend 'cuda' must fail with a clear error and never fall back to the CPU silently.
 // Tolerance vs CPU/PyTorch: gradients |a-e| <= 2e-5·|e| + 2e-6·max|e|, losses 2e-5 relative (the GPU sums
 // in another order and uses CUDA's expf).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as fl from '../src/index';
-import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, type CrossEntropyOptions } from '../src/index';
+import { crossEntropy, crossEntropyAsync, cuda, CudaUnavailableError, DeviceBuffer, type CrossEntropyOptions } from '../src/index';
 import { ELEMENTWISE_LOSSES } from '../src/ops';
 import { materialize, optionSets, problem } from './elementwiseProblems';
 import { decode, expectClose, expectSameBits, loadFixtures, mtlBatch, MTL_TASKS, rng } from './helpers';
@@ -191,8 +193,112 @@ if (!available) {
       });
     }
 
-    it('refuses row-loss tasks on cuda at construction', () => {
-      expect(() => new fl.MultiTaskLoss({ tasks: { a: { loss: 'softF1Loss' } }, backend: 'cuda' })).toThrow(/backend 'cuda'/);
+    // Every row loss as a task, beside a cross-entropy task; an empty row task (N = 0) among them.
+    const rowTasks = {
+      margin: { loss: 'multiMarginLoss', p: 2, margin: 0.8 }, multilabel: { loss: 'multilabelSoftMarginLoss' },
+      cosine: { loss: 'cosineEmbeddingLoss', margin: 0.2 }, f1: { loss: 'softF1Loss' }, distance: { loss: 'cosineDistance', reduction: 'sum' },
+      ce: { loss: 'crossEntropy' }, none: { loss: 'multiMarginLoss' },
+    } as const;
+    const rowBatch = (r: ReturnType<typeof rng>, N: number, C: number, device: boolean) => {
+      const d = <T extends Float32Array | Int32Array>(a: T) => (device ? DeviceBuffer.from(a) : a);
+      const labels = Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? 1 : 0));
+      return {
+        margin: { input: d(r.floats(N * C, 2)), target: d(Int32Array.from({ length: N }, () => r.int(0, C))), shape: [N, C], sampleWeight: d(Float32Array.from({ length: N }, () => 0.5 + r.next())) },
+        multilabel: { input: d(r.floats(N * C, 2)), target: d(labels), shape: [N, C] },
+        cosine: { input: d(r.floats(N * C)), input2: d(r.floats(N * C)), target: d(Float32Array.from({ length: N }, (_, i) => (i % 3 ? 1 : -1))), shape: [N, C] },
+        f1: { input: d(r.floats(N * C, 2)), target: d(labels.slice()), shape: [N, C] },
+        distance: { input: d(r.floats(N * C, 1 / C)), target: d(r.floats(N * C)), shape: [N, C] },  // 1 − t·x > 0 (gls takes logs)
+        ce: { input: d(r.floats(N * C, 2)), target: d(Int32Array.from({ length: N }, () => r.int(0, C))), shape: [N, C] },
+        none: { input: d(new Float32Array(0)), target: d(new Int32Array(0)), shape: [0, C] },
+      };
+    };
+    for (const [strategy, N, C] of [['static', 64, 40], ['gls', 33, 1000], ['dbmtl', 300, 7]] as const) {
+      it(`row-loss tasks (${strategy}, [${N}, ${C}]): host arrays and DeviceBuffers against the CPU step`, async () => {
+        const weighting = strategy === 'static' ? { strategy, weights: [0.5, 2, 1, 3, 0.25, 1.5, 1] } : { strategy };
+        const cpu = new fl.MultiTaskLoss({ tasks: rowTasks, weighting }).compute(rowBatch(rng(N + C), N, C, false) as never);
+        const onHost = new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).compute(rowBatch(rng(N + C), N, C, false) as never);
+        const onDevice = await new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).computeAsync(rowBatch(rng(N + C), N, C, true) as never);
+        for (const r of [onHost, onDevice]) {
+          expect(r.tasks).toEqual(cpu.tasks);
+          expect(r.skipped).toEqual(['none']);
+          for (const t of r.tasks) {
+            expect(r.taskLosses[t] / cpu.taskLosses[t]).toBeCloseTo(1, 5);
+            expect(r.weights[t] / cpu.weights[t]).toBeCloseTo(1, 5);
+          }
+          expect(r.loss / cpu.loss).toBeCloseTo(1, 5);
+        }
+        for (const t of cpu.tasks) {
+          expectClose(onHost.grads[t], cpu.grads[t], 2e-5, 2e-6, t);
+          expect(onDevice.deviceGrads[t]).toBeInstanceOf(DeviceBuffer);
+          expectClose(onDevice.deviceGrads[t].toHost(), cpu.grads[t], 2e-5, 2e-6, `${t} (device)`);
+        }
+        expectClose(onHost.grads2.cosine, cpu.grads2.cosine, 2e-5, 2e-6, 'cosine grad2');
+        expectClose(onDevice.deviceGrads2.cosine.toHost(), cpu.grads2.cosine, 2e-5, 2e-6, 'cosine grad2 (device)');
+        expect(Object.keys(onDevice.grads2)).toEqual([]);
+      });
+    }
+
+    it('row-loss tasks: device class ids are checked before anything is written', () => {
+      const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
+      const mtl = new fl.MultiTaskLoss({ tasks: { a: { loss: 'multiMarginLoss' }, b: { loss: 'mseLoss' } }, backend: 'cuda' });
+      const bGrad = new Float32Array(4).fill(7);
+      expect(() => mtl.compute({
+        a: { input: DeviceBuffer.from(new Float32Array(6)), target: DeviceBuffer.from(Int32Array.of(0, 3)), shape: [2, 3], out: { grad } },
+        b: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: bGrad } },
+      })).toThrow(/tasks\.a: target\[1\] = 3/);
+      expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
+      expect([...bGrad]).toEqual([7, 7, 7, 7]);
     });
+  });
+
+  // PyTorch's own CUDA losses on the same GPU (scripts/gpu/torch-cuda-peer.py writes them; the README's GPU
+  // test command runs it first): the same seeded inputs through fuseloss's CUDA kernels, on host arrays and on
+  // DeviceBuffers. Both sides are float32 on the GPU: losses within 2e-5 relative, gradients within
+  // 2e-5·|e| + 2e-6·max|e|; NaN and infinities must match exactly.
+  describe(`PyTorch's CUDA losses on ${cuda.devices()[0]?.name}`, () => {
+    const dir = process.env.FUSELOSS_TORCH_CUDA ?? join(__dirname, '..', 'build', 'torch-cuda');
+    const have = existsSync(join(dir, 'manifest.json'));
+    it('has the peer results (python3 scripts/gpu/torch-cuda-peer.py)', () => {
+      expect(have, `${dir}/manifest.json is missing: run python3 scripts/gpu/torch-cuda-peer.py on this machine first`).toBe(true);
+    });
+    if (!have) return;
+    type Ref = { offset: number; length: number; dtype: 'f32' | 'i32' };
+    type PeerCase = {
+      name: string; fn: string; shape: number[]; input: Ref; input2?: Ref; target: Ref; options: Record<string, Ref | number | boolean>;
+      reduction: string; loss: number | string | Ref; grad: Ref; grad2?: Ref; gradOutput?: Ref;
+    };
+    const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { torch: string; cases: PeerCase[] };
+    const data = readFileSync(join(dir, 'data.bin'));
+    const arr = (r: Ref) => {
+      const bytes = data.buffer.slice(data.byteOffset + r.offset, data.byteOffset + r.offset + r.length * 4);
+      return r.dtype === 'i32' ? new Int32Array(bytes) : new Float32Array(bytes);
+    };
+    const isRef = (v: unknown): v is Ref => typeof v === 'object' && v !== null && 'offset' in v;
+    const scalar = (v: number | string) => (typeof v === 'string' ? Number(v) : v);
+    for (const c of manifest.cases) {
+      it(`torch ${manifest.torch}: ${c.name}`, async () => {
+        const opts: Record<string, unknown> = { shape: c.shape, reduction: c.reduction };
+        for (const [k, v] of Object.entries(c.options)) opts[k] = isRef(v) ? arr(v) : v;
+        if (c.gradOutput) opts.gradOutput = arr(c.gradOutput);
+        const x = arr(c.input), x2 = c.input2 ? arr(c.input2) : undefined, t = arr(c.target);
+        const f = (fl as unknown as Record<string, (...a: unknown[]) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer; grad2?: Float32Array | DeviceBuffer }>)[c.fn];
+        const fa = (fl as unknown as Record<string, (...a: unknown[]) => Promise<ReturnType<typeof f>>>)[`${c.fn}Async`];
+        const call = (g: typeof f, a: unknown, a2: unknown, tt: unknown, o: object) => (x2 ? g(a, a2, tt, o) : g(a, tt, o));
+        const dev = (v: unknown) => (v instanceof Float32Array || v instanceof Int32Array ? DeviceBuffer.from(v) : v);
+        const devOpts = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k, dev(v)]));
+        const results = [
+          call(f, x, x2, t, { ...opts, backend: 'cuda' }),
+          await call(fa as never, dev(x), x2 && dev(x2), dev(t), devOpts),
+        ];
+        for (const [k, r] of results.entries()) {
+          const at = `${k ? 'DeviceBuffers' : 'host arrays'}`;
+          const h = (v: unknown) => (v instanceof DeviceBuffer ? (v.toHost() as Float32Array) : (v as Float32Array));
+          if (isRef(c.loss)) expectClose(h(r.loss), arr(c.loss) as Float32Array, 2e-5, 1e-6, `${at} loss`);
+          else expectClose([r.loss as number], [scalar(c.loss)], 2e-5, 0, `${at} loss`);
+          expectClose(h(r.grad), arr(c.grad) as Float32Array, 2e-5, 2e-6, `${at} grad`);
+          if (c.grad2) expectClose(h(r.grad2), arr(c.grad2) as Float32Array, 2e-5, 2e-6, `${at} grad2`);
+        }
+      });
+    }
   });
 }

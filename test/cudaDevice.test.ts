@@ -46,13 +46,20 @@ if (!cuda.available()) {
       df.copyFromHost(rng(3).floats(1001));
       expectSameBits(df.toHost(), rng(3).floats(1001), 'copyFromHost');
       expect(DeviceBuffer.alloc(0).toHost().length).toBe(0);
+      const d64 = Float64Array.from({ length: 333 }, (_, k) => k / 7 - 20);
+      const b64 = DeviceBuffer.from(d64);
+      expect(b64.dtype).toBe('float64');
+      expect(b64.byteLength).toBe(333 * 8);
+      expect([...b64.toHost()]).toEqual([...d64]);
+      expect(() => crossEntropy(b64 as never, new Int32Array(1), { shape: [1, 333] })).toThrow(TypeError);
+      b64.dispose();
       for (const b of [df, di, z]) b.dispose();
     });
 
     it('checks its arguments and its lifetime', () => {
       expect(() => DeviceBuffer.alloc(-1)).toThrow(RangeError);
       expect(() => DeviceBuffer.alloc(1.5)).toThrow(RangeError);
-      expect(() => DeviceBuffer.alloc(4, 'float64' as never)).toThrow(TypeError);
+      expect(() => DeviceBuffer.alloc(4, 'float16' as never)).toThrow(TypeError);
       expect(() => DeviceBuffer.from([1, 2] as never)).toThrow(TypeError);
       const b = DeviceBuffer.alloc(8);
       expect(() => b.toHost(new Float32Array(7))).toThrow(/8 elements/);
@@ -262,6 +269,129 @@ if (!cuda.available()) {
         }
       });
     }
+  });
+
+  describe('GradAccumulator on CUDA', () => {
+    it('sums on the device with the CPU bits, from host arrays and DeviceBuffers', () => {
+      const r = rng(77);
+      const steps = [0, 1, 2, 3].map(() => ({ w: r.floats(70001, 3), b: r.floats(129) }));
+      const cpu = new fl.GradAccumulator();
+      for (const s of steps) cpu.add(s);
+      const gpu = new fl.GradAccumulator<DeviceBuffer<'float32'>>();
+      steps.forEach((s, k) => gpu.add(k % 2 ? { w: DeviceBuffer.from(s.w), b: s.b } : { w: s.w, b: DeviceBuffer.from(s.b) }));
+      expect(gpu.backend).toBe('cuda');
+      expect(gpu.steps).toBe(4);
+      for (const mean of [true, false]) {
+        const want = cpu.read({ mean }), got = gpu.read({ mean });
+        for (const k of ['w', 'b']) {
+          expect(got[k]).toBeInstanceOf(DeviceBuffer);
+          expectSameBits(got[k].toHost(), want[k], `${k} mean=${mean}`);
+        }
+      }
+      const outW = new Float32Array(70001), outB = DeviceBuffer.alloc(129);
+      const into = gpu.read({ out: { w: outW as never, b: outB } });
+      expect(into.w as unknown).toBe(outW);
+      expect(into.b).toBe(outB);
+      expectSameBits(outW, cpu.read().w, 'host out');
+      expect(() => gpu.read({ out: { w: DeviceBuffer.alloc(7) } })).toThrow(/70001 elements/);
+      gpu.reset();
+      expect(gpu.steps).toBe(0);
+      gpu.add({ w: steps[0].w, b: steps[0].b });
+      expectSameBits(gpu.read().w.toHost(), steps[0].w, 'after reset');
+      expect(() => new fl.GradAccumulator().add({ w: DeviceBuffer.alloc(3) })).not.toThrow();
+      const host = new fl.GradAccumulator({ backend: 'native' });
+      expect(() => host.add({ w: DeviceBuffer.alloc(3) })).toThrow(/needs backend 'cuda'/);
+      gpu.dispose();
+      expect(gpu.steps).toBe(0);
+    });
+  });
+
+  describe('optimizers on CUDA', () => {
+    const configs = [
+      ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }], ['sgd', { lr: 0.05 }],
+      ['adam', { lr: 3e-3, weightDecay: 0.1 }], ['adamw', { lr: 1e-2, betas: [0.8, 0.99] }],
+    ] as const;
+    for (const [type, options] of configs)
+      it(`${type} ${JSON.stringify(options)}: DeviceBuffer parameters and moments, the CPU step's bits, state round trip`, async () => {
+        const r = rng(type.length + Object.keys(options).length);
+        const w0 = r.floats(70001, 2), b0 = r.floats(9);
+        const grads = [0, 1, 2, 3].map(() => ({ w: r.floats(70001, 0.5), b: r.floats(9) }));
+        const cpuP = { w: w0.slice(), b: b0.slice() };
+        const cpu = fl.createOptimizer(cpuP, { type, ...options } as fl.OptimizerConfig);
+        const devP = { w: DeviceBuffer.from(w0), b: DeviceBuffer.from(b0) };
+        const gpu = fl.createOptimizer(devP, { type, ...options } as fl.OptimizerConfig);
+        for (const [k, g] of grads.entries()) {
+          cpu.step(g);
+          const dg = k % 2 ? { w: DeviceBuffer.from(g.w), b: g.b } : { w: g.w, b: DeviceBuffer.from(g.b) };
+          if (k === 2) await gpu.stepAsync(dg);
+          else gpu.step(dg);
+        }
+        expectSameBits(devP.w.toHost(), cpuP.w, 'w');
+        expectSameBits(devP.b.toHost(), cpuP.b, 'b');
+        const state = gpu.state();
+        expect(state).toEqual(cpu.state());
+        // resume from the state on fresh device parameters: the next step matches the CPU's
+        const again = fl.createOptimizer({ w: DeviceBuffer.from(cpuP.w), b: DeviceBuffer.from(cpuP.b) }, { type, ...options } as fl.OptimizerConfig);
+        again.loadState(state);
+        again.step(grads[0]);
+        cpu.step(grads[0]);
+        expectSameBits(again.params.w.toHost(), cpuP.w, 'resumed w');
+        gpu.dispose();
+        again.dispose();
+      });
+
+    it('refuses DeviceBuffers on other backends and checks before writing', () => {
+      const w = DeviceBuffer.from(Float32Array.of(1, 2, 3));
+      expect(() => new fl.SGD({ w }, { lr: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
+      expect(() => new fl.SGD({ w: Float32Array.of(1, 2, 3) }, { lr: 1 }).step({ w: DeviceBuffer.alloc(3) })).toThrow(/needs backend 'cuda'/);
+      const opt = new fl.Adam({ w });
+      expect(() => opt.step({ w: DeviceBuffer.alloc(2) })).toThrow(/3 elements/);
+      expect(() => opt.step({ w })).toThrow(/overlaps/);
+      expect([...w.toHost()]).toEqual([1, 2, 3]);
+      expect(opt.stepCount).toBe(0);
+    });
+  });
+
+  describe('a training loop that stays on the device', () => {
+    it("README's loop: linear head → MultiTaskLoss → linearBackward → GradAccumulator → optimizer, against the CPU", async () => {
+      const r = rng(2718);
+      const n = 64, d = 48, c = 10;
+      const w0 = r.floats(c * d, 0.2), b0 = r.floats(c, 0.1);
+      const micro = [0, 1, 2].map(() => ({ x: r.floats(n * d), y: Int32Array.from({ length: n }, () => r.int(0, c)) }));
+      const shape = { batch: n, inFeatures: d, outFeatures: c };
+      const train = async (device: boolean) => {
+        const w = device ? DeviceBuffer.from(w0) : w0.slice(), b = device ? DeviceBuffer.from(b0) : b0.slice();
+        // SGD with momentum: linear in the gradients, so GEMM rounding (GPU tiles vs CPU blocks) stays at float32 noise
+        const opt = fl.createOptimizer<fl.OptimParam>({ w, b }, { type: 'sgd', lr: 0.5, momentum: 0.9 });
+        const acc = new fl.GradAccumulator<fl.AccumulatedGrad>({ backend: device ? 'cuda' : 'native' });
+        const mtl = new MultiTaskLoss({ tasks: { species: { loss: 'crossEntropy', labelSmoothing: 0.1 } }, backend: device ? 'cuda' : 'native' });
+        const losses: number[] = [];
+        for (let step = 0; step < 3; step++) {
+          for (const m of micro) {
+            const x = device ? DeviceBuffer.from(m.x) : m.x;
+            const { output } = fl.linearForward(x as Float32Array, w as Float32Array, b as Float32Array, shape);
+            const res = mtl.compute({ species: { input: output, target: device ? DeviceBuffer.from(m.y) : m.y, shape: [n, c] } });
+            losses.push(res.loss);
+            const go = device ? res.deviceGrads.species : res.grads.species;
+            if (device) expect(go).toBeInstanceOf(DeviceBuffer);
+            const g = fl.linearBackward(x as Float32Array, go as Float32Array, w as Float32Array, { ...shape, compute: { gradInput: false } });
+            acc.add({ w: g.gradWeight!, b: g.gradBias! });
+          }
+          const mean = acc.read();
+          if (device) expect(mean.w).toBeInstanceOf(DeviceBuffer);
+          if (step === 1) await opt.stepAsync(mean);
+          else opt.step(mean);
+          acc.reset();
+        }
+        if (device) expect(w).toBeInstanceOf(DeviceBuffer);
+        return { w: host(w), b: host(b), losses };
+      };
+      const cpu = await train(false), gpu = await train(true);
+      expect(gpu.losses[gpu.losses.length - 1]).toBeLessThan(gpu.losses[0]);  // it learns
+      expectClose(gpu.losses, cpu.losses, 1e-5, 0, 'losses');
+      expectClose(gpu.w, cpu.w, 1e-5, 1e-6, 'w');
+      expectClose(gpu.b, cpu.b, 1e-5, 1e-6, 'b');
+    });
   });
 
   describe('row losses on CUDA', () => {

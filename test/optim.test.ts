@@ -10,7 +10,11 @@ import { decode, rng } from './helpers';
 interface Case { kind: 'sgd' | 'adam' | 'adamw'; options: Record<string, unknown>; param: number[]; grads: number[][]; after: number[][] }
 const fixtures = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'optim.json'), 'utf8')) as { cases: Case[] };
 
-function make(c: Case, params: Record<string, Float32Array>, backend: 'native' | 'reference'): fl.Optimizer {
+type Backend = 'native' | 'reference' | 'cuda';
+// backend 'cuda' where a GPU is (the same golden values and bits as the CPU step; DeviceBuffer parameters in test/cudaDevice.test.ts)
+const BACKENDS: Backend[] = fl.cuda.available() ? ['native', 'reference', 'cuda'] : ['native', 'reference'];
+
+function make<P extends fl.OptimParam = Float32Array>(c: Case, params: Record<string, P>, backend: Backend): fl.Optimizer<P> {
   const o = c.options;
   const common = { lr: o.lr as number, weightDecay: o.weight_decay as number | undefined, maximize: o.maximize as boolean | undefined, backend };
   if (c.kind === 'sgd') return new fl.SGD(params, { ...common, momentum: o.momentum as number | undefined, dampening: o.dampening as number | undefined, nesterov: o.nesterov as boolean | undefined });
@@ -21,7 +25,7 @@ function make(c: Case, params: Record<string, Float32Array>, backend: 'native' |
 const label = (c: Case) => `${c.kind} ${JSON.stringify(c.options)}`;
 
 describe('optimizers against torch.optim', () => {
-  for (const backend of ['native', 'reference'] as const) {
+  for (const backend of BACKENDS) {
     it.each(fixtures.cases.map((c) => [label(c), c] as const))(`${backend}: %s`, (_, c) => {
       const p = decode(c.param);
       const opt = make(c, { w: p }, backend);
@@ -46,7 +50,7 @@ describe('optimizers against torch.optim', () => {
     const r = rng(3);
     const n = 70001;  // several pool chunks and a ragged tail
     const p0 = r.floats(n, 2), grads = Array.from({ length: 4 }, () => r.floats(n, 0.5));
-    const run = async (backend: 'native' | 'reference', threads: number, isa: fl.Isa | null, async: boolean) => {
+    const run = async (backend: Backend, threads: number, isa: fl.Isa | null, async: boolean) => {
       const before = fl.getNumThreads(), beforeIsa = fl.runtimeInfo().isa;
       fl.setNumThreads(threads);
       if (isa) fl.setIsa(isa);
@@ -71,6 +75,12 @@ describe('optimizers against torch.optim', () => {
       expect(Buffer.from(got[0].buffer).equals(Buffer.from(ref[0].buffer)), `w, ${threads} threads, ${isa}, async ${async}`).toBe(true);
       expect(Buffer.from(got[1].buffer).equals(Buffer.from(ref[1].buffer)), `b, ${threads} threads, ${isa}, async ${async}`).toBe(true);
     }
+    if (BACKENDS.includes('cuda'))
+      for (const async of [false, true]) {
+        const got = await run('cuda', 1, null, async);
+        expect(Buffer.from(got[0].buffer).equals(Buffer.from(ref[0].buffer)), `w, cuda, async ${async}`).toBe(true);
+        expect(Buffer.from(got[1].buffer).equals(Buffer.from(ref[1].buffer)), `b, cuda, async ${async}`).toBe(true);
+      }
   });
 });
 
@@ -120,6 +130,7 @@ describe('optimizer errors (named, nothing written)', () => {
     ['beta1 = 1', () => new fl.Adam({ p: p() }, { betas: [1, 0.9] }), RangeError, /betas\[0\]/],
     ['eps NaN', () => new fl.AdamW({ p: p() }, { eps: NaN }), RangeError, /eps/],
     ['params not arrays', () => new fl.Adam({ p: [1, 2] as unknown as Float32Array }), TypeError, /params\.p/],
+    ['unknown backend', () => new fl.Adam({ p: p() }, { backend: 'gpu' as 'cuda' }), TypeError, /'native' \| 'reference' \| 'cuda'/],
     ['unknown type', () => fl.createOptimizer({ p: p() }, { type: 'rmsprop' } as unknown as fl.OptimizerConfig), TypeError, /optimizer.type/],
   ])('%s', (_, f, E, msg) => {
     expect(f).toThrow(E);
@@ -148,4 +159,14 @@ describe('optimizer errors (named, nothing written)', () => {
     expect(() => addon.optimizerStep(0, h, false, false, [[w, new Float32Array(3), null, null], [w, new Float32Array(3), null, null]])).toThrow(/params\[1\]: shares memory with params\[0\]/);
     expect(Array.from(w)).toEqual([1, 2, 3]);
   });
+
+  if (!fl.cuda.available())
+    it("backend 'cuda' without a GPU: a CudaUnavailableError at the step, nothing written", async () => {
+      const w = p();
+      const opt = new fl.SGD({ w }, { lr: 0.1, backend: 'cuda' });
+      expect(() => opt.step({ w: Float32Array.of(1, 1, 1) })).toThrow(fl.CudaUnavailableError);
+      await expect(opt.stepAsync({ w: Float32Array.of(1, 1, 1) })).rejects.toThrow(fl.CudaUnavailableError);
+      expect(Array.from(w)).toEqual([1, 2, 3]);
+      expect(opt.stepCount).toBe(0);
+    });
 });

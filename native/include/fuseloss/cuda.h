@@ -10,6 +10,7 @@
 #include "fuseloss/linear.h"
 #include "fuseloss/rowwise.h"
 #include "fuseloss/multi_task.h"
+#include "fuseloss/optim.h"
 #include "fuseloss/status.h"
 
 namespace fuseloss {
@@ -59,6 +60,11 @@ Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, flo
 Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out);
 Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, float factor);
 Status clip_values(float* const* arrays, const int64_t* lengths, int count, float value);
+// Optimizer steps (fuseloss/optim.h) on parameters, gradients and moments in device or host memory.
+Status optimizer_step(const OptimizerArgs& args);
+// GradAccumulator's float64 sums (fuseloss/reduce.h's accumulate_f64 / read_f64): acc is device or host memory.
+Status accumulate_f64(double* acc, const float* g, int64_t n);
+Status read_f64(const double* acc, int64_t n, double divisor, float* out);
 
 // Device memory of a DeviceBuffer (its own allocation, zero-filled), freed by device_free. Copies run on
 // the calls' stream through the pinned staging and wait for it, so they are ordered with every call.

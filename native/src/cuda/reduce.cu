@@ -201,6 +201,17 @@ __global__ void clip_kernel(float* x, int64_t n, float v) {
   }
 }
 
+// GradAccumulator: acc[k] += double(g[k]); read: out[k] = float(acc[k] / d). Element-wise, as the CPU: the same bits.
+__global__ void accumulate_kernel(double* acc, const float* g, int64_t n) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) acc[k] += double(g[k]);
+}
+
+__global__ void read_kernel(const double* acc, int64_t n, double d, float* out) {
+  const int64_t stride = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) out[k] = float(acc[k] / d);
+}
+
 unsigned grid_1d(int64_t n) { return unsigned(std::min<int64_t>(8192, std::max<int64_t>(1, (n + 255) / 256))); }
 
 }  // namespace
@@ -369,6 +380,26 @@ Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, flo
 Status clip_values(float* const* arrays, const int64_t* lengths, int count, float value) {
   if (!(value >= 0.0f)) return Status::range_error("clipValue: expected a number >= 0");
   return each_array(arrays, lengths, count, [value](float* x, int64_t n, cudaStream_t s) { clip_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, value); });
+}
+
+Status accumulate_f64(double* acc, const float* g, int64_t n) {
+  if (n < 0) return Status::range_error("grad: element count out of range");
+  if (n == 0) return Status::ok();
+  Staging sg;  // a host accumulator goes up and comes back (DeviceBuffers are used where they are)
+  const size_t s_g = sg.input(g, size_t(n) * 4), s_acc = sg.inout(acc, size_t(n) * 8);
+  return run_staged(sg, [&](Context& cx) {
+    accumulate_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), sg.at(cx, g, s_g), n);
+  });
+}
+
+Status read_f64(const double* acc, int64_t n, double divisor, float* out) {
+  if (n < 0) return Status::range_error("out: element count out of range");
+  if (n == 0) return Status::ok();
+  Staging sg;
+  const size_t s_acc = sg.input(acc, size_t(n) * 8), s_out = sg.output(out, size_t(n) * 4);
+  return run_staged(sg, [&](Context& cx) {
+    read_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), n, divisor, sg.at(cx, out, s_out));
+  });
 }
 
 }  // namespace cuda

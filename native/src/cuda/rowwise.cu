@@ -17,6 +17,7 @@
 #include "../kernels/plans.h"
 #include "context.h"
 #include "lanes.cuh"
+#include "rowwise_device.h"
 #include "fuseloss/cuda.h"
 
 namespace fuseloss {
@@ -24,18 +25,7 @@ namespace cuda {
 
 namespace {
 
-struct RowDev {
-  const float *x, *x2, *t, *w, *sw, *go;
-  const int32_t* ti;
-  float *g, *g2, *lo;
-  double* row_loss;  // per row (per label for soft F1)
-  double* uv;        // soft F1: A, B, then u, v per label
-  int64_t n, c;
-  double base;       // the reduction's gradient scale (gradScale, over N for the mean)
-  float margin;
-  bool squared, none;
-  double eps;
-};
+
 
 // RowScale of the CPU: base × gradOutput (reduction 'none') × the sample weight.
 __device__ inline double row_scale(const RowDev& a, int64_t i) {
@@ -207,21 +197,64 @@ Status plan_check(RowKind kind, const RowLossArgs& h) {
 
 }  // namespace
 
-Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
-  // The CPU planner's checks on a host view: multiMargin's class ids read back when on the device.
-  RowLossArgs h = args;
-  std::vector<char> ids;
-  Status st;
+Status mirror_row_args(const RowLossArgs& args, RowLossArgs* h, std::vector<char>* ids) {
+  *h = args;
   if (args.target_index && args.target_len > 0 && on_device(args.target_index)) {
     const void* p = nullptr;
-    if (!(st = mirror_to_host(args.target_index, size_t(args.target_len) * 4, &ids, &p)).is_ok()) return st;
-    h.target_index = static_cast<const int32_t*>(p);
+    Status st = mirror_to_host(args.target_index, size_t(args.target_len) * 4, ids, &p);
+    if (!st.is_ok()) return st;
+    h->target_index = static_cast<const int32_t*>(p);
     if (args.grad == static_cast<const void*>(args.target_index))
       return Status::range_error("out.grad: overlaps an input other than its own (in place needs the same array)");
   }
+  return Status::ok();
+}
+
+int64_t row_partials(RowKind kind, const RowLossArgs& a) { return kind == RowKind::SoftF1 ? a.c : a.n; }
+
+void launch_rows(RowKind kind, const RowLossArgs& args, const RowDev& a, cudaStream_t stream) {
+  const int64_t N = args.n, C = args.c;
+  switch (kind) {
+    case RowKind::MultiMargin: multi_margin_kernel<<<warp_blocks(N), 256, 0, stream>>>(a); break;
+    case RowKind::MultilabelSoftMargin: {
+      const double denom = args.reduction == Reduction::Mean ? double(N) * double(C) : double(C);
+      multilabel_kernel<<<warp_blocks(N), 256, 0, stream>>>(a, float(args.grad_scale / denom), args.grad_scale);
+      break;
+    }
+    case RowKind::CosineEmbedding: cosine_embedding_kernel<<<warp_blocks(N), 256, 0, stream>>>(a, args.margin); break;
+    case RowKind::SoftF1: {
+      soft_f1_sums_kernel<<<thread_blocks(C), 256, 0, stream>>>(a);
+      const double base = args.reduction == Reduction::Mean ? args.grad_scale / double(C) : args.grad_scale;
+      soft_f1_labels_kernel<<<thread_blocks(C), 256, 0, stream>>>(a, base);
+      if (N * C > 0) soft_f1_grad_kernel<<<unsigned(std::min<int64_t>(8192, (N * C + 255) / 256)), 256, 0, stream>>>(a);
+      break;
+    }
+    default: cosine_distance_kernel<<<warp_blocks(N), 256, 0, stream>>>(a); break;
+  }
+}
+
+double row_reduce(RowKind kind, const RowLossArgs& args, double sum) {
+  const double N = double(args.n), C = double(args.c), per = double(row_partials(kind, args));
+  if (kind == RowKind::MultilabelSoftMargin)
+    return args.reduction == Reduction::Mean ? sum / (N * C) : args.reduction == Reduction::Sum ? sum / C : 0.0;
+  return args.reduction == Reduction::Mean ? sum / per : args.reduction == Reduction::Sum ? sum : 0.0;
+}
+
+double row_base(const RowLossArgs& args) {
+  return args.grad_scale / (args.reduction == Reduction::Mean ? double(args.n) : 1.0);
+}
+
+Status check_rows(RowKind kind, const RowLossArgs& host_view) { return plan_check(kind, host_view); }
+
+Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
+  // The CPU planner's checks on a host view: multiMargin's class ids read back when on the device.
+  RowLossArgs h;
+  std::vector<char> ids;
+  Status st;
+  if (!(st = mirror_row_args(args, &h, &ids)).is_ok()) return st;
   if (!(st = plan_check(kind, h)).is_ok()) return st;
   const bool f1 = kind == RowKind::SoftF1;
-  const int64_t N = args.n, C = args.c, elems = N * C, per = f1 ? C : N;  // per: losses (rows, or labels for soft F1)
+  const int64_t N = args.n, C = args.c, elems = N * C, per = row_partials(kind, args);  // per: losses (rows, or labels for soft F1)
   const bool none = args.reduction == Reduction::None;
   if (elems == 0 && !f1) {  // no rows: the CPU's reductions of an empty sum (the mean is 0/0)
     *loss = args.reduction == Reduction::Mean ? std::nan("") : 0.0;
@@ -239,7 +272,6 @@ Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
   const size_t s_sum = sg.output(&sum, 8);
   const size_t s_g = sg.output(args.grad, eb), s_g2 = sg.output(args.grad2, args.grad2 ? eb : 0);
   const size_t s_lo = none ? sg.output(args.loss_out, size_t(per) * 4) : Staging::kResident;
-  const double mean_n = args.reduction == Reduction::Mean ? double(N) : 1.0;
   st = run_staged(sg, [&](Context& cx) {
     RowDev a{};
     a.x = sg.at(cx, args.input, s_x), a.x2 = args.input2 ? sg.at(cx, args.input2, s_x2) : nullptr;
@@ -249,33 +281,13 @@ Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
     a.g = sg.at(cx, args.grad, s_g), a.g2 = args.grad2 ? sg.at(cx, args.grad2, s_g2) : nullptr;
     a.lo = none ? sg.at(cx, args.loss_out, s_lo) : nullptr;
     a.row_loss = reinterpret_cast<double*>(cx.device + s_rl), a.uv = reinterpret_cast<double*>(cx.device + s_uv);
-    a.n = N, a.c = C, a.base = args.grad_scale / mean_n, a.margin = float(args.margin), a.squared = args.p == 2.0, a.none = none, a.eps = args.eps;
-    switch (kind) {
-      case RowKind::MultiMargin: multi_margin_kernel<<<warp_blocks(N), 256, 0, cx.stream>>>(a); break;
-      case RowKind::MultilabelSoftMargin: {
-        const double denom = args.reduction == Reduction::Mean ? double(N) * double(C) : double(C);
-        multilabel_kernel<<<warp_blocks(N), 256, 0, cx.stream>>>(a, float(args.grad_scale / denom), args.grad_scale);
-        break;
-      }
-      case RowKind::CosineEmbedding: cosine_embedding_kernel<<<warp_blocks(N), 256, 0, cx.stream>>>(a, args.margin); break;
-      case RowKind::SoftF1: {
-        soft_f1_sums_kernel<<<thread_blocks(C), 256, 0, cx.stream>>>(a);
-        const double base = args.reduction == Reduction::Mean ? args.grad_scale / double(C) : args.grad_scale;
-        soft_f1_labels_kernel<<<thread_blocks(C), 256, 0, cx.stream>>>(a, base);
-        if (elems > 0) soft_f1_grad_kernel<<<unsigned(std::min<int64_t>(8192, (elems + 255) / 256)), 256, 0, cx.stream>>>(a);
-        break;
-      }
-      default: cosine_distance_kernel<<<warp_blocks(N), 256, 0, cx.stream>>>(a); break;
-    }
+    a.n = N, a.c = C, a.base = row_base(args), a.margin = float(args.margin), a.squared = args.p == 2.0, a.none = none, a.eps = args.eps;
+    launch_rows(kind, args, a, cx.stream);
     launch_sum(a.row_loss, per, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
     if (none && !f1) launch_to_f32(a.row_loss, per, a.lo, cx.stream);
   });
   if (!st.is_ok()) return st;
-  if (kind == RowKind::MultilabelSoftMargin) {
-    *loss = args.reduction == Reduction::Mean ? sum / (double(N) * double(C)) : args.reduction == Reduction::Sum ? sum / double(C) : 0.0;
-  } else {
-    *loss = args.reduction == Reduction::Mean ? sum / double(per) : args.reduction == Reduction::Sum ? sum : 0.0;
-  }
+  *loss = row_reduce(kind, args, sum);
   return Status::ok();
 }
 

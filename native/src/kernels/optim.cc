@@ -103,14 +103,9 @@ Status validate_optimizer(const OptimizerArgs& a) {
   return Status::ok();
 }
 
-Status optimizer_step(const OptimizerArgs& a) {
-  Status st = validate_optimizer(a);
-  if (!st.is_ok()) return st;
+optim::Step optim::make_step(const OptimizerArgs& a) {
   const OptimizerHyper& h = a.hyper;
-  Job j;
-  j.args = &a;
-  j.fn = active();
-  optim::Step& s = j.step;
+  optim::Step s{};
   s.kind = int(a.kind);
   s.lr = float(h.lr);
   s.momentum = float(h.momentum);
@@ -128,6 +123,16 @@ Status optimizer_step(const OptimizerArgs& a) {
   s.maximize = h.maximize;
   s.first = h.step == 1;
   s.has_momentum = h.momentum != 0.0;
+  return s;
+}
+
+Status optimizer_step(const OptimizerArgs& a) {
+  Status st = validate_optimizer(a);
+  if (!st.is_ok()) return st;
+  Job j;
+  j.args = &a;
+  j.fn = active();
+  j.step = optim::make_step(a);
   for (size_t i = 0; i < a.buffers.size(); ++i)
     for (int64_t b = 0; b < a.buffers[i].param_len; b += kJob) j.chunks.push_back({i, b, std::min(b + kJob, a.buffers[i].param_len)});
   if (j.chunks.size() == 1) run_chunk(&j, 0);

@@ -2,6 +2,8 @@
 #pragma once
 #include <cstdint>
 
+#include "fuseloss/optim.h"
+
 namespace fuseloss {
 namespace optim {
 
@@ -13,6 +15,9 @@ struct Step {
   float neg_step_size, bias_correction2_sqrt, decay;  // Adam/AdamW: -lr / (1 - beta1^t), sqrt(1 - beta2^t); AdamW: 1 - lr·wd
   bool nesterov, maximize, first, has_momentum;
 };
+
+// The scalars of the step `a` describes (the backends share them: CPU, CUDA).
+Step make_step(const OptimizerArgs& a);
 
 void step_baseline(const Step& s, float* p, const float* g, float* m, float* v, int64_t b, int64_t e);
 void step_avx2(const Step& s, float* p, const float* g, float* m, float* v, int64_t b, int64_t e);

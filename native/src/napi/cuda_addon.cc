@@ -58,16 +58,23 @@ void FreeDeviceMem(Napi::Env, DeviceMem* m) {
   delete m;
 }
 
-// deviceAlloc(length, int32: boolean) → handle: zero-filled device memory, freed by deviceFree or, as a
+size_t element_size(napi_typedarray_type t) { return t == napi_float64_array ? 8 : 4; }
+
+// deviceAlloc(length, dtype: 'float32' | 'int32' | 'float64') → handle: zero-filled device memory, freed by deviceFree or, as a
 // safety net, when the handle is garbage-collected.
 Napi::Value DeviceAlloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t length = 0;
   fuseloss::Status st = fuseloss::napi::integer(info[0], "length", 0, int64_t(1) << 40, &length);
   if (!st.is_ok()) return Fail(env, st);
+  const std::string dtype = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
+  napi_typedarray_type type = napi_float32_array;
+  if (dtype == "int32") type = napi_int32_array;
+  else if (dtype == "float64") type = napi_float64_array;
+  else if (dtype != "float32") return Fail(env, fuseloss::Status::type_error("deviceAlloc: dtype must be 'float32', 'int32' or 'float64'"));
   void* p = nullptr;
-  if (!(st = fuseloss::cuda::device_alloc(size_t(length) * 4, &p)).is_ok()) return Fail(env, st);
-  DeviceMem* m = new DeviceMem{p, length, info[1].ToBoolean().Value() ? napi_int32_array : napi_float32_array};
+  if (!(st = fuseloss::cuda::device_alloc(size_t(length) * element_size(type), &p)).is_ok()) return Fail(env, st);
+  DeviceMem* m = new DeviceMem{p, length, type};
   auto ext = Napi::External<DeviceMem>::New(env, m, FreeDeviceMem);
   ext.TypeTag(&fuseloss::napi::kDeviceTag);
   return ext;
@@ -93,8 +100,8 @@ Napi::Value DeviceCopy(const Napi::CallbackInfo& info) {
   Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
   void* host = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   const bool to_device = info[2].ToBoolean().Value();
-  fuseloss::Status st = to_device ? fuseloss::cuda::device_copy(m->ptr, host, size_t(m->length) * 4, true)
-                                  : fuseloss::cuda::device_copy(host, m->ptr, size_t(m->length) * 4, false);
+  const size_t bytes = size_t(m->length) * element_size(m->type);
+  fuseloss::Status st = to_device ? fuseloss::cuda::device_copy(m->ptr, host, bytes, true) : fuseloss::cuda::device_copy(host, m->ptr, bytes, false);
   if (!st.is_ok()) return Fail(env, st);
   return env.Undefined();
 }
@@ -108,7 +115,7 @@ Napi::Value DeviceCopyDevice(const Napi::CallbackInfo& info) {
   if (!src) return env.Undefined();
   if (dst->length != src->length || dst->type != src->type)
     return Fail(env, fuseloss::Status::type_error("copyFrom: expected a DeviceBuffer of the same type and length"));
-  fuseloss::Status st = fuseloss::cuda::device_copy_d2d(dst->ptr, src->ptr, size_t(dst->length) * 4);
+  fuseloss::Status st = fuseloss::cuda::device_copy_d2d(dst->ptr, src->ptr, size_t(dst->length) * element_size(dst->type));
   if (!st.is_ok()) return Fail(env, st);
   return Napi::Number::New(env, fuseloss::cuda::last_kernel_ms());
 }
@@ -126,7 +133,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); },
       fuseloss::cuda::multi_head_backward);
   static const fuseloss::napi::GradientFns gpu{fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients, fuseloss::cuda::grad_drop,
-                                               fuseloss::cuda::total_norm,  fuseloss::cuda::scale_arrays,      fuseloss::cuda::clip_values};
+                                               fuseloss::cuda::total_norm,  fuseloss::cuda::scale_arrays,      fuseloss::cuda::clip_values,
+                                               fuseloss::cuda::accumulate_f64, fuseloss::cuda::read_f64};
   fuseloss::napi::register_gradient_passes(env, exports, &gpu);
   using fuseloss::cuda::RowKind;
   using fuseloss::RowLossArgs;
@@ -137,6 +145,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineEmbedding, a, l); },
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::SoftF1, a, l); },
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineDistance, a, l); }});
+  fuseloss::napi::register_optim(env, exports, [](const fuseloss::OptimizerArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::optimizer_step(a); });
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("deviceAlloc", Napi::Function::New(env, DeviceAlloc, "deviceAlloc"));
   exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));

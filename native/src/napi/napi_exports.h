@@ -5,6 +5,7 @@
 #include "fuseloss/linear.h"
 #include "fuseloss/rowwise.h"
 #include "fuseloss/multi_task.h"
+#include "fuseloss/optim.h"
 
 namespace fuseloss {
 namespace napi {
@@ -42,8 +43,11 @@ struct GradientFns {
   GradDrop grad_drop;
   Norm total_norm;
   Each scale, clip;
+  Status (*accumulate)(double*, const float*, int64_t);         // GradAccumulator.add
+  Status (*read)(const double*, int64_t, double, float*);       // GradAccumulator.read
 };
 void register_gradient_passes(Napi::Env env, Napi::Object exports, const GradientFns* fns);
-void register_optim(Napi::Env env, Napi::Object exports);
+// optimizerStep(+Async) on `step` (a backend's: the CPU's optimizer_step when null).
+void register_optim(Napi::Env env, Napi::Object exports, Status (*step)(const OptimizerArgs&, double*) = nullptr);
 }  // namespace napi
 }  // namespace fuseloss

@@ -49,14 +49,16 @@ Status parse(const Napi::CallbackInfo& info, OptimizerArgs* a) {
   return Status::ok();
 }
 
-Status step(const OptimizerArgs& a, double* r) {
+Status cpu_step(const OptimizerArgs& a, double* r) {
   *r = 0.0;
   return optimizer_step(a);
 }
 
 }  // namespace
 
-void register_optim(Napi::Env env, Napi::Object exports) { register_kernel<OptimizerArgs, parse>(env, exports, "optimizerStep", step); }
+void register_optim(Napi::Env env, Napi::Object exports, Status (*step)(const OptimizerArgs&, double*)) {
+  register_kernel<OptimizerArgs, parse>(env, exports, "optimizerStep", step ? step : cpu_step);
+}
 
 }  // namespace napi
 }  // namespace fuseloss

@@ -180,6 +180,7 @@ Status parse_clip(const Napi::CallbackInfo& info, Work* work) {
 }
 
 Status parse_accumulate(const Napi::CallbackInfo& info, Work* work) {
+  const auto F = static_cast<const GradientFns*>(info.Data())->accumulate;
   double* acc = nullptr;
   float* g = nullptr;
   int64_t acc_len = 0, g_len = 0;
@@ -187,11 +188,12 @@ Status parse_accumulate(const Napi::CallbackInfo& info, Work* work) {
   if (!(st = typed<double>(info[0], napi_float64_array, "Float64Array", "accumulator", &acc, &acc_len)).is_ok()) return st;
   if (!(st = typed<float>(info[1], napi_float32_array, "Float32Array", "grad", &g, &g_len)).is_ok()) return st;
   if (g_len != acc_len) return Status::range_error("grad: expected " + std::to_string(acc_len) + " elements (the accumulator's length)");
-  *work = [acc, g, g_len](double*) { return accumulate_f64(acc, g, g_len); };
+  *work = [F, acc, g, g_len](double*) { return F(acc, g, g_len); };
   return Status::ok();
 }
 
 Status parse_read(const Napi::CallbackInfo& info, Work* work) {
+  const auto F = static_cast<const GradientFns*>(info.Data())->read;
   double* acc = nullptr;
   float* out = nullptr;
   int64_t acc_len = 0, out_len = 0;
@@ -201,7 +203,7 @@ Status parse_read(const Napi::CallbackInfo& info, Work* work) {
   if (!(st = number(info[1], "divisor", &d)).is_ok()) return st;
   if (!(st = typed<float>(info[2], napi_float32_array, "Float32Array", "out", &out, &out_len)).is_ok()) return st;
   if (out_len != acc_len) return Status::range_error("out: expected " + std::to_string(acc_len) + " elements (the accumulator's length)");
-  *work = [acc, d, out, out_len](double*) { return read_f64(acc, out_len, d, out); };
+  *work = [F, acc, d, out, out_len](double*) { return F(acc, out_len, d, out); };
   return Status::ok();
 }
 
@@ -222,13 +224,13 @@ void register_gradient_passes(Napi::Env env, Napi::Object exports, const Gradien
   reg<parse_norm>(env, exports, "totalNorm", data);
   reg<parse_scale>(env, exports, "scaleArrays", data);
   reg<parse_clip>(env, exports, "clipValues", data);
+  reg<parse_accumulate>(env, exports, "accumulateF64", data);
+  reg<parse_read>(env, exports, "readF64", data);
 }
 
 void register_reduce(Napi::Env env, Napi::Object exports) {
-  static const GradientFns cpu{gram_matrix, combine_gradients, grad_drop, total_norm, scale_arrays, clip_values};
+  static const GradientFns cpu{gram_matrix, combine_gradients, grad_drop, total_norm, scale_arrays, clip_values, accumulate_f64, read_f64};
   register_gradient_passes(env, exports, &cpu);
-  reg<parse_accumulate>(env, exports, "accumulateF64");
-  reg<parse_read>(env, exports, "readF64");
 }
 
 }  // namespace napi
