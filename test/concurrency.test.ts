@@ -108,5 +108,5 @@ describe('concurrency', () => {
       expect(res.status, String(res.stderr)).toBe(0);
       expect(res.signal).toBeNull();
     }
-  });
+  }, 60_000);  // three workers and two child processes loading the addon: seconds under ASan on a busy machine; a hang still fails
 });
