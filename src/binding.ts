@@ -214,6 +214,7 @@ export interface CudaBinding extends CudaKernels {
   deviceFree(handle: object): void;
   deviceCopy(handle: object, host: Float32Array | Int32Array | Float64Array, toDevice: boolean): void;
   deviceCopyDevice(dst: object, src: object): number;
+  deviceZero(handle: object): void;
   lastKernelMs(): number;
   readonly cudaRuntimeVersion: number;
 }

@@ -888,7 +888,7 @@ export class GradAccumulator<G extends AccumulatedGrad = Float32Array> {
   /** Clears the sums (keeps the buffers) and the step count. */
   reset(): void {
     for (const a of this.acc.values()) {
-      if (a instanceof DeviceBuffer) a.copyFromHost(new Float64Array(a.length));
+      if (a instanceof DeviceBuffer) a.zero();
       else a.fill(0);
     }
     this.count = 0;

@@ -102,6 +102,11 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
     return this.length ? cudaNative().deviceCopyDevice(this.handle(), src.handle()) : 0;
   }
 
+  /** Sets every element to zero, on the device (no host memory, nothing copied). */
+  zero(): void {
+    if (this.length) cudaNative().deviceZero(this.handle());
+  }
+
   /**
    * Frees the device memory (at once, or when the last pending async call using it settles). Using the
    * buffer afterwards is a TypeError. Idempotent.

@@ -52,6 +52,10 @@ if (!cuda.available()) {
       expect(b64.byteLength).toBe(333 * 8);
       expect([...b64.toHost()]).toEqual([...d64]);
       expect(() => crossEntropy(b64 as never, new Int32Array(1), { shape: [1, 333] })).toThrow(TypeError);
+      b64.zero();
+      expect(b64.toHost().every((v) => v === 0)).toBe(true);
+      df.zero();
+      expect(df.toHost().every((v) => v === 0)).toBe(true);
       b64.dispose();
       for (const b of [df, di, z]) b.dispose();
     });

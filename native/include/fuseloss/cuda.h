@@ -72,6 +72,8 @@ Status device_alloc(size_t bytes, void** out);
 void device_free(void* p);
 Status device_copy(void* dst, const void* src, size_t bytes, bool to_device);
 Status device_copy_d2d(void* dst, const void* src, size_t bytes);
+// Zero-fills device memory (on the stream, waited for).
+Status device_zero(void* dst, size_t bytes);
 
 // Milliseconds between events recorded before and after the kernels of the last call (copies excluded).
 float last_kernel_ms();

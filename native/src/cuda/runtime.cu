@@ -237,6 +237,17 @@ Status device_copy_d2d(void* dst, const void* src, size_t bytes) {
   return Status::ok();
 }
 
+Status device_zero(void* dst, size_t bytes) {
+  if (!bytes) return Status::ok();
+  Context& cx = context();
+  Lock lock(cx);
+  Status st = cx.init();
+  if (!st.is_ok()) return st;
+  FUSELOSS_CUDA_TRY(cudaMemsetAsync(dst, 0, bytes, cx.stream), "clearing a DeviceBuffer");
+  FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "clearing a DeviceBuffer");
+  return Status::ok();
+}
+
 float last_kernel_ms() {
   Context& cx = context();
   Lock lock(cx);

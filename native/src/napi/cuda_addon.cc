@@ -120,6 +120,16 @@ Napi::Value DeviceCopyDevice(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, fuseloss::cuda::last_kernel_ms());
 }
 
+// deviceZero(handle): the whole buffer set to zero bits (0.0 / 0), on the device.
+Napi::Value DeviceZero(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceMem* m = HandleArg(info, 0);
+  if (!m) return env.Undefined();
+  fuseloss::Status st = fuseloss::cuda::device_zero(m->ptr, size_t(m->length) * element_size(m->type));
+  if (!st.is_ok()) return Fail(env, st);
+  return env.Undefined();
+}
+
 Napi::Value LastKernelMs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fuseloss::cuda::last_kernel_ms()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -151,6 +161,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));
   exports.Set("deviceCopy", Napi::Function::New(env, DeviceCopy, "deviceCopy"));
   exports.Set("deviceCopyDevice", Napi::Function::New(env, DeviceCopyDevice, "deviceCopyDevice"));
+  exports.Set("deviceZero", Napi::Function::New(env, DeviceZero, "deviceZero"));
   exports.Set("lastKernelMs", Napi::Function::New(env, LastKernelMs, "lastKernelMs"));
   exports.Set("cudaRuntimeVersion", Napi::Number::New(env, CUDART_VERSION));
   return exports;
