@@ -121,9 +121,14 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
     const needsM = hyper.kind !== 'sgd' || hyper.momentum !== 0;
     // Moments beside their parameter: on the GPU for a DeviceBuffer, host memory otherwise.
     const zeros = (p: P) => (p instanceof DeviceBuffer ? DeviceBuffer.alloc(p.length) : new Float32Array(p.length)) as P;
-    for (const n of this.names) {
-      if (needsM) this.expAvg[n] = zeros(params[n]);
-      if (hyper.kind !== 'sgd') this.expAvgSq[n] = zeros(params[n]);
+    try {
+      for (const n of this.names) {
+        if (needsM) this.expAvg[n] = zeros(params[n]);
+        if (hyper.kind !== 'sgd') this.expAvgSq[n] = zeros(params[n]);
+      }
+    } catch (e) {
+      this.dispose();  // a failed allocation (GPU out of memory) frees the moments made so far
+      throw e;
     }
   }
 

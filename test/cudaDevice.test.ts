@@ -344,6 +344,17 @@ if (!cuda.available()) {
         again.dispose();
       });
 
+    it('an optimizer whose moments do not fit on the GPU throws, and frees the ones it made', () => {
+      const total = cuda.devices()[0].totalMemory;
+      const elems = (fraction: number) => Math.floor((total * fraction) / 4);
+      const big = DeviceBuffer.alloc(elems(0.4));  // Adam needs two more of these: the first fits (0.8), the second cannot (1.2)
+      expect(() => new fl.Adam({ big })).toThrow(/out of memory/);
+      // Had the first moment (0.4) been left to the GC, 0.4 + 0.4 + 0.5 would not fit now.
+      const after = DeviceBuffer.alloc(elems(0.5));
+      after.dispose();
+      big.dispose();
+    });
+
     it('refuses DeviceBuffers on other backends and checks before writing', () => {
       const w = DeviceBuffer.from(Float32Array.of(1, 2, 3));
       expect(() => new fl.SGD({ w }, { lr: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
