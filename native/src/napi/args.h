@@ -33,15 +33,20 @@ inline bool is_device_buffer(const Napi::Value& v) {
   return v.IsExternal() && v.As<Napi::External<DeviceMem>>().CheckTypeTag(&kDeviceTag);
 }
 
+// One napi_typeof and one napi_get_typedarray_info per array (node-addon-api's TypedArray accessors each
+// call napi_get_typedarray_info again): this runs for every array of every call, so it is the per-call cost.
 inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name,
                           bool optional, void** data, int64_t* length, bool* present) {
   *present = false;
-  if (v.IsNull() || v.IsUndefined()) {
+  const napi_env env = v.Env();
+  napi_valuetype vt = napi_undefined;
+  if (napi_typeof(env, v, &vt) != napi_ok) return Status::type_error(std::string("Expected ") + type_name + " for " + name);
+  if (vt == napi_null || vt == napi_undefined) {
     if (optional) return Status::ok();
     return Status::type_error(std::string("Expected ") + type_name + " for " + name + " but received " +
-                              (v.IsNull() ? "null" : "undefined"));
+                              (vt == napi_null ? "null" : "undefined"));
   }
-  if (is_device_buffer(v)) {
+  if (vt == napi_external && is_device_buffer(v)) {
 #ifdef FUSELOSS_NAPI_DEVICE_BUFFERS
     const DeviceMem* m = v.As<Napi::External<DeviceMem>>().Data();
     if (!m->ptr) return Status::type_error(std::string(name) + ": the DeviceBuffer was disposed");
@@ -55,14 +60,18 @@ inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const
     return Status::type_error(std::string(name) + ": a DeviceBuffer lives on the GPU; pass backend 'cuda' (or copy it to the host with toHost())");
 #endif
   }
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+  bool is_typed = false;
+  napi_typedarray_type t = napi_int8_array;
+  size_t len = 0;
+  void* p = nullptr;  // the first element (byte offset applied)
+  napi_value buffer = nullptr;
+  size_t offset = 0;
+  if (vt != napi_object || napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, v, &t, &len, &p, &buffer, &offset) != napi_ok || t != type)
     return Status::type_error(std::string("Expected ") + type_name + " for " + name);
-  Napi::TypedArray ta = v.As<Napi::TypedArray>();
-  Napi::ArrayBuffer buffer = ta.ArrayBuffer();
-  *data = static_cast<uint8_t*>(buffer.Data()) + ta.ByteOffset();
-  *length = int64_t(ta.ElementLength());
-  if (*length > 0 && buffer.Data() == nullptr)
-    return Status::type_error(std::string(name) + ": its ArrayBuffer is detached");
+  if (len > 0 && p == nullptr) return Status::type_error(std::string(name) + ": its ArrayBuffer is detached");
+  *data = p;
+  *length = int64_t(len);
   *present = true;
   return Status::ok();
 }
@@ -83,8 +92,8 @@ inline Status int32_array(const Napi::Value& v, const char* name, ArrayArg<const
 }
 
 inline Status number(const Napi::Value& v, const char* name, double* out) {
-  if (!v.IsNumber()) return Status::type_error(std::string("Expected a number for ") + name);
-  *out = v.As<Napi::Number>().DoubleValue();
+  // napi_get_value_double refuses anything but a number (one N-API call instead of a type check and a read)
+  if (napi_get_value_double(v.Env(), v, out) != napi_ok) return Status::type_error(std::string("Expected a number for ") + name);
   return Status::ok();
 }
 
