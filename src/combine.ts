@@ -5,7 +5,7 @@
 import { cudaNative, native } from './binding';
 import { DeviceBuffer, holding, toNativeArgs } from './device';
 import { combineReference, gradDropReference, gramReference, totalNormReference } from './reference/reduce';
-import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { backendFor, checkF32Arg, checkNotDetached, overlaps, rangeError, typeError } from './validate';
 import { Rng } from './weighting';
 
 /** The task-gradient combination methods of combineGradients. */
@@ -840,14 +840,7 @@ export class GradAccumulator<G extends AccumulatedGrad = Float32Array> {
     const backend = this.chosen ?? (backendFor('GradAccumulator.add', 'native', false, names.map((k) => grads[k])) as 'native' | 'cuda');
     for (const k of names) {
       const g = grads[k];
-      if (g instanceof DeviceBuffer) {
-        if (g.dtype !== 'float32') throw typeError('a Float32Array or a float32 DeviceBuffer', `grads.${k}`, g);
-        if (backend !== 'cuda') throw new TypeError(`GradAccumulator.add: grads.${k} is a DeviceBuffer; it needs backend 'cuda' (this accumulator is '${backend}')`);
-        g.handle();  // throws when disposed
-      } else {
-        if (!(g instanceof Float32Array)) throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', `grads.${k}`, g);
-        checkNotDetached(g, `grads.${k}`);
-      }
+      checkF32Arg(g, `grads.${k}`, 'accumulator', backend);
       const a = this.acc.get(k);
       if (a && a.length !== g.length) throw rangeError(`${a.length} elements (as before)`, `grads.${k}`, g);
     }

@@ -8,7 +8,7 @@ import { DeviceBuffer, holding, toNativeArgs } from './device';
 import { optimizerStepReference, type OptimHyper, type OptimizerHyperParameters } from './reference/optim';
 
 export type { OptimizerHyperParameters };
-import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from './validate';
+import { backendFor, checkF32Arg, overlaps, rangeError, typeError } from './validate';
 
 /** torch.optim.SGD's options (same names, camelCase). */
 export interface SgdOptions {
@@ -113,7 +113,7 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
     if (backend !== undefined && backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
     this.backend = backendFor('Optimizer', (backend as OptimizerBackend | undefined) ?? 'native', backend !== undefined, this.names.map((n) => params[n])) as OptimizerBackend;
     for (const n of this.names) {
-      checkParam(params[n], `params.${n}`, this.backend);
+      checkF32Arg(params[n], `params.${n}`, 'optimizer', this.backend);
       for (const m of this.names) if (m < n && overlaps(params[m] as Float32Array, params[n] as Float32Array)) throw new RangeError(`params.${n} overlaps params.${m}`);
     }
     this.params = params;
@@ -144,8 +144,8 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
     for (const n of this.names) {
       const g = grads[n];
       if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer)) throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
-      checkParam(g, `grads.${n}`, this.backend);
-      checkParam(this.params[n], `params.${n}`, this.backend);
+      checkF32Arg(g, `grads.${n}`, 'optimizer', this.backend);
+      checkF32Arg(this.params[n], `params.${n}`, 'optimizer', this.backend);
       if (g.length !== this.params[n].length) throw rangeError(`${this.params[n].length} elements (the length of params.${n})`, `grads.${n}`, g);
       if (overlaps(g as Float32Array, this.params[n] as Float32Array)) throw new RangeError(`grads.${n} overlaps params.${n}`);
       list.push([this.params[n], g, this.expAvg[n] ?? null, this.expAvgSq[n] ?? null]);
@@ -221,18 +221,6 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
   dispose(): void {
     for (const m of [...Object.values(this.expAvg), ...Object.values(this.expAvgSq)]) if (m instanceof DeviceBuffer) m.dispose();
   }
-}
-
-/** A parameter or gradient: a Float32Array (not detached) or, on cuda, a live float32 DeviceBuffer. */
-function checkParam(v: unknown, name: string, backend: OptimizerBackend): void {
-  if (v instanceof DeviceBuffer) {
-    if (v.dtype !== 'float32') throw typeError('a Float32Array or a float32 DeviceBuffer', name, v);
-    if (backend !== 'cuda') throw new TypeError(`${name}: a DeviceBuffer lives on the GPU and needs backend 'cuda' (this optimizer is '${backend}')`);
-    v.handle();  // throws once disposed
-    return;
-  }
-  if (!(v instanceof Float32Array)) throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', name, v);
-  checkNotDetached(v, name);
 }
 
 /** torch.optim.SGD: momentum (buffer started at the first gradient), dampening, Nesterov, L2 weight decay. */

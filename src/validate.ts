@@ -24,6 +24,21 @@ export function rangeError(what: string, name: string, v: unknown): RangeError {
   return new RangeError(`Expected ${what} for ${name} but received ${describe(v)}`);
 }
 
+/**
+ * A float32 array argument of a stateful object (optimizer, accumulator): a live Float32Array, or, when
+ * `backend` is 'cuda', a live float32 DeviceBuffer. `owner` names the object in the error.
+ */
+export function checkF32Arg(v: unknown, name: string, owner: string, backend: string): void {
+  if (v instanceof DeviceBuffer) {
+    if (v.dtype !== 'float32') throw typeError('a Float32Array or a float32 DeviceBuffer', name, v);
+    if (backend !== 'cuda') throw new TypeError(`${name}: a DeviceBuffer lives on the GPU and needs backend 'cuda' (this ${owner} is '${backend}')`);
+    if (v.disposed) throw new TypeError(`Expected a live DeviceBuffer for ${name} but it was disposed`);
+    return;
+  }
+  if (!(v instanceof Float32Array)) throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', name, v);
+  checkNotDetached(v, name);
+}
+
 export function checkNotDetached(a: ArrayBufferView, name: string): void {
   if (a instanceof DeviceBuffer) {
     if (a.disposed) throw new TypeError(`Expected a live DeviceBuffer for ${name} but it was disposed`);

@@ -244,8 +244,6 @@ double row_base(const RowLossArgs& args) {
   return args.grad_scale / (args.reduction == Reduction::Mean ? double(args.n) : 1.0);
 }
 
-Status check_rows(RowKind kind, const RowLossArgs& host_view) { return plan_check(kind, host_view); }
-
 Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
   // The CPU planner's checks on a host view: multiMargin's class ids read back when on the device.
   RowLossArgs h;

@@ -29,8 +29,6 @@ struct RowDev {
 // The arguments with multiMargin's device-resident class ids read back to host memory (kept in ids), so the
 // CPU planner's checks can read them; refuses a gradient that is those ids.
 Status mirror_row_args(const RowLossArgs& args, RowLossArgs* h, std::vector<char>* ids);
-// The CPU planner's checks of the loss (on a host view of the arguments); nothing runs.
-Status check_rows(RowKind kind, const RowLossArgs& host_view);
 // How many float64 loss partials the kernels write to row_loss: N (rows), or C (labels) for soft F1.
 int64_t row_partials(RowKind kind, const RowLossArgs& args);
 // RowDev::base for these arguments (the gradient scale over N for the mean).
