@@ -184,6 +184,27 @@ describe('multiHeadBackward', () => {
       }
     });
 
+  it('heads sharing their arrays (one packed copy of x and of a shared gradOut, over several K slices) equal linearBackward', () => {
+    // batch 900 is three K slices of the gradWeight GEMM, out 200 three slices of gradInput's; in 300 spans two column blocks.
+    const Bb = 900, Ib = 300, O = 200, r = rng(35);
+    const u = (n: number) => Float32Array.from({ length: n }, () => r.next() * 2 - 1);
+    const xb = u(Bb * Ib), shared = u(Bb * O);
+    const hs = { a: { weight: u(O * Ib), gradOut: shared, outFeatures: O }, b: { weight: u(O * Ib), gradOut: shared, outFeatures: O }, c: { weight: u(7 * Ib), gradOut: u(Bb * 7), outFeatures: 7 } };
+    for (const threads of [1, initialThreads]) {
+      fl.setNumThreads(threads);
+      const m = fl.multiHeadBackward(xb, hs, { batch: Bb, inFeatures: Ib, combine: false });
+      for (const [name, h] of Object.entries(hs)) {
+        const single = fl.linearBackward(xb, h.gradOut, h.weight, { batch: Bb, inFeatures: Ib, outFeatures: h.outFeatures });
+        expectSameBits(m.heads[name].gradWeight, single.gradWeight!, `${name} gradWeight`);
+        expectSameBits(m.heads[name].gradInput, single.gradInput!, `${name} gradInput`);
+        const ref = fl.linearBackward(xb, h.gradOut, h.weight, { batch: Bb, inFeatures: Ib, outFeatures: h.outFeatures, backend: 'reference' });
+        expectGemmClose(m.heads[name].gradWeight, ref.gradWeight!, Bb, `${name} gradWeight vs reference`);
+        expectGemmClose(m.heads[name].gradInput, ref.gradInput!, h.outFeatures, `${name} gradInput vs reference`);
+      }
+    }
+    fl.setNumThreads(initialThreads);
+  });
+
   it('thread count and async change no bits; combine: false returns no shared gradient', async () => {
     const hs = heads();
     fl.setNumThreads(1);

@@ -1,7 +1,9 @@
 // Internal interface of the GEMM behind the linear layers: C[M, N] (+)= A[M, K]·B[K, N] with any strides
-// (transposes are strides), tiled into fixed MC × NC tiles of C (one pool chunk each, a tile owned by one
-// thread for its whole K loop) and KC-deep slices of K. The tile grid and KC come from the shape alone, and
-// every C element adds its K products in the same order, so results do not depend on the thread count.
+// (transposes are strides). K is cut into KC-deep slices, run one after another. Within a slice, A's rows
+// are packed once into MC-row blocks and B's columns into NC-column blocks, shared by every tile (one pool
+// job), then the MC × NC tiles of C run side by side (a second pool job), each adding the slice's products
+// to its tile. The grid, KC and the order of the slices come from the shape alone, and every C element
+// adds its K products in the same order, so results do not depend on the thread count.
 #pragma once
 #include <cstdint>
 
@@ -20,18 +22,28 @@ struct Args {
   const float* row_init = nullptr;  // [N] or null: each row of C starts as this vector (C = init + A·B)
 };
 
-constexpr int64_t kMC = 96, kNC = 512, kKC = 256;
+constexpr int64_t kMC = 96, kNC = 256, kKC = 384;
 
-// Computes the tile C[m0:m1, n0:n1] over all of K (packing A and B slices into thread-local buffers).
-using TileKernel = void (*)(const Args&, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
-void tile_baseline(const Args&, int64_t, int64_t, int64_t, int64_t);
-void tile_avx2(const Args&, int64_t, int64_t, int64_t, int64_t);
-void tile_avx512(const Args&, int64_t, int64_t, int64_t, int64_t);
+// One ISA level's pieces. pack_a: A[m0 : m0 + mc, k0 : k0 + kc] into MR-row panels (kc × MR each, zero
+// beyond M); pack_b: B[k0 : k0 + kc, n0 : n0 + nc] into NR-column panels (kc × NR each, zero beyond N).
+// tile_slice: the slice k0 : k0 + kc of the tile C[m0:m1, n0:n1] from its packed blocks ap and bp; it stores
+// the products into C on the first slice unless C is preset (accumulate, row_init), else adds them; on the
+// first slice it first writes row_init (and for K = 0 zero-fills or leaves C as it is).
+struct IsaKernels {
+  void (*pack_a)(const Args&, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* dst);
+  void (*pack_b)(const Args&, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst);
+  void (*tile_slice)(const Args&, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0, int64_t kc, const float* ap,
+                     const float* bp);
+};
+IsaKernels kernels_baseline();
+IsaKernels kernels_avx2();
+IsaKernels kernels_avx512();
 
 // Runs the whole product on the pool with the active ISA level's tile kernel.
 void run(const Args& g);
-// Runs several independent products in one pool job (their tiles side by side); each product's tiles and
-// sums are exactly those of run(), so the bits are the same.
+// Runs several independent products together (their packs and tiles side by side, slice by slice); each
+// product's sums are exactly those of run(), so the bits are the same. Products reading the same A or B
+// (the same pointer, strides and extent) share its packed blocks.
 void run_many(const Args* gs, size_t count);
 
 // Peak single-thread float32 multiply-add rate of the active ISA level (GFLOP/s, 2 flops per FMA),

@@ -17,39 +17,123 @@ namespace fuseloss {
 namespace gemm {
 namespace {
 
-TileKernel tile_for(Isa isa) {
+IsaKernels kernels_for(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return tile_avx512;
-    case Isa::Avx2: return tile_avx2;
-    default: return tile_baseline;
+    case Isa::Avx512: return kernels_avx512();
+    case Isa::Avx2: return kernels_avx2();
+    default: return kernels_baseline();
   }
 }
 
-int64_t tiles_of(const Args& g) { return g.m > 0 && g.n > 0 ? ((g.m + kMC - 1) / kMC) * ((g.n + kNC - 1) / kNC) : 0; }
+// Below this many packed floats in one slice, the packing runs on the calling thread (waking the pool
+// would cost more); only where the copies run changes, never what they write.
+constexpr int64_t kSerialPack = 32768;
 
-struct Job {
-  const Args* gs;
-  const int64_t* offset;  // first tile of each product (+ the end)
-  size_t count;
-  TileKernel tile;
+int64_t blocks_m(const Args& g) { return (g.m + kMC - 1) / kMC; }
+int64_t blocks_n(const Args& g) { return (g.n + kNC - 1) / kNC; }
+int64_t tiles_of(const Args& g) { return g.m > 0 && g.n > 0 ? blocks_m(g) * blocks_n(g) : 0; }
+int64_t slices_of(const Args& g) { return g.k > 0 ? (g.k + kKC - 1) / kKC : 1; }  // K = 0: one slice that only initialises C
+int64_t kc_of(const Args& g, int64_t s) { return g.k > 0 ? std::min(kKC, g.k - s * kKC) : 0; }
+
+// Where a product's packed blocks sit in the slice buffer (a product reading the same A or B as an earlier
+// one uses that one's blocks).
+struct Packed {
+  int64_t a_at = 0, b_at = 0;
+  bool own_a = true, own_b = true;
 };
 
-void run_tile(void* ctx, size_t t) {
-  const Job& j = *static_cast<const Job*>(ctx);
-  const size_t k = size_t(std::upper_bound(j.offset, j.offset + j.count + 1, int64_t(t)) - j.offset) - 1;
-  const Args& g = j.gs[k];
-  const int64_t local = int64_t(t) - j.offset[k], tiles_n = (g.n + kNC - 1) / kNC;
-  const int64_t m0 = (local / tiles_n) * kMC, n0 = (local % tiles_n) * kNC;
-  j.tile(g, m0, std::min(g.m, m0 + kMC), n0, std::min(g.n, n0 + kNC));
+// One slice's work: the blocks to pack (product, side, block) and the tiles to run (product, tile).
+struct SliceJob {
+  const Args* gs;
+  IsaKernels isa;
+  int64_t slice;
+  const Packed* packed;
+  const int64_t* pack_units;   // per unit: product · 2^33 + side · 2^32 + block
+  const size_t* tile_product;  // per product with tiles this slice: its index, and its first tile (+ the end)
+  const int64_t* tile_offset;
+  size_t tile_products;
+  float* buf;
+};
+
+void pack_unit(void* ctx, size_t u) {
+  const SliceJob& j = *static_cast<const SliceJob*>(ctx);
+  const int64_t code = j.pack_units[u], block = code & 0xffffffff;
+  const size_t pi = size_t(code >> 33);
+  const Args& g = j.gs[pi];
+  const int64_t k0 = j.slice * kKC, kc = kc_of(g, j.slice);
+  if ((code >> 32) & 1) {
+    const int64_t n0 = block * kNC;
+    j.isa.pack_b(g, k0, kc, n0, std::min(g.n, n0 + kNC) - n0, j.buf + j.packed[pi].b_at + block * kNC * kKC);
+  } else {
+    const int64_t m0 = block * kMC;
+    j.isa.pack_a(g, m0, std::min(g.m, m0 + kMC) - m0, k0, kc, j.buf + j.packed[pi].a_at + block * kMC * kKC);
+  }
+}
+
+void tile_unit(void* ctx, size_t t) {
+  const SliceJob& j = *static_cast<const SliceJob*>(ctx);
+  const size_t k = size_t(std::upper_bound(j.tile_offset, j.tile_offset + j.tile_products + 1, int64_t(t)) - j.tile_offset) - 1;
+  const size_t pi = j.tile_product[k];
+  const Args& g = j.gs[pi];
+  const int64_t local = int64_t(t) - j.tile_offset[k], tn = blocks_n(g);
+  const int64_t bm = local / tn, bn = local % tn, m0 = bm * kMC, n0 = bn * kNC;
+  j.isa.tile_slice(g, m0, std::min(g.m, m0 + kMC), n0, std::min(g.n, n0 + kNC), j.slice * kKC, kc_of(g, j.slice),
+                   j.buf + j.packed[pi].a_at + bm * kMC * kKC, j.buf + j.packed[pi].b_at + bn * kNC * kKC);
 }
 
 }  // namespace
 
 void run_many(const Args* gs, size_t count) {
-  std::vector<int64_t> offset(count + 1, 0);
-  for (size_t k = 0; k < count; ++k) offset[k + 1] = offset[k] + tiles_of(gs[k]);
-  Job j{gs, offset.data(), count, tile_for(active_isa())};
-  parallel_for(size_t(offset[count]), run_tile, &j);
+  // The packed blocks of one slice of every product, one buffer per calling thread, grown once.
+  static thread_local std::vector<float> buf;
+  const IsaKernels isa = kernels_for(active_isa());
+  std::vector<Packed> packed(count);
+  int64_t total = 0, slices = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Args& g = gs[i];
+    if (tiles_of(g) == 0) continue;
+    slices = std::max(slices, slices_of(g));
+    if (g.k == 0) continue;
+    Packed& p = packed[i];
+    for (size_t o = 0; o < i; ++o) {
+      const Args& h = gs[o];
+      if (tiles_of(h) == 0 || h.k != g.k) continue;
+      if (p.own_a && packed[o].own_a && h.a == g.a && h.m == g.m && h.a_rs == g.a_rs && h.a_cs == g.a_cs)
+        p.own_a = false, p.a_at = packed[o].a_at;
+      if (p.own_b && packed[o].own_b && h.b == g.b && h.n == g.n && h.b_rs == g.b_rs && h.b_cs == g.b_cs)
+        p.own_b = false, p.b_at = packed[o].b_at;
+    }
+    if (p.own_a) p.a_at = total, total += blocks_m(g) * kMC * kKC;
+    if (p.own_b) p.b_at = total, total += blocks_n(g) * kNC * kKC;
+  }
+  if (int64_t(buf.size()) < total) buf.resize(size_t(total));
+  std::vector<size_t> tile_product;
+  std::vector<int64_t> pack_units, tile_offset;
+  for (int64_t s = 0; s < slices; ++s) {
+    pack_units.clear(), tile_product.clear(), tile_offset.clear();
+    int64_t copies = 0, tiles = 0;
+    for (size_t i = 0; i < count; ++i) {
+      const Args& g = gs[i];
+      if (tiles_of(g) == 0 || s >= slices_of(g)) continue;
+      tile_product.push_back(i), tile_offset.push_back(tiles);
+      tiles += tiles_of(g);
+      if (g.k == 0) continue;
+      const int64_t code = int64_t(i) << 33;
+      if (packed[i].own_a)
+        for (int64_t b = 0; b < blocks_m(g); ++b) pack_units.push_back(code | b);
+      if (packed[i].own_b)
+        for (int64_t b = 0; b < blocks_n(g); ++b) pack_units.push_back(code | (int64_t(1) << 32) | b);
+      copies += kc_of(g, s) * ((packed[i].own_a ? g.m : 0) + (packed[i].own_b ? g.n : 0));
+    }
+    tile_offset.push_back(tiles);
+    SliceJob j{gs, isa, s, packed.data(), pack_units.data(), tile_product.data(), tile_offset.data(), tile_product.size(), buf.data()};
+    if (copies <= kSerialPack) {
+      for (size_t u = 0; u < pack_units.size(); ++u) pack_unit(&j, u);
+    } else {
+      parallel_for(pack_units.size(), pack_unit, &j);
+    }
+    parallel_for(size_t(tiles), tile_unit, &j);
+  }
 }
 
 void run(const Args& g) { run_many(&g, 1); }
