@@ -39,20 +39,34 @@ describe('gramMatrix', () => {
       expectSameBits(new Float32Array(G.buffer), new Float32Array((await fl.gramMatrixAsync(gs)).buffer));
     });
 
-  it('the same bits for any thread count and every ISA level', () => {
-    const gs = grads(4, 300001, 3);
-    const runs: Float64Array[] = [];
-    for (const t of [1, 2, 3]) {
-      fl.setNumThreads(t);
-      runs.push(fl.gramMatrix(gs));
+  // T = 2 streams both gradients through registers; larger T widens blocks and runs pairs in groups of 8, 4, 2, 1.
+  for (const T of [2, 4, 11])
+    it(`T = ${T}: the same bits for any thread count and every ISA level`, () => {
+      const gs = grads(T, 300001, 3);
+      const runs: Float64Array[] = [];
+      for (const t of [1, 2, 3]) {
+        fl.setNumThreads(t);
+        runs.push(fl.gramMatrix(gs));
+      }
+      fl.setNumThreads(initialThreads);
+      for (const isa of fl.runtimeInfo().supportedIsas) {
+        fl.setIsa(isa);
+        runs.push(fl.gramMatrix(gs));
+      }
+      fl.setIsa(initialIsa);
+      for (const r of runs) expectSameBits(new Float32Array(r.buffer), new Float32Array(runs[0].buffer));
+    });
+
+  it("a pair's product has the same bits whatever T is (the two-gradient path and the blocked one agree)", () => {
+    const [a, b, c] = grads(3, 70001, 9);
+    const two = fl.gramMatrix([a, b]);
+    for (const gs of [[a, b, c], [c, a, b, c, a, c, c, c, c, c, b]]) {
+      const G = fl.gramMatrix(gs), T = gs.length;
+      const ia = gs.indexOf(a), ib = gs.indexOf(b);
+      expect(G[ia * T + ia]).toBe(two[0]);
+      expect(G[ia * T + ib]).toBe(two[1]);
+      expect(G[ib * T + ib]).toBe(two[3]);
     }
-    fl.setNumThreads(initialThreads);
-    for (const isa of fl.runtimeInfo().supportedIsas) {
-      fl.setIsa(isa);
-      runs.push(fl.gramMatrix(gs));
-    }
-    fl.setIsa(initialIsa);
-    for (const r of runs) expectSameBits(new Float32Array(r.buffer), new Float32Array(runs[0].buffer));
   });
 });
 

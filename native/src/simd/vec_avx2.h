@@ -106,4 +106,13 @@ constexpr int kGemmMR = 6, kGemmNV = 1;
 // exactly as mul + add would (same bits as the other levels).
 inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
   for (int i = 0; i < 4; ++i) acc.v[i] = _mm256_fmadd_pd(a.v[i], b.v[i], acc.v[i]);
-}
+}// One register of float64 lanes (a part of a D16), for kernels that keep many accumulators live: the same
+// exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
+struct DP { __m256d v; };
+constexpr int kDPart = 4;
+inline DP dp_zero() { return {_mm256_setzero_pd()}; }
+inline DP dp_load(const double* p) { return {_mm256_loadu_pd(p)}; }
+inline DP dp_load_f(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }
+inline void dp_store(double* p, const DP& a) { _mm256_storeu_pd(p, a.v); }
+inline void dp_acc_prod_exact(DP& acc, const DP& a, const DP& b) { acc.v = _mm256_fmadd_pd(a.v, b.v, acc.v); }
+

@@ -90,4 +90,13 @@ constexpr int kGemmMR = 8, kGemmNV = 2;
 inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
   acc.v[0] = _mm512_fmadd_pd(a.v[0], b.v[0], acc.v[0]);
   acc.v[1] = _mm512_fmadd_pd(a.v[1], b.v[1], acc.v[1]);
-}
+}// One register of float64 lanes (a part of a D16), for kernels that keep many accumulators live: the same
+// exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
+struct DP { __m512d v; };
+constexpr int kDPart = 8;
+inline DP dp_zero() { return {_mm512_setzero_pd()}; }
+inline DP dp_load(const double* p) { return {_mm512_loadu_pd(p)}; }
+inline DP dp_load_f(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }
+inline void dp_store(double* p, const DP& a) { _mm512_storeu_pd(p, a.v); }
+inline void dp_acc_prod_exact(DP& acc, const DP& a, const DP& b) { acc.v = _mm512_fmadd_pd(a.v, b.v, acc.v); }
+

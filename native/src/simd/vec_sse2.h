@@ -110,3 +110,12 @@ inline F16 fmadd(const F16& a, const F16& b, const F16& c) { return add(mul(a, b
 constexpr int kGemmMR = 3, kGemmNV = 1;
 // acc += a·b for float64 lanes holding float32 values (exact product, then one rounding in the add).
 inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) { acc = acc + a * b; }
+// One register of float64 lanes (a part of a D16), for kernels that keep many accumulators live: the same
+// exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
+struct DP { __m128d v; };
+constexpr int kDPart = 2;
+inline DP dp_zero() { return {_mm_setzero_pd()}; }
+inline DP dp_load(const double* p) { return {_mm_loadu_pd(p)}; }
+inline DP dp_load_f(const float* p) { return {_mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))}; }
+inline void dp_store(double* p, const DP& a) { _mm_storeu_pd(p, a.v); }
+inline void dp_acc_prod_exact(DP& acc, const DP& a, const DP& b) { acc.v = _mm_add_pd(acc.v, _mm_mul_pd(a.v, b.v)); }
