@@ -449,14 +449,14 @@ export class MultiTaskLoss {
     return flat;
   }
 
+  /** out: the native call's [losses, weights after, empty flags], k each (read in place, not copied). */
   private finishNative(p: Prepared, out: Float64Array): MultiTaskResult {
     const k = p.planned.length;
-    const empty = Uint8Array.from(out.subarray(2 * k, 3 * k));
-    return this.finish(p, out.slice(0, k), out.slice(k, 2 * k), empty);
+    return this.finish(p, out, out.subarray(k, 2 * k), out.subarray(2 * k, 3 * k));
   }
 
   /** The same computation task by task in TypeScript: empty tasks zeroed, rule weights applied after. */
-  private runReference(p: Prepared): [Float64Array, Float64Array, Uint8Array] {
+  private runReference(p: Prepared): [Float64Array, Float64Array, ArrayLike<number>] {
     // Every check before anything is written, as the native core does: class ids are the one thing the
     // planners leave to the kernels.
     for (const t of p.planned) {
@@ -488,7 +488,7 @@ export class MultiTaskLoss {
     return [L, W, empty];
   }
 
-  private finish(p: Prepared, losses: Float64Array, after: Float64Array, empty: Uint8Array): MultiTaskResult {
+  private finish(p: Prepared, losses: ArrayLike<number>, after: ArrayLike<number>, empty: ArrayLike<number>): MultiTaskResult {
     const T = this.taskNames.length;
     const L = new Float64Array(T), w = new Float64Array(T);
     const used = new Array<boolean>(T).fill(false);
