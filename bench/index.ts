@@ -52,7 +52,7 @@ async function main() {
   if (multiTask.rows.length) say(`${mtTitle}:`, textTable(multiTask.table));
 
   const reduce = section('reduce', () => rd.run(args));
-  const rdTitle = `Gradient reduction (FMA peak, one thread, measured now: ${reduce.peak.toFixed(1)} GFLOP/s; "× one read": time / the time of one read of all task gradients)`;
+  const rdTitle = `Gradient reduction (FMA peak measured now: ${reduce.peak.toFixed(1)} GFLOP/s on one thread, ${reduce.peakAll.toFixed(1)} with all ${reduce.threads} threads at once; "% FMA peak" is per thread, of the one-thread peak; "× one read": time / the time of one read of all task gradients)`;
   if (reduce.rows.length) say(`${rdTitle}:`, textTable(reduce.table));
 
   const trainStep = await sectionAsync('train', () => tr.run(args));
@@ -114,7 +114,7 @@ async function main() {
   const stem = resultStem(args, 'bench');
   const results = {
     machine: m, args, date: new Date().toISOString(), seconds: { ...seconds, total: totalS }, rooflines: losses.rooflines, dram: losses.dram, rows: losses.rows,
-    multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, trainStep: trainStep.rows, scaling: sweeps,
+    multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, fmaPeakAllThreads: reduce.peakAll, trainStep: trainStep.rows, scaling: sweeps,
     torch: { version: torch.version, note: torch.note, rows: torch.rows },
     onnxruntime: { version: ort.version, note: ort.note, rows: ort.rows },
     tfjs: { version: tfjs.version, backend: tfjs.backend, note: tfjs.note, rows: tfjs.rows },

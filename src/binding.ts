@@ -57,7 +57,7 @@ export interface NativeBinding {
   linearForwardAsync(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): Promise<number>;
   linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;
   linearBackwardAsync(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): Promise<number>;
-  fmaPeak(ms: number): number;
+  fmaPeak(ms: number, allThreads?: boolean): number;
   multiHeadBackward(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): number;
   multiHeadBackwardAsync(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): Promise<number>;
   optimizerStep(kind: number, hyper: Float64Array, nesterov: boolean, maximize: boolean, buffers: (F32 | null)[][]): number;

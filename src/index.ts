@@ -103,8 +103,11 @@ export const internal = {
   scaleCopy(x: Float32Array, y: Float32Array, a: number): void {
     native().scaleCopy(x, y, a);
   },
-  /** Single-thread float32 FMA peak of the active ISA level, GFLOP/s, measured for about `ms` milliseconds. */
-  fmaPeak(ms = 50): number {
-    return native().fmaPeak(ms);
+  /**
+   * Float32 FMA peak of the active ISA level, GFLOP/s, measured for about `ms` milliseconds: one thread, or
+   * with `allThreads` the same kernel on every pool thread at once (their aggregate rate).
+   */
+  fmaPeak(ms = 50, allThreads = false): number {
+    return native().fmaPeak(ms, allThreads);
   },
 };

@@ -150,6 +150,15 @@ describe('linearForward / linearBackward', () => {
   });
 });
 
+describe("fmaPeak: the benchmarks' GEMM roofline", () => {
+  it('one thread and all threads at once give positive rates; all threads at most threads × one', () => {
+    const one = fl.internal.fmaPeak(20), all = fl.internal.fmaPeak(20, true);
+    expect(one).toBeGreaterThan(0.1);
+    expect(all).toBeGreaterThan(0.1);
+    expect(all).toBeLessThan(fl.getNumThreads() * one * 1.5);  // a margin for timing noise
+  });
+});
+
 describe('multiHeadBackward', () => {
   const B = 97, I = 70;
   const heads = () => {

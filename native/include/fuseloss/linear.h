@@ -60,5 +60,7 @@ Status check_multi_head(const MultiHeadArgs& args, bool gram, std::vector<Linear
 
 // Single-thread float32 FMA peak of the active ISA level in GFLOP/s (the benchmarks' GEMM roofline).
 double fma_peak_gflops(double milliseconds);
+// The same on every pool thread at once: the aggregate rate of all threads (GFLOP/s).
+double fma_peak_all_gflops(double milliseconds);
 
 }  // namespace fuseloss

@@ -49,6 +49,9 @@ void run_many(const Args* gs, size_t count);
 // Peak single-thread float32 multiply-add rate of the active ISA level (GFLOP/s, 2 flops per FMA),
 // measured by a register-resident kernel for about `ms` milliseconds: the benchmarks' GEMM roofline.
 double fma_peak_gflops(double ms);
+// The same kernel on every pool thread at once (aggregate GFLOP/s): what the threads can do together where
+// they share floating-point units (SMT siblings, virtual CPUs on one core).
+double fma_peak_all_gflops(double ms);
 using PeakKernel = double (*)(int64_t iterations);  // returns a checksum; does 16·kGemmMR·kGemmNV·16 FMAs per iteration
 double peak_baseline(int64_t);
 double peak_avx2(int64_t);

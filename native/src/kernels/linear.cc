@@ -138,11 +138,17 @@ void run_many(const Args* gs, size_t count) {
 
 void run(const Args& g) { run_many(&g, 1); }
 
+namespace {
+PeakKernel peak_kernel(int* per) {
+  if (active_isa() == Isa::Avx512) return *per = peak_fmas_per_iteration_avx512(), peak_avx512;
+  if (active_isa() == Isa::Avx2) return *per = peak_fmas_per_iteration_avx2(), peak_avx2;
+  return *per = peak_fmas_per_iteration_baseline(), peak_baseline;
+}
+}  // namespace
+
 double fma_peak_gflops(double ms) {
-  PeakKernel kernel = peak_baseline;
-  int per = peak_fmas_per_iteration_baseline();
-  if (active_isa() == Isa::Avx512) kernel = peak_avx512, per = peak_fmas_per_iteration_avx512();
-  else if (active_isa() == Isa::Avx2) kernel = peak_avx2, per = peak_fmas_per_iteration_avx2();
+  int per = 0;
+  const PeakKernel kernel = peak_kernel(&per);
   using clock = std::chrono::steady_clock;
   int64_t iters = 1024;
   volatile double sink = 0.0;
@@ -157,6 +163,39 @@ double fma_peak_gflops(double ms) {
       continue;
     }
     best = std::max(best, 2.0 * double(per) * double(iters) / s / 1e9);
+  }
+  return best;
+}
+
+double fma_peak_all_gflops(double ms) {
+  int per = 0;
+  const PeakKernel kernel = peak_kernel(&per);
+  // Size one run of the kernel to ~ms / 4 on one thread, then run it on every pool thread at once (one
+  // chunk each) and take the best of a few rounds: the machine's aggregate multiply-add rate.
+  using clock = std::chrono::steady_clock;
+  int64_t iters = 1024;
+  for (;;) {
+    const auto t0 = clock::now();
+    volatile double sink = kernel(iters);
+    (void)sink;
+    if (std::chrono::duration<double, std::milli>(clock::now() - t0).count() >= ms / 4 || iters > (int64_t(1) << 40)) break;
+    iters *= 2;
+  }
+  const size_t threads = size_t(num_threads());
+  struct Ctx {
+    PeakKernel kernel;
+    int64_t iters;
+    std::vector<double> sink;
+  } ctx{kernel, iters, std::vector<double>(threads)};
+  double best = 0.0;
+  for (int round = 0; round < 3; ++round) {
+    const auto t0 = clock::now();
+    parallel_for(threads, [](void* c, size_t i) {
+      Ctx& x = *static_cast<Ctx*>(c);
+      x.sink[i] = x.kernel(x.iters);
+    }, &ctx);
+    const double s = std::chrono::duration<double>(clock::now() - t0).count();
+    best = std::max(best, 2.0 * double(per) * double(iters) * double(threads) / s / 1e9);
   }
   return best;
 }
@@ -233,6 +272,7 @@ void bias_grad(const LinearArgs& a) {
 }  // namespace
 
 double fma_peak_gflops(double ms) { return gemm::fma_peak_gflops(ms); }
+double fma_peak_all_gflops(double ms) { return gemm::fma_peak_all_gflops(ms); }
 
 Status linear_forward(const LinearArgs& a) {
   Status st = check_linear(a, true);

@@ -124,7 +124,8 @@ Status heads_backward(const MultiHeadCall& c, double* r) {
 Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   double ms = 50.0;
   if (info.Length() > 0 && info[0].IsNumber()) ms = info[0].As<Napi::Number>().DoubleValue();
-  return Napi::Number::New(info.Env(), fma_peak_gflops(ms));
+  const bool all = info.Length() > 1 && info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  return Napi::Number::New(info.Env(), all ? fma_peak_all_gflops(ms) : fma_peak_gflops(ms));
 }
 
 }  // namespace
