@@ -5,7 +5,10 @@
 // to its tile. The grid, KC and the order of the slices come from the shape alone, and every C element
 // adds its K products in the same order, so results do not depend on the thread count.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "fuseloss/status.h"
 
 namespace fuseloss {
 namespace gemm {
@@ -39,12 +42,13 @@ IsaKernels kernels_baseline();
 IsaKernels kernels_avx2();
 IsaKernels kernels_avx512();
 
-// Runs the whole product on the pool with the active ISA level's tile kernel.
-void run(const Args& g);
+// Runs the whole product on the pool with the active ISA level's kernels. The only failure is an
+// out-of-memory packing buffer, reported before anything is written.
+Status run(const Args& g);
 // Runs several independent products together (their packs and tiles side by side, slice by slice); each
 // product's sums are exactly those of run(), so the bits are the same. Products reading the same A or B
 // (the same pointer, strides and extent) share its packed blocks.
-void run_many(const Args* gs, size_t count);
+Status run_many(const Args* gs, size_t count);
 
 // Peak single-thread float32 multiply-add rate of the active ISA level (GFLOP/s, 2 flops per FMA),
 // measured by a register-resident kernel for about `ms` milliseconds: the benchmarks' GEMM roofline.

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -83,9 +85,14 @@ void tile_unit(void* ctx, size_t t) {
 
 }  // namespace
 
-void run_many(const Args* gs, size_t count) {
-  // The packed blocks of one slice of every product, one buffer per calling thread, grown once.
-  static thread_local std::vector<float> buf;
+Status run_many(const Args* gs, size_t count) {
+  // The packed blocks of one slice of every product: one buffer per calling thread, grown once, up to
+  // kKeepFloats; a call needing more (LM heads, many large heads) allocates its own and frees it after,
+  // so no thread keeps more than that. Everything read from it is written first (pack_a / pack_b
+  // zero-pad), so it needs no initialisation.
+  constexpr int64_t kKeepFloats = int64_t(8) << 20;  // 32 MiB
+  static thread_local std::vector<float> keep;
+  std::unique_ptr<float[]> own;
   const IsaKernels isa = kernels_for(active_isa());
   std::vector<Packed> packed(count);
   int64_t total = 0, slices = 0;
@@ -106,7 +113,16 @@ void run_many(const Args* gs, size_t count) {
     if (p.own_a) p.a_at = total, total += blocks_m(g) * kMC * kKC;
     if (p.own_b) p.b_at = total, total += blocks_n(g) * kNC * kKC;
   }
-  if (int64_t(buf.size()) < total) buf.resize(size_t(total));
+  float* buf = nullptr;
+  if (total <= kKeepFloats) {
+    if (int64_t(keep.size()) < total) keep.resize(size_t(total));
+    buf = keep.data();
+  } else {
+    own.reset(new (std::nothrow) float[size_t(total)]);
+    buf = own.get();
+    if (!buf)  // before anything is written
+      return Status::internal("out of memory allocating the GEMM's packing buffer (" + std::to_string(total * 4 >> 20) + " MiB)");
+  }
   std::vector<size_t> tile_product;
   std::vector<int64_t> pack_units, tile_offset;
   for (int64_t s = 0; s < slices; ++s) {
@@ -126,7 +142,7 @@ void run_many(const Args* gs, size_t count) {
       copies += kc_of(g, s) * ((packed[i].own_a ? g.m : 0) + (packed[i].own_b ? g.n : 0));
     }
     tile_offset.push_back(tiles);
-    SliceJob j{gs, isa, s, packed.data(), pack_units.data(), tile_product.data(), tile_offset.data(), tile_product.size(), buf.data()};
+    SliceJob j{gs, isa, s, packed.data(), pack_units.data(), tile_product.data(), tile_offset.data(), tile_product.size(), buf};
     if (copies <= kSerialPack) {
       for (size_t u = 0; u < pack_units.size(); ++u) pack_unit(&j, u);
     } else {
@@ -134,9 +150,10 @@ void run_many(const Args* gs, size_t count) {
     }
     parallel_for(size_t(tiles), tile_unit, &j);
   }
+  return Status::ok();
 }
 
-void run(const Args& g) { run_many(&g, 1); }
+Status run(const Args& g) { return run_many(&g, 1); }
 
 namespace {
 PeakKernel peak_kernel(int* per) {
@@ -283,29 +300,31 @@ Status linear_forward(const LinearArgs& a) {
   g.a = a.x, g.a_rs = a.in, g.a_cs = 1;
   g.b = a.weight, g.b_rs = 1, g.b_cs = a.in;
   g.c = a.y, g.ldc = a.out, g.row_init = a.bias;
-  gemm::run(g);
-  return Status::ok();
+  return gemm::run(g);
 }
 
 Status linear_backward(const LinearArgs& a) {
   Status st = check_linear(a, false);
   if (!st.is_ok()) return st;
+  // Both GEMMs in one run (side by side; each product's bits are those of running it alone), so a failed
+  // packing allocation leaves every output untouched.
+  gemm::Args gs[2];
+  size_t count = 0;
   if (a.grad_weight) {  // [out, in] = gradOutᵀ·x: A(o, b) = gradOut[b, o], B(b, i) = x[b, i]
-    gemm::Args g;
+    gemm::Args& g = gs[count++];
     g.m = a.out, g.n = a.in, g.k = a.batch;
     g.a = a.grad_out, g.a_rs = 1, g.a_cs = a.out;
     g.b = a.x, g.b_rs = a.in, g.b_cs = 1;
     g.c = a.grad_weight, g.ldc = a.in, g.accumulate = a.accumulate;
-    gemm::run(g);
   }
   if (a.grad_input) {  // [batch, in] = gradOut·W: A(b, o) = gradOut[b, o], B(o, i) = W[o, i]
-    gemm::Args g;
+    gemm::Args& g = gs[count++];
     g.m = a.batch, g.n = a.in, g.k = a.out;
     g.a = a.grad_out, g.a_rs = a.out, g.a_cs = 1;
     g.b = a.weight, g.b_rs = a.in, g.b_cs = 1;
     g.c = a.grad_input, g.ldc = a.in, g.accumulate = a.accumulate;
-    gemm::run(g);
   }
+  if (!(st = gemm::run_many(gs, count)).is_ok()) return st;
   if (a.grad_bias) bias_grad(a);
   return Status::ok();
 }
@@ -369,7 +388,7 @@ Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
       gs.push_back(g);
     }
   }
-  gemm::run_many(gs.data(), gs.size());
+  if (!(st = gemm::run_many(gs.data(), gs.size())).is_ok()) return st;
   for (const LinearArgs& l : la)
     if (l.grad_bias) bias_grad(l);
   if (gram && T > 0) {
