@@ -117,7 +117,7 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
     checkFinite([['input', x.data], ['target', targetArr instanceof Float32Array ? targetArr : null]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   }
 
-  const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, `shape [${positionDims.join(', ')}]`);
+  const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, () => `shape [${positionDims.join(', ')}]`);
   const { grad, lossOut } = resolveOutputs({
     name, input: x.data, out: options.out, inplace, reduction, lossLength: n * s,
     inputs: [['target', targetArr], ['weight', weight], ['gradOutput', gradOutput], ['sampleWeight', sampleWeight]],

@@ -27,13 +27,14 @@ export function floatArrayOption(v: unknown, name: string, length?: number, what
 }
 
 /** gradOutput: only with reduction 'none', `length` elements. */
-export function gradOutputOption(v: unknown, name: string, reduction: string, length: number, what: string): Float32Array | null {
+/** what: the expected shape in words (or a function building it, called only for the error message). */
+export function gradOutputOption(v: unknown, name: string, reduction: string, length: number, what: string | (() => string)): Float32Array | null {
   if (v == null) return null;
   if (reduction !== 'none') throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
   if (!(v instanceof Float32Array) && !isF32Device(v)) throw typeError('a Float32Array', `${name}.gradOutput`, v);
   const a = v as Float32Array;
   checkNotDetached(a, 'gradOutput');
-  if (a.length !== length) throw rangeError(`${length} elements (${what})`, `${name}.gradOutput`, v);
+  if (a.length !== length) throw rangeError(`${length} elements (${typeof what === 'function' ? what() : what})`, `${name}.gradOutput`, v);
   return a;
 }
 
@@ -72,28 +73,32 @@ function gradOutput(name: string, key: string, out: Record<string, unknown> | un
   return g;
 }
 
+/** out.<key> (gradient g of input own) against every input and every other gradient output. */
+function checkOwnedOutput(r: OutputRequest, key: string, g: Float32Array, own: Float32Array, grad: Float32Array, extra: Record<string, Float32Array>): void {
+  const hit = (other: ArrayBufferView | null) => other != null && !(other === own && sameView(g, own)) && overlaps(g, other);
+  if (hit(r.input)) throw new RangeError(`${r.name}: out.${key} overlaps input`);
+  if (r.extraGrads) for (const [k, i] of r.extraGrads) if (hit(i)) throw new RangeError(`${r.name}: out.${key} overlaps the input of ${k}`);
+  for (const [label, other] of r.inputs) if (hit(other)) throw new RangeError(`${r.name}: out.${key} overlaps ${label}`);
+  if (key !== 'grad' && overlaps(g, grad)) throw new RangeError(`${r.name}: out.${key} overlaps out.grad`);
+  if (r.extraGrads) for (const [k] of r.extraGrads) if (k !== key && overlaps(g, extra[k])) throw new RangeError(`${r.name}: out.${key} overlaps out.${k}`);
+}
+
 export function resolveOutputs(r: OutputRequest): Outputs {
+  // (Plain loops and no temporary arrays: every loss call and every task of every MultiTaskLoss step runs this.)
   const { name, out } = r;
   if (out !== undefined && (typeof out !== 'object' || out === null)) throw typeError('{ grad?, loss? }', `${name}.out`, out);
   const o = out as Record<string, unknown> | undefined;
-  const keys = ['grad', 'loss', ...(r.extraGrads ?? []).map(([k]) => k)];
+  const extras = r.extraGrads;
   if (o)
     for (const k of Object.keys(o))
-      if (!keys.includes(k) && o[k] !== undefined)
-        throw new TypeError(`Unknown key '${k}' in ${name}.out; expected ${keys.join(', ')}`);
+      if (o[k] !== undefined && k !== 'grad' && k !== 'loss' && !extras?.some(([e]) => e === k))
+        throw new TypeError(`Unknown key '${k}' in ${name}.out; expected ${['grad', 'loss', ...(extras ?? []).map(([e]) => e)].join(', ')}`);
   const grad = gradOutput(name, 'grad', o, r.input, r.inplace);
   const extra: Record<string, Float32Array> = {};
-  for (const [key, input] of r.extraGrads ?? []) extra[key] = gradOutput(name, key, o, input, r.inplace);
+  if (extras) for (const [key, input] of extras) extra[key] = gradOutput(name, key, o, input, r.inplace);
   // A gradient may be its own input (in place); it must not overlap anything else.
-  const owned: [string, Float32Array, Float32Array][] = [['grad', grad, r.input], ...(r.extraGrads ?? []).map(([k, i]) => [k, extra[k], i] as [string, Float32Array, Float32Array])];
-  const arrays: (readonly [string, ArrayBufferView | null])[] = [['input', r.input], ...(r.extraGrads ?? []).map(([k, i]) => [`the input of ${k}`, i] as const), ...r.inputs];
-  for (const [key, g, own] of owned) {
-    for (const [label, other] of arrays)
-      if (other && !(other === own && sameView(g, own)) && overlaps(g, other))
-        throw new RangeError(`${name}: out.${key} overlaps ${label}`);
-    for (const [key2, h] of owned) if (key2 !== key && overlaps(g, h)) throw new RangeError(`${name}: out.${key} overlaps out.${key2}`);
-  }
-  const grads = owned.map(([, g]) => g);
+  checkOwnedOutput(r, 'grad', grad, r.input, grad, extra);
+  if (extras) for (const [key, input] of extras) checkOwnedOutput(r, key, extra[key], input, grad, extra);
   let lossOut: Float32Array | null = null;
   if (r.reduction === 'none') {
     if (o?.loss !== undefined) {
@@ -101,7 +106,7 @@ export function resolveOutputs(r: OutputRequest): Outputs {
       const l = o.loss as Float32Array;
       checkNotDetached(l, 'out.loss');
       if (l.length !== r.lossLength) throw rangeError(`${r.lossLength} elements`, `${name}.out.loss`, o.loss);
-      for (const v of [...grads, r.input, ...r.inputs.map(([, a]) => a)])
+      for (const v of [grad, ...Object.values(extra), r.input, ...r.inputs.map(([, a]) => a)])
         if (v && overlaps(l, v)) throw new RangeError(`${name}.out.loss overlaps an input or a gradient`);
       lossOut = l;
     } else {

@@ -211,6 +211,29 @@ describe('bad input per loss', () => {
       });
 });
 
+describe('output checks of a two-gradient loss (cosineEmbeddingLoss: out.grad and out.grad2)', () => {
+  const x = () => Float32Array.from({ length: 6 }, (_, i) => i + 1), y = Float32Array.from([1, -1]);
+  const cases: [string, () => [Float32Array, Float32Array, Record<string, unknown>], RegExp][] = [
+    ['out.grad2 over input1', () => { const a = x(); return [a, x(), { grad2: a }]; }, /cosineEmbeddingLoss: out\.grad2 overlaps input$/],
+    ['out.grad over input2', () => { const b = x(); return [x(), b, { grad: b }]; }, /cosineEmbeddingLoss: out\.grad overlaps the input of grad2$/],
+    ['out.grad2 over out.grad', () => { const g = new Float32Array(6); return [x(), x(), { grad: g, grad2: g.subarray(0) }]; }, /out\.grad overlaps out\.grad2$/],
+    ['an unknown out key', () => [x(), x(), { grads: new Float32Array(6) }], /Unknown key 'grads' in cosineEmbeddingLoss\.out; expected grad, loss, grad2/],
+  ];
+  for (const [name, args, message] of cases)
+    for (const backend of ['native', 'reference'] as const)
+      it(`${name} (${backend})`, () => {
+        const [a, b, out] = args();
+        expect(() => fl.cosineEmbeddingLoss(a, b, y, { shape: [2, 3], out, backend })).toThrow(message);
+      });
+  it('out.grad2 may be its own input (in place); the result equals the out-of-place one', () => {
+    const a = x(), b = x().map((v) => 7 - v);
+    const ref = fl.cosineEmbeddingLoss(a, b, y, { shape: [2, 3] });
+    const b2 = b.slice();
+    const r = fl.cosineEmbeddingLoss(a, b2, y, { shape: [2, 3], out: { grad2: b2 } });
+    expectSameBits(r.grad2, ref.grad2);
+  });
+});
+
 describe('tensor-like inputs ({ data, dims }, e.g. onnxruntime-node Tensors)', () => {
   it('multiMarginLoss and cosineEmbeddingLoss take dims from the tensors', () => {
     const { inputs, target } = problem('cosineEmbeddingLoss', 8, 5, 7);
