@@ -243,6 +243,29 @@ describe('combineGradients', () => {
     expect(other.grad.some((v, k) => v !== r.grad[k])).toBe(true);
   });
 
+  it('graddrop: the same bits as the reference on every ISA level and thread count, with NaN, ±Infinity, ±0 and seeds past 2^31', () => {
+    // 3 pool jobs (32768 elements each) and a tail of 7 after the last 16-element vector block
+    const n = 3 * 32768 + 16 * 5 + 7;
+    for (const T of [1, 2, 5]) {
+      const gs = grads(T, n, 17 + T);
+      const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -3.4e38];
+      for (let i = 0; i < 64; i++) gs[i % T][(i * 7919) % n] = specials[i % specials.length];
+      gs[0][n - 3] = NaN;  // in the scalar tail
+      for (const seed of [0, 7, 2 ** 32 - 1]) {
+        const ref = fl.combineGradients(gs, { method: 'graddrop', seed, backend: 'reference' }).grad;
+        for (const isa of fl.runtimeInfo().supportedIsas)
+          for (const threads of [1, 2, 3]) {
+            fl.setIsa(isa);
+            fl.setNumThreads(threads);
+            expectSameBits(fl.combineGradients(gs, { method: 'graddrop', seed }).grad, ref, `T=${T} seed=${seed} ${isa} ${threads} thread(s)`);
+          }
+        fl.setIsa(initialIsa);
+        fl.setNumThreads(initialThreads);
+        expect(Number.isNaN(ref[n - 3])).toBe(true);  // a NaN belongs to both parts, so it propagates
+      }
+    }
+  });
+
   it('gradvac: with zero targets the first step is PCGrad; the targets follow the observed similarities (EMA β)', () => {
     const state: fl.CombineState = {};
     const first = fl.combineGradients([g1, g2], { method: 'gradvac', state });

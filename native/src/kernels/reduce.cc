@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "checks.h"
-#include "grad_drop_math.h"
 #include "fuseloss/cpu.h"
 #include "fuseloss/thread_pool.h"
 #include "reduce_kernel.h"
@@ -60,42 +59,6 @@ namespace {
 
 Status check_grads(const float* const* g, int T, int64_t n, const float* out, bool writes = false) {
   return check_task_grads(g, T, n, out, writes);
-}
-
-using gd::key_of;
-using gd::uniform_at;
-
-// GradDrop over [b, e), 16 elements at a time: for each, the T gradients' values are summed in float64
-// lanes kept in registers (sum, Σ|g|, positive part, negative part; max/min rather than branches, and a
-// NaN passes through both parts, so it propagates), then one part is kept per element. Compiled for
-// AVX-512, AVX2 and baseline and picked at load by the CPU (target_clones): the same float64 operations
-// on every path, so the same bits.
-__attribute__((target_clones("avx512f", "avx2", "default")))
-void grad_drop_range(const float* const* g, int T, int64_t b, int64_t e, uint64_t seed, float* out) {
-  for (int64_t k = b; k < e; k += 16) {
-    const int lanes = e - k < 16 ? int(e - k) : 16;
-    double sum[16] = {}, abs_sum[16] = {}, pos[16] = {}, neg[16] = {};
-    for (int t = 0; t < T; ++t) {
-      const float* x = g[t] + k;
-      if (lanes == 16) {
-        for (int l = 0; l < 16; ++l) {
-          const double v = double(x[l]);
-          sum[l] += v, abs_sum[l] += std::fabs(v), pos[l] += std::max(v, 0.0), neg[l] += std::min(v, 0.0);
-        }
-      } else {
-        for (int l = 0; l < lanes; ++l) {
-          const double v = double(x[l]);
-          sum[l] += v, abs_sum[l] += std::fabs(v), pos[l] += std::max(v, 0.0), neg[l] += std::min(v, 0.0);
-        }
-      }
-    }
-    const uint32_t key = key_of(seed, uint64_t(k));  // k and k + 15 share their high 32 bits (k % 16 == 0)
-    for (int l = 0; l < lanes; ++l) {
-      // P = ½(1 + Σg/Σ|g|) > u  ⇔  Σg > Σ|g|·(2u − 1) (no division); all-zero elements output 0 either way.
-      const double u = uniform_at(key, uint64_t(k + l));
-      out[k + l] = float(sum[l] > abs_sum[l] * (2.0 * u - 1.0) ? pos[l] : neg[l]);
-    }
-  }
 }
 
 }  // namespace
@@ -154,11 +117,12 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
     int64_t n;
     uint64_t seed;
     float* out;
-  } ctx{g, T, n, seed, out};
+    red::Kernels k;
+  } ctx{g, T, n, seed, out, active()};
   parallel_for(jobs(n), [](void* p, size_t j) {
     const Ctx& c = *static_cast<Ctx*>(p);
     const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    grad_drop_range(c.g, c.T, b, e, c.seed, c.out);
+    c.k.grad_drop(c.g, c.T, b, e, c.seed, c.out);
   }, &ctx);
   return Status::ok();
 }

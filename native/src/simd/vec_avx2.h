@@ -110,6 +110,8 @@ inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
 // exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
 struct DP { __m256d v; };
 constexpr int kDPart = 4;
+// The native vector width in bytes, for kernels written with GCC vector types (GradDrop).
+constexpr int kVecBytes = 32;
 inline DP dp_zero() { return {_mm256_setzero_pd()}; }
 inline DP dp_load(const double* p) { return {_mm256_loadu_pd(p)}; }
 inline DP dp_load_f(const float* p) { return {_mm256_cvtps_pd(_mm_loadu_ps(p))}; }

@@ -94,6 +94,8 @@ inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) {
 // exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
 struct DP { __m512d v; };
 constexpr int kDPart = 8;
+// The native vector width in bytes, for kernels written with GCC vector types (GradDrop).
+constexpr int kVecBytes = 64;
 inline DP dp_zero() { return {_mm512_setzero_pd()}; }
 inline DP dp_load(const double* p) { return {_mm512_loadu_pd(p)}; }
 inline DP dp_load_f(const float* p) { return {_mm512_cvtps_pd(_mm256_loadu_ps(p))}; }

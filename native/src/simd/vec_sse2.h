@@ -114,6 +114,8 @@ inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) { acc = acc + 
 // exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
 struct DP { __m128d v; };
 constexpr int kDPart = 2;
+// The native vector width in bytes, for kernels written with GCC vector types (GradDrop).
+constexpr int kVecBytes = 16;
 inline DP dp_zero() { return {_mm_setzero_pd()}; }
 inline DP dp_load(const double* p) { return {_mm_loadu_pd(p)}; }
 inline DP dp_load_f(const float* p) { return {_mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))))}; }
