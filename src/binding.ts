@@ -69,6 +69,7 @@ export interface NativeBinding {
   gradDrop(grads: F32[], seed: number, out: F32): number;
   gradDropAsync(grads: F32[], seed: number, out: F32): Promise<number>;
   totalNorm(arrays: F32[], p: number): number;
+  emaUpdate(buffers: F32[], grads: F32[], keep: number, norms: Float64Array): number;
   scaleArrays(arrays: F32[], factor: number): number;
   clipValues(arrays: F32[], value: number): number;
   accumulateF64(acc: Float64Array, g: F32): number;

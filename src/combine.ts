@@ -64,7 +64,7 @@ export interface CombineState {
   rng?: number[];
   /** dbmtl: EMA of each task's gradient. */
   buffers?: Float32Array[];
-  /** dbmtl: work buffers of the EMA update (reused). */
+  /** dbmtl on backend 'cuda': work buffers of the EMA update (reused; the CPU backends update in place). */
   scratch?: Float32Array[];
 }
 
@@ -700,24 +700,36 @@ function dbmtl(p: Plan): CombineResult {
   const fresh = (a: Float32Array[] | undefined) => where(a) || a!.length !== T || a!.some((b) => b.length !== n);
   const make = () => p.g.map(() => (cuda ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n)));
   if (fresh(st.buffers)) (st.buffers = make()), (st.step = 0);
-  if (fresh(st.scratch)) st.scratch = make();
   st.step = (st.step ?? 0) + 1;
   const c = p.beta / st.step ** p.betaSigma;
-  const ref = p.backend === 'reference';
-  const mix = Float64Array.from([1 - c, c]);
-  for (let t = 0; t < T; t++) {
-    const out = st.scratch![t];
-    if (ref) combineReference([p.g[t], st.buffers![t]], mix, out);
-    else if (cuda) cudaNative().combineGradients(toNativeArgs([p.g[t], st.buffers![t]]), mix, toNativeArgs([out])[0]);
-    else native().combineGradients([p.g[t], st.buffers![t]], mix, out);
-    [st.buffers![t], st.scratch![t]] = [out, st.buffers![t]];
+  const buffers = st.buffers!;
+  let norms: ArrayLike<number>;
+  if (p.backend === 'native') {
+    // one native pass: each buffer updated in place and its norm taken while its blocks are in cache
+    const out = new Float64Array(T);
+    native().emaUpdate(buffers, p.g, c, out);
+    norms = out;
+  } else {
+    const mix = Float64Array.from([1 - c, c]);
+    if (cuda) {
+      // the GPU's combine pass writes to a distinct array: the update goes through scratch buffers
+      if (fresh(st.scratch)) st.scratch = make();
+      for (let t = 0; t < T; t++) {
+        const out = st.scratch![t];
+        cudaNative().combineGradients(toNativeArgs([p.g[t], buffers[t]]), mix, toNativeArgs([out])[0]);
+        [buffers[t], st.scratch![t]] = [out, buffers[t]];
+      }
+      norms = buffers.map((b) => cudaNative().totalNorm(toNativeArgs([b]), 2));
+    } else {
+      for (let t = 0; t < T; t++) combineReference([p.g[t], buffers[t]], mix, buffers[t]);  // element by element: in place
+      norms = buffers.map((b) => totalNormReference([b], 2));
+    }
   }
-  const norms = st.buffers!.map((b) => (ref ? totalNormReference([b], 2) : cuda ? cudaNative().totalNorm(toNativeArgs([b]), 2) : native().totalNorm([b], 2)));
-  const top = Math.max(...norms);
+  const top = Math.max(...Array.from(norms));
   const coef = Float64Array.from(norms, (u) => top / (u + 1e-8));
-  if (ref) combineReference(st.buffers!, coef, p.out);
-  else if (cuda) cudaNative().combineGradients(toNativeArgs(st.buffers!), coef, toNativeArgs([p.out])[0]);
-  else native().combineGradients(st.buffers!, coef, p.out);
+  if (p.backend === 'reference') combineReference(buffers, coef, p.out);
+  else if (cuda) cudaNative().combineGradients(toNativeArgs(buffers), coef, toNativeArgs([p.out])[0]);
+  else native().combineGradients(buffers, coef, p.out);
   return { grad: p.out, coefficients: coef, gram: null };
 }
 

@@ -384,6 +384,32 @@ describe('combineGradients', () => {
     expect(() => fl.combineGradients([g1, g2], { method: 'dbmtl' })).toThrow(/state/);
   });
 
+  it('dbmtl: the native in-place EMA pass gives the reference buffers bit for bit and the norms of totalNorm, over several steps', () => {
+    const n = 2 * 32768 + 1001;  // more than one pool chunk, and a tail
+    const native_ = {} as fl.CombineState, reference = {} as fl.CombineState;
+    for (const [step, threads] of [[1, 1], [2, 2], [3, 3], [4, 1]]) {
+      fl.setNumThreads(threads);
+      const gs = grads(3, n, 50 + step);
+      const r = fl.combineGradients(gs, { method: 'dbmtl', state: native_ });
+      const rr = fl.combineGradients(gs, { method: 'dbmtl', state: reference, backend: 'reference' });
+      expect(native_.step).toBe(step);
+      // the update is the combine pass's float64 arithmetic, in both
+      for (let t = 0; t < 3; t++) expectSameBits(native_.buffers![t], reference.buffers![t], `step ${step} buffer ${t}`);
+      // coefficients from norms taken in the pass: those of a separate native totalNorm
+      const top = Math.max(...native_.buffers!.map((b) => fl.clipGradNorm(b, Infinity)));
+      expect(Array.from(r.coefficients!)).toEqual(native_.buffers!.map((b) => top / (fl.clipGradNorm(b, Infinity) + 1e-8)));
+      expectClose(r.coefficients!, rr.coefficients!, 1e-12, 0, 'coefficients');
+      expectClose(r.grad, rr.grad, 1e-6, 1e-7, 'grad');
+    }
+    fl.setNumThreads(initialThreads);
+    expect(native_.scratch).toBeUndefined();  // no second set of buffers on the CPU
+    // a buffer that overlaps a gradient is refused before anything is written
+    const g = grads(2, 64, 9);
+    const before = Float32Array.from(g[0]);
+    expect(() => native().emaUpdate([g[0], new Float32Array(64)], g, 0.5, new Float64Array(2))).toThrow(RangeError);
+    expectSameBits(g[0], before);
+  });
+
   it('writes into out; NaN policy: Gram-based methods refuse non-finite gradients, sum propagates', () => {
     const gs = grads(2, 9, 1);
     const out = new Float32Array(9);

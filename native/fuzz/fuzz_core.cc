@@ -197,6 +197,11 @@ void fuzz_reduce(Reader& r) {
   std::vector<int64_t> lens(static_cast<size_t>(T), n);
   double norm = 0.0;
   (void)total_norm(p.data(), lens.data(), T, double(r.upto(3)) + 0.5, &norm);
+  std::vector<std::vector<float>> bufs(static_cast<size_t>(T), std::vector<float>(size_t(n)));
+  std::vector<float*> bp(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t) bp[size_t(t)] = bufs[size_t(t)].data();
+  std::vector<double> norms(size_t(T) + 1);
+  (void)ema_update(bp.data(), p.data(), T, n, double(r.upto(4)) / 4.0, norms.data());
   (void)first_non_finite(T ? p[0] : nullptr, T ? n : 0);
 }
 

@@ -29,6 +29,13 @@ Status combine_gradients(const float* const* grads, int T, int64_t n, const doub
 // P > u, else of the negative ones (a NaN belongs to both, so it propagates).
 Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, float* out);
 
+// DB-MTL's gradient EMA, in place: buffers[t][k] = float((1 − keep)·grads[t][k] + keep·buffers[t][k]) (the
+// combine pass's float64 arithmetic with coefficients {1 − keep, keep}), and norms[t] = ‖buffers[t]‖₂ of
+// the updated values (total_norm's blocks and order, so its bits), in one pass over each pair: the norm's
+// read of a pool chunk comes from cache, right after its update. Buffers and gradients (T each, n
+// elements) must not overlap one another.
+Status ema_update(float* const* buffers, const float* const* grads, int T, int64_t n, double keep, double* norms);
+
 // The p-norm (p > 0, or +inf) of all elements of all arrays together.
 Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out);
 // The p-norm from partial sums of |x|^p (or partial maxima for p = ∞), combined in order; shared with CUDA.

@@ -127,6 +127,38 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
   return Status::ok();
 }
 
+Status ema_update(float* const* buffers, const float* const* grads, int T, int64_t n, double keep, double* norms) {
+  if (T < 1 || T > kMaxTasks) return Status::range_error("buffers: expected between 1 and " + std::to_string(kMaxTasks) + " buffers, got " + std::to_string(T));
+  if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("buffers: element count out of range");
+  std::vector<const void*> all(size_t(2) * size_t(T));
+  std::vector<int64_t> lengths(all.size(), n);
+  for (int t = 0; t < T; ++t) all[size_t(t)] = buffers[t], all[size_t(T + t)] = grads[t];
+  Status st = check_array_list(all.data(), lengths.data(), 2 * T, true);
+  if (!st.is_ok()) return st;
+  const size_t J = jobs(n);
+  std::vector<double> partial(size_t(T) * J, 0.0);
+  struct Ctx {
+    float* const* buffers;
+    const float* const* grads;
+    int64_t n;
+    size_t J;
+    double coef[2];
+    double* partial;
+    red::Kernels k;
+  } ctx{buffers, grads, n, J, {1.0 - keep, keep}, partial.data(), active()};
+  parallel_for(size_t(T) * J, [](void* p, size_t i) {
+    const Ctx& c = *static_cast<Ctx*>(p);
+    const size_t t = i / c.J, j = i % c.J;
+    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+    float* buf = c.buffers[t];
+    const float* pair[2] = {c.grads[t], buf};  // each element's inputs are read before it is written
+    c.k.combine(pair, 2, c.coef, b, e, buf);
+    c.partial[i] = c.k.sumsq(buf, b, e);
+  }, &ctx);
+  for (int t = 0; t < T; ++t) norms[t] = norm_from_partials(partial.data() + size_t(t) * J, J, 2.0);
+  return Status::ok();
+}
+
 namespace {
 
 struct Flat {

@@ -6,6 +6,7 @@
 //   totalNorm(arrays: Float32Array[], p) -> number          scaleArrays(arrays, factor)
 //   clipValues(arrays, value)                                accumulateF64(acc: Float64Array, g)
 //   readF64(acc: Float64Array, divisor, out)
+//   emaUpdate(buffers: Float32Array[], grads: Float32Array[], keep, norms: Float64Array(T))   (CPU only)
 #include <napi.h>
 
 #include <functional>
@@ -207,6 +208,27 @@ Status parse_read(const Napi::CallbackInfo& info, Work* work) {
   return Status::ok();
 }
 
+Status parse_ema(const Napi::CallbackInfo& info, Work* work) {
+  auto buffers = std::make_shared<std::vector<float*>>();
+  auto grads = std::make_shared<std::vector<float*>>();
+  std::vector<int64_t> lens;
+  int64_t n = 0, norms_len = 0;
+  double keep = 0.0, *norms = nullptr;
+  Status st = float_arrays(info[0], "buffers", buffers.get(), &lens);
+  if (!st.is_ok()) return st;
+  if (!(st = task_grads(info[1], grads.get(), &n)).is_ok()) return st;
+  const int T = int(grads->size());
+  if (int(buffers->size()) != T) return Status::range_error("buffers: expected one per gradient (" + std::to_string(T) + ")");
+  for (int t = 0; t < T; ++t)
+    if (lens[size_t(t)] != n) return Status::range_error("buffers[" + std::to_string(t) + "]: expected " + std::to_string(n) + " elements (the gradients' length)");
+  if (!(st = number(info[2], "keep", &keep)).is_ok()) return st;
+  if (!(keep >= 0.0 && keep <= 1.0)) return Status::range_error("keep: expected a number in [0, 1]");
+  if (!(st = typed<double>(info[3], napi_float64_array, "Float64Array", "norms", &norms, &norms_len)).is_ok()) return st;
+  if (norms_len != T) return Status::range_error("norms: expected one per gradient (" + std::to_string(T) + ")");
+  *work = [buffers, grads, T, n, keep, norms](double*) { return ema_update(buffers->data(), grads->data(), T, n, keep, norms); };
+  return Status::ok();
+}
+
 template <Parser P>
 void reg(Napi::Env env, Napi::Object exports, const char* name, void* data = nullptr) {
   exports.Set(name, Napi::Function::New(env, sync<P>, name, data));
@@ -231,6 +253,7 @@ void register_gradient_passes(Napi::Env env, Napi::Object exports, const Gradien
 void register_reduce(Napi::Env env, Napi::Object exports) {
   static const GradientFns cpu{gram_matrix, combine_gradients, grad_drop, total_norm, scale_arrays, clip_values, accumulate_f64, read_f64};
   register_gradient_passes(env, exports, &cpu);
+  reg<parse_ema>(env, exports, "emaUpdate");
 }
 
 }  // namespace napi
