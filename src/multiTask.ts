@@ -276,6 +276,9 @@ function ruleWeights(sw: StepWeights, L: Float64Array, empty: Uint8Array, idx: r
 export class MultiTaskLoss {
   /** Task names in configuration order. */
   readonly taskNames: readonly string[];
+  private readonly nameSet: ReadonlySet<string>;
+  /** compute's native results (losses, weights, empty flags; 3 per task), reused: finish copies them out. */
+  private readonly syncOut: Float64Array;
   /** The weighting strategy. */
   readonly strategy: StrategyName;
   private readonly setups: Setup[];
@@ -293,6 +296,8 @@ export class MultiTaskLoss {
     if (typeof tasks !== 'object' || tasks === null || Object.keys(tasks).length === 0)
       throw typeError('an object with at least one task', 'tasks', tasks);
     this.taskNames = Object.keys(tasks);
+    this.nameSet = new Set(this.taskNames);
+    this.syncOut = new Float64Array(3 * this.taskNames.length);
     this.setups = this.taskNames.map((n) => setupTask(n, tasks[n]));
     const forms = this.taskNames.map((n) => uncertaintyForm(n, tasks[n]));
     this.weighting = makeStrategy(config.weighting, this.taskNames, forms);
@@ -358,7 +363,7 @@ export class MultiTaskLoss {
   compute(batch: Readonly<Record<string, TaskBatch | undefined | null>>, options?: ComputeOptions): MultiTaskResult {
     const p = this.prepare(batch, options);
     if (this.backend === 'reference') return this.finish(p, ...this.runReference(p));
-    const out = new Float64Array(3 * p.planned.length);
+    const out = this.syncOut.subarray(0, 3 * p.planned.length);
     try {
       if (this.backend === 'cuda') cudaNative().multiTask(...toNativeArgs(this.nativeCall(p, out)));
       else native().multiTask(...this.nativeCall(p, out));
@@ -385,8 +390,9 @@ export class MultiTaskLoss {
 
   private prepare(batch: Readonly<Record<string, TaskBatch | undefined | null>>, options: ComputeOptions | undefined): Prepared {
     if (typeof batch !== 'object' || batch === null) throw typeError('an object keyed by task', 'batch', batch);
-    for (const k of Object.keys(batch))
-      if (!this.taskNames.includes(k)) throw new TypeError(`Unknown task '${k}' in the batch; expected ${this.taskNames.join(', ')}`);
+    // (for-in and a Set: no key array per step; this runs every step)
+    for (const k in batch)
+      if (Object.hasOwn(batch, k) && !this.nameSet.has(k)) throw new TypeError(`Unknown task '${k}' in the batch; expected ${this.taskNames.join(', ')}`);
     let g = 1;
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) throw typeError('{ gradScale? }', 'compute options', options);
@@ -403,8 +409,8 @@ export class MultiTaskLoss {
       if (item === undefined || item === null) return;
       try {
         if (typeof item !== 'object') throw typeError('{ input, target, … }', 'batch entry', item);
-        for (const k of Object.keys(item))
-          if (!BATCH_KEYS.has(k)) throw new TypeError(`Unknown key '${k}' in the batch entry; expected ${[...BATCH_KEYS].join(', ')}`);
+        for (const k in item)
+          if (Object.hasOwn(item, k) && !BATCH_KEYS.has(k)) throw new TypeError(`Unknown key '${k}' in the batch entry; expected ${[...BATCH_KEYS].join(', ')}`);
         const own = s.options.gradScale === undefined ? 1 : (s.options.gradScale as number);
         planned.push(planTask(s, i, item, own * g * (weights.rule === 0 ? weights.w[i] : 1)));
       } catch (e) {
