@@ -32,8 +32,8 @@ Status grad_drop(const float* const* grads, int T, int64_t n, uint64_t seed, flo
 // DB-MTL's gradient EMA, in place: buffers[t][k] = float((1 − keep)·grads[t][k] + keep·buffers[t][k]) (the
 // combine pass's float64 arithmetic with coefficients {1 − keep, keep}), and norms[t] = ‖buffers[t]‖₂ of
 // the updated values (total_norm's blocks and order, so its bits), in one pass over each pair: the norm's
-// read of a pool chunk comes from cache, right after its update. Buffers and gradients (T each, n
-// elements) must not overlap one another.
+// read of a pool chunk comes from cache, right after its update. T buffers and T gradients of n elements;
+// a buffer must not overlap another buffer or any gradient (gradients may share memory).
 Status ema_update(float* const* buffers, const float* const* grads, int T, int64_t n, double keep, double* norms);
 
 // The p-norm (p > 0, or +inf) of all elements of all arrays together.

@@ -128,13 +128,19 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
 }
 
 Status ema_update(float* const* buffers, const float* const* grads, int T, int64_t n, double keep, double* norms) {
-  if (T < 1 || T > kMaxTasks) return Status::range_error("buffers: expected between 1 and " + std::to_string(kMaxTasks) + " buffers, got " + std::to_string(T));
-  if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("buffers: element count out of range");
-  std::vector<const void*> all(size_t(2) * size_t(T));
-  std::vector<int64_t> lengths(all.size(), n);
-  for (int t = 0; t < T; ++t) all[size_t(t)] = buffers[t], all[size_t(T + t)] = grads[t];
-  Status st = check_array_list(all.data(), lengths.data(), 2 * T, true);
+  // The buffers are written: none may overlap another buffer or any gradient (gradients may share memory).
+  Status st = check_task_grads(grads, T, n, nullptr, false);
   if (!st.is_ok()) return st;
+  const uint64_t bytes = uint64_t(n) * 4;
+  for (int t = 0; t < T; ++t) {
+    if (!buffers[t] && n > 0) return Status::type_error("buffers[" + std::to_string(t) + "]: expected a Float32Array");
+    for (int u = 0; u < T; ++u) {
+      if (overlaps(buffers[t], bytes, grads[u], bytes))
+        return Status::range_error("buffers[" + std::to_string(t) + "]: overlaps grads[" + std::to_string(u) + "]");
+      if (u != t && overlaps(buffers[t], bytes, buffers[u], bytes))
+        return Status::range_error("buffers[" + std::to_string(t) + "]: overlaps buffers[" + std::to_string(u) + "]");
+    }
+  }
   const size_t J = jobs(n);
   std::vector<double> partial(size_t(T) * J, 0.0);
   struct Ctx {
