@@ -700,8 +700,8 @@ function dbmtl(p: Plan): CombineResult {
   const fresh = (a: Float32Array[] | undefined) => where(a) || a!.length !== T || a!.some((b) => b.length !== n);
   const make = () => p.g.map(() => (cuda ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n)));
   if (fresh(st.buffers)) (st.buffers = make()), (st.step = 0);
-  st.step = (st.step ?? 0) + 1;
-  const c = p.beta / st.step ** p.betaSigma;
+  const step = (st.step ?? 0) + 1;  // counted once the buffers are updated (a refused call leaves it)
+  const c = p.beta / step ** p.betaSigma;
   const buffers = st.buffers!;
   let norms: ArrayLike<number>;
   if (p.backend === 'native') {
@@ -725,6 +725,7 @@ function dbmtl(p: Plan): CombineResult {
       norms = buffers.map((b) => totalNormReference([b], 2));
     }
   }
+  st.step = step;
   const top = Math.max(...Array.from(norms));
   const coef = Float64Array.from(norms, (u) => top / (u + 1e-8));
   if (p.backend === 'reference') combineReference(buffers, coef, p.out);

@@ -410,6 +410,11 @@ describe('combineGradients', () => {
     const shared = new Float32Array(64);
     expect(() => native().emaUpdate([shared, shared], g, 0.5, new Float64Array(2))).toThrow(/buffers\[0\]: overlaps buffers\[1\]/);
     expectSameBits(g[0], before);
+    // through combineGradients: a state whose buffer is a gradient is refused, its step count unchanged
+    const aliased: fl.CombineState = { buffers: [g[0], new Float32Array(64)], step: 3 };
+    expect(() => fl.combineGradients(g, { method: 'dbmtl', state: aliased })).toThrow(/overlaps/);
+    expect(aliased.step).toBe(3);
+    expectSameBits(g[0], before);
     // the same gradient twice is fine (only the buffers are written)
     const twice = fl.combineGradients([g[1], g[1]], { method: 'dbmtl', state: {} });
     const apart = fl.combineGradients([g[1], Float32Array.from(g[1])], { method: 'dbmtl', state: {} });
