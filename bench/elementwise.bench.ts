@@ -1,6 +1,6 @@
 // The elementwise losses at a large shape ([4096, 1024], 4 Mi elements) and a small one ([64, 64]).
 // Bytes per element counted: 8 read (input, target) + 4 written (gradient).
-import type { ElementwiseName } from '../src/ops';
+import type { ElementwiseName } from '../src/losses/ops';
 import { fl } from './pkg';
 
 const { ELEMENTWISE_LOSSES } = fl;

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { fmtNumber } from '../src/format';
+import { fmtNumber } from '../src/core/format';
 import { fl } from './pkg';
 
 const { cuda, getNumThreads, internal, runtimeInfo, setNumThreads } = fl;

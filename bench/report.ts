@@ -2,10 +2,10 @@
 // the results (no charting dependency): fuseloss's speed-up over each peer per workload (bars, log
 // scale), and the scaling sweeps (lines).
 import { basename } from 'node:path';
-import { esc, logTicks, PALETTE, type Sweep, svg } from '../src/chart';
+import { esc, logTicks, PALETTE, type Sweep, svg } from '../src/train/chart';
 import { fmt, mdTable, type Table } from './harness';
 
-export { lineCharts } from '../src/chart';
+export { lineCharts } from '../src/train/chart';
 
 export interface Bar {
   peer: string;

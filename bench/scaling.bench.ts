@@ -3,7 +3,7 @@
 // the number of tasks (each a [4096, 100] cross-entropy, BCE-with-logits or Huber head, cycling); and a
 // few workloads against the thread count 1…cores (speed-up over one thread).
 import type * as Fuseloss from '../src/index';
-import type { Sweep } from '../src/chart';
+import type { Sweep } from '../src/train/chart';
 import { type Args, lcg, progress, scaled, time } from './harness';
 
 export type { Sweep };

@@ -9,7 +9,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onnx } from 'onnx-proto';
-import { mulberry32 as rng } from '../src/random';
+import { mulberry32 as rng } from '../src/core/random';
 
 const root = join(__dirname, '..');
 

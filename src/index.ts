@@ -1,52 +1,52 @@
 // fuseloss: fused loss kernels (loss + gradient in one pass) over a C++ Node-API addon, with a
 // pure-TypeScript reference of every kernel.
-import { native } from './binding';
+import { native } from './backends/binding';
 
-export { crossEntropy, crossEntropyAsync } from './crossEntropy';
-export type { CrossEntropyOptions, LossResult, DeviceLossResult, DeviceTarget } from './crossEntropy';
-export { nllLoss, nllLossAsync } from './nllLoss';
-export type { NllLossOptions } from './nllLoss';
+export { crossEntropy, crossEntropyAsync } from './losses/crossEntropy';
+export type { CrossEntropyOptions, LossResult, DeviceLossResult, DeviceTarget } from './losses/crossEntropy';
+export { nllLoss, nllLossAsync } from './losses/nllLoss';
+export type { NllLossOptions } from './losses/nllLoss';
 export {
   multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
   cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync, cosineDistance, cosineDistanceAsync,
-} from './rowwise';
-export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, RowInput, RowResult, CosineEmbeddingResult, DeviceCosineEmbeddingResult } from './rowwise';
+} from './losses/rowwise';
+export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, RowInput, RowResult, CosineEmbeddingResult, DeviceCosineEmbeddingResult } from './losses/rowwise';
 export {
   mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
   binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
   hingeEmbeddingLoss, hingeEmbeddingLossAsync, klDiv, klDivAsync, poissonNllLoss, poissonNllLossAsync,
   sigmoidFocalLoss, sigmoidFocalLossAsync, hingeLoss, hingeLossAsync, logLoss, logLossAsync,
-} from './elementwise';
+} from './losses/elementwise';
 export type {
   ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
   BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
   HingeLossOptions, LogLossOptions, ElementwiseResult, ElementwiseTarget, ElementwiseLossFn, ElementwiseLossAsyncFn,
-} from './elementwise';
-export { MultiTaskLoss, STRATEGIES } from './multiTask';
-export type { LossOptionsBase, LossOutputs } from './lossOptions';
-export { OnnxBackbone, ortGradients } from './backbone';
-export { MultiTaskTrainer } from './trainer';
-export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation, ForwardResult, TrainerGradients } from './trainer';
-export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors } from './backbone';
-export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './optim';
-export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig, OptimizerBackend, OptimParam } from './optim';
-export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './linear';
+} from './losses/elementwise';
+export { MultiTaskLoss, STRATEGIES } from './multitask/multiTaskLoss';
+export type { LossOptionsBase, LossOutputs } from './losses/options';
+export { OnnxBackbone, ortGradients } from './train/backbone';
+export { MultiTaskTrainer } from './train/trainer';
+export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation, ForwardResult, TrainerGradients } from './train/trainer';
+export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors } from './train/backbone';
+export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './train/optim';
+export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig, OptimizerBackend, OptimParam } from './train/optim';
+export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './reduce/linear';
 export {
   gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
-} from './combine';
-export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads, GradAccumulatorOptions, AccumulatedGrad } from './combine';
-export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './linear';
+} from './reduce/combine';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads, GradAccumulatorOptions, AccumulatedGrad } from './reduce/combine';
+export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './reduce/linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
   UncertaintyForm,
-} from './multiTask';
-export type { TensorLike, FloatInput, TargetInput } from './tensor';
-export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType, ElementwiseSpec, ElementwiseName } from './ops';
-export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './ops';
-export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './binding';
-export type { CudaDevice } from './binding';
-export { DeviceBuffer } from './device';
-export type { DeviceDType, HostArrayOf } from './device';
+} from './multitask/multiTaskLoss';
+export type { TensorLike, FloatInput, TargetInput } from './core/tensor';
+export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType, ElementwiseSpec, ElementwiseName } from './losses/ops';
+export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './losses/ops';
+export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './backends/binding';
+export type { CudaDevice } from './backends/binding';
+export { DeviceBuffer } from './backends/device';
+export type { DeviceDType, HostArrayOf } from './backends/device';
 
 /** Threads the native kernels use (the calling thread included). Default: the number of cores. */
 export function setNumThreads(n: number): void {

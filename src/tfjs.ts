@@ -11,9 +11,9 @@
 //   model.compile({ optimizer: 'adam', loss: (y, p) => fused.softmaxCrossEntropy(y, p) });
 //
 // @tensorflow/tfjs-core is an optional peer dependency: this module never imports it; you pass your `tf`.
-import { crossEntropy } from './crossEntropy';
-import { cosineDistance } from './rowwise';
-import { binaryCrossEntropyWithLogits, hingeLoss, huberLoss, l1Loss, logLoss, mseLoss } from './elementwise';
+import { crossEntropy } from './losses/crossEntropy';
+import { cosineDistance } from './losses/rowwise';
+import { binaryCrossEntropyWithLogits, hingeLoss, huberLoss, l1Loss, logLoss, mseLoss } from './losses/elementwise';
 
 /** tf.Reduction's values. */
 export enum Reduction {

@@ -4,8 +4,8 @@
 // RangeError that names the argument, synchronously and from the async form, with every output untouched.
 import { describe, expect, it } from 'vitest';
 import * as fl from '../src/index';
-import { LOSSES } from '../src/ops';
-import { call, setup } from './lossProblems';
+import { LOSSES } from '../src/losses/ops';
+import { call, setup } from './losses/lossProblems';
 
 const SENT = 123.5;
 const sentinel = (n: number) => new Float32Array(n).fill(SENT);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { crossEntropySpec, LOSSES, lossTable, mseLossSpec, optionsTable } from '../src/ops';
+import { crossEntropySpec, LOSSES, lossTable, mseLossSpec, optionsTable } from '../src/losses/ops';
 
 describe('README', () => {
   const readme = readFileSync(join(__dirname, '..', 'README.md'), 'utf8');
