@@ -5,6 +5,8 @@ import { native } from './backends/binding';
 export { crossEntropy, crossEntropyAsync } from './losses/crossEntropy';
 export type { CrossEntropyOptions, LossResult, DeviceLossResult, DeviceTarget } from './losses/crossEntropy';
 export { nllLoss, nllLossAsync } from './losses/nllLoss';
+export { linearCrossEntropy, linearCrossEntropyAsync, linearCrossEntropyChunkSize } from './losses/linearCrossEntropy';
+export type { LinearCrossEntropyOptions, LinearCrossEntropyResult, LinearCrossEntropyCompute, LinearCrossEntropyOut } from './losses/linearCrossEntropy';
 export type { NllLossOptions } from './losses/nllLoss';
 export {
   multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
@@ -42,7 +44,7 @@ export type {
 } from './multitask/multiTaskLoss';
 export type { TensorLike, FloatInput, TargetInput } from './core/tensor';
 export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType, ElementwiseSpec, ElementwiseName } from './losses/ops';
-export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, optionsTable, lossTable } from './losses/ops';
+export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, linearCrossEntropySpec, optionsTable, lossTable } from './losses/ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './backends/binding';
 export type { CudaDevice } from './backends/binding';
 export { DeviceBuffer } from './backends/device';

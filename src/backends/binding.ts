@@ -7,6 +7,13 @@ import * as path from 'node:path';
 
 export type NativeReduction = 0 | 1 | 2;
 type F32 = Float32Array;
+/** linearCrossEntropy's positional arguments (native/src/napi/linear_cross_entropy.cc). */
+export type LinearCrossEntropyNativeArgs = readonly [
+  input: F32, linearWeight: F32, linearBias: F32 | null, target: Int32Array | F32, weight: F32 | null, sampleWeight: F32 | null,
+  gradOutput: F32 | null, gradInput: F32 | null, gradLinearWeight: F32 | null, gradLinearBias: F32 | null, loss: F32 | null, lse: F32 | null,
+  stats: Float64Array, n: number, h: number, c: number, ignoreIndex: number, labelSmoothing: number, reduction: NativeReduction,
+  gradScale: number, lseSquareScale: number, softcap: number, chunkSize: number, accumulate: boolean, wantAccuracy: boolean,
+];
 
 /** (input, input2, targetIndex, target, weight, sampleWeight, gradOutput, grad, grad2, lossOut, n, c, reduction, gradScale, p, margin, eps) */
 export type RowLossArgs = [
@@ -53,6 +60,8 @@ export interface NativeBinding {
   /** (rule, coef, offset, eps, normalize, out: Float64Array(3·T), T, then per task: family, k, its k positional args) */
   multiTask(...args: unknown[]): void;
   multiTaskAsync(...args: unknown[]): Promise<void>;
+  linearCrossEntropy(...args: LinearCrossEntropyNativeArgs): number;
+  linearCrossEntropyAsync(...args: LinearCrossEntropyNativeArgs): Promise<number>;
   linearForward(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): number;
   linearForwardAsync(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): Promise<number>;
   linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;

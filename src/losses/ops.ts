@@ -75,6 +75,35 @@ export const crossEntropySpec: LossSpec = {
   ],
 };
 
+/** linearCrossEntropy in the op table: a linear head and its cross-entropy in one pass (not in LOSSES: its input is features, not logits). */
+export const linearCrossEntropySpec: LossSpec = {
+  name: 'linearCrossEntropy',
+  torch: 'torch.nn.functional.linear_cross_entropy',
+  targets: 'Int32Array of class ids `[N]` (BigInt64Array converted), or Float32Array of class probabilities `[N, C]` (input: features `[N, H]`, linearWeight `[C, H]`)',
+  options: [
+    { name: 'shape', type: 'shape', doc: 'Dims of `input` when it is a plain Float32Array: `[N, H]`. Taken from `dims` for tensor-like inputs.' },
+    { name: 'linearBias', type: 'float32', doc: 'The head\'s bias, length C (PyTorch\'s `bias`). Default none.' },
+    { name: 'weight', type: 'float32', doc: 'Per-class weight, length C, as in `crossEntropy`.' },
+    { name: 'ignoreIndex', type: 'integer', default: -100, range: [-2147483648, 2147483647], doc: 'Rows whose class id equals it contribute no loss (cross-entropy or z-loss) and no gradient, and are left out of the mean.' },
+    { name: 'labelSmoothing', type: 'number', default: 0, range: [0, 1], doc: 'As in `crossEntropy`: (1-ε)·target + ε/C (weights included).' },
+    sampleWeight,
+    { name: 'reduction', type: 'enum', values: REDUCTIONS, default: 'mean', doc: "`'mean'`, `'sum'` or `'none'` (per-row losses `[N]`)." },
+    { name: 'gradOutput', type: 'float32', doc: "`'none'` only: upstream gradient per row `[N]`; default ones." },
+    { name: 'gradScale', type: 'number', default: 1, doc: 'Multiplies every gradient (e.g. 1/accumulation steps), in the same pass.' },
+    { name: 'lseSquareScale', type: 'number', default: 0, range: [0, Infinity], doc: 'z-loss (PaLM): each counted row adds s·lse² to its loss; not class-weighted; `\'mean\'` divides the z-loss sum by the number of counted rows (Liger-Kernel\'s rule).' },
+    { name: 'softcap', type: 'number', range: [Number.MIN_VALUE, Infinity], doc: 'Logits become cap·tanh(logits / cap) before the loss (Gemma 2); the gradient includes the tanh. Default none.' },
+    { name: 'returnZLoss', type: 'boolean', default: false, doc: 'Also return `zLoss`, the z-loss part of `loss` (reduced like it; for `\'none\'` its sum).' },
+    { name: 'returnLse', type: 'boolean', default: false, doc: 'Also return `lse`, the log-sum-exp of each row\'s (capped) logits, `[N]`.' },
+    { name: 'returnAccuracy', type: 'boolean', default: false, doc: 'Also return `accuracy`, the share of counted rows whose argmax is the target (class ids only).' },
+    { name: 'compute', type: 'outputs', doc: '`{ gradInput?, gradLinearWeight?, gradLinearBias? }`: false skips that gradient (it comes back as a zero-length array). Default: all (gradLinearBias only with linearBias).' },
+    { name: 'out', type: 'outputs', doc: '`{ gradInput?, gradLinearWeight?, gradLinearBias?, loss?, lse? }`: preallocated Float32Arrays to write into.' },
+    { name: 'accumulate', type: 'boolean', default: false, doc: 'Add the gradients into `out` (gradient accumulation over micro-batches); needs `out` for each computed gradient.' },
+    { name: 'chunkSize', type: 'integer', range: [1, 2 ** 40], doc: 'Rows per chunk: the logits buffer is chunkSize × C floats. Default: about 24 MiB of logits (at least 16 rows). Results do not depend on the thread count for any chunk size.' },
+    { name: 'backend', type: 'backend', values: ['native', 'reference'], default: 'native', doc: "`'native'` (CPU addon) or `'reference'` (pure TypeScript, float64)." },
+    { name: 'nanPolicy', type: 'enum', values: ['propagate', 'raise'], default: 'propagate', doc: "`'propagate'`, or `'raise'`: a RangeError naming the first NaN or ±Infinity of input, linearWeight or linearBias, before anything is written." },
+  ],
+};
+
 // ---- elementwise losses: input and target of the same shape, one loss per element
 
 /** An elementwise loss's name. */

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fuseloss::napi::register_rowwise(env, exports);
   fuseloss::napi::register_multi_task(env, exports, fuseloss::multi_task_loss);
   fuseloss::napi::register_linear(env, exports);
+  fuseloss::napi::register_linear_cross_entropy(env, exports);
   fuseloss::napi::register_reduce(env, exports);
   fuseloss::napi::register_optim(env, exports);
   return exports;

@@ -27,6 +27,8 @@ void register_elementwise(Napi::Env env, Napi::Object exports);
 using MultiTaskFn = Status (*)(const MultiTaskArgs&, MultiTaskResult*);
 void register_multi_task(Napi::Env env, Napi::Object exports, MultiTaskFn compute);
 void register_linear(Napi::Env env, Napi::Object exports);
+// linearCrossEntropy (+ Async): a linear head and its cross-entropy in one pass (CPU).
+void register_linear_cross_entropy(Napi::Env env, Napi::Object exports);
 void register_reduce(Napi::Env env, Napi::Object exports);
 // linearForward / linearBackward, gramMatrix / combineGradients over another backend's functions (CUDA).
 void register_linear_backend(Napi::Env env, Napi::Object exports, Status (*fwd)(const LinearArgs&, double*),
