@@ -164,7 +164,7 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
   const returnLse = scalarOption<boolean>(opts, spec, 'returnLse');
   const returnAccuracy = scalarOption<boolean>(opts, spec, 'returnAccuracy');
   const accumulate = scalarOption<boolean>(opts, spec, 'accumulate');
-  const chunkSize = options.chunkSize === undefined ? 0 : scalarOption<number>(opts, spec, 'chunkSize');
+  const chunkSize = options.chunkSize === undefined ? linearCrossEntropyChunkSize(c) : scalarOption<number>(opts, spec, 'chunkSize');
   if (returnAccuracy && !(targetArr instanceof Int32Array)) throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n, '[N]');
   const backend = backendFor(name, scalarOption<'native' | 'reference'>(opts, spec, 'backend'), opts.backend !== undefined,
