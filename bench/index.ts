@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as ce from './crossEntropy.bench';
 import * as gpu from './cuda.bench';
 import * as ew from './elementwise.bench';
+import * as heads from './linearCrossEntropy.bench';
 import * as mt from './multiTask.bench';
 import * as ortPeer from './peers/onnxruntime';
 import * as tfjsPeer from './peers/tfjs';
@@ -50,6 +51,10 @@ async function main() {
   const multiTask = section('multiTask', () => mt.run(args));
   const mtTitle = 'MultiTaskLoss (static weights; one-by-one = the same losses called natively one at a time)';
   if (multiTask.rows.length) say(`${mtTitle}:`, textTable(multiTask.table));
+
+  const fusedHeads = section('fusedHeads', () => heads.run(args));
+  const headsTitle = 'Fused linear heads: linearCrossEntropy against the unfused path on our kernels and PyTorch CPU (same data and threads; working MB: peak RSS growth of one call in a fresh process, beyond inputs and returned gradients)';
+  if (fusedHeads.table) say(`${headsTitle}:`, textTable(fusedHeads.table));
 
   const reduce = section('reduce', () => rd.run(args));
   const rdTitle = `Gradient reduction (FMA peak measured now: ${reduce.peak.toFixed(1)} GFLOP/s on one thread, ${reduce.peakAll.toFixed(1)} with all ${reduce.threads} threads at once; "% FMA peak" is per thread, of the one-thread peak; "× one read": time / the time of one read of all task gradients)`;
@@ -114,7 +119,7 @@ async function main() {
   const stem = resultStem(args, 'bench');
   const results = {
     machine: m, args, date: new Date().toISOString(), seconds: { ...seconds, total: totalS }, rooflines: losses.rooflines, dram: losses.dram, rows: losses.rows,
-    multiTask: multiTask.rows, reduce: reduce.rows, fmaPeak: reduce.peak, fmaPeakAllThreads: reduce.peakAll, trainStep: trainStep.rows, scaling: sweeps,
+    multiTask: multiTask.rows, fusedHeads: fusedHeads.rows, reduce: reduce.rows, fmaPeak: reduce.peak, fmaPeakAllThreads: reduce.peakAll, trainStep: trainStep.rows, scaling: sweeps,
     torch: { version: torch.version, note: torch.note, rows: torch.rows },
     onnxruntime: { version: ort.version, note: ort.note, rows: ort.rows },
     tfjs: { version: tfjs.version, backend: tfjs.backend, note: tfjs.note, rows: tfjs.rows },
@@ -139,6 +144,7 @@ async function main() {
     sections: [
       { title: 'Losses: native against the pure-TS reference and the memory roofline', note: ['Rooflines (y = a·x, GB/s):', '', '```', roofText, '```'].join('\n'), table: losses.rows.length ? lossTable : null },
       { title: mtTitle, table: multiTask.rows.length ? multiTask.table : null },
+      { title: headsTitle, table: fusedHeads.table },
       { title: rdTitle, table: reduce.rows.length ? reduce.table : null },
       { title: trTitle, table: trainStep.table },
       { title: torchTitle, note: torch.table ? undefined : torch.note, table: torch.table },
