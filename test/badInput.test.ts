@@ -61,6 +61,15 @@ const otherApis: Api[] = [
     },
   },
   {
+    name: 'linearCrossEntropy', arrays: ['input', 'linearWeight', 'target'],
+    make: (o) => {
+      const out = { gradInput: sentinel(12), gradLinearWeight: sentinel(6), gradLinearBias: sentinel(2) };
+      const args = [(o.input ?? r(12)) as Float32Array, (o.linearWeight ?? r(6)) as Float32Array, (o.target ?? Int32Array.from([0, 1, 1, 0])) as Int32Array] as const;
+      const options = { shape: [4, 3], linearBias: r(2), out };
+      return { sync: () => fl.linearCrossEntropy(...args, options), async: () => fl.linearCrossEntropyAsync(...args, options), outputs: Object.values(out) };
+    },
+  },
+  {
     name: 'linearForward', arrays: ['x', 'weight', 'bias'], dims: ['batch', 'inFeatures', 'outFeatures'],
     make: (o) => {
       const output = sentinel(8);
@@ -183,6 +192,7 @@ function defaults(api: Api, name: string): ArrayBufferView {
   const table: Record<string, Record<string, () => ArrayBufferView>> = {
     linearBackward: { x: () => r(12), gradOut: () => r(8), weight: () => r(6) },
     linearForward: { x: () => r(12), weight: () => r(6), bias: () => r(2) },
+    linearCrossEntropy: { input: () => r(12), linearWeight: () => r(6), target: () => Int32Array.from([0, 1, 1, 0]) },
     multiHeadBackward: { x: () => r(12), weight: () => r(6), gradOut: () => r(8) },
     combineGradients: { 'grads[0]': () => r(5, 2), 'grads[1]': () => r(5, 3) },
     gramMatrix: { 'grads[0]': () => r(5, 2), 'grads[1]': () => r(5, 3) },

@@ -13,6 +13,7 @@
 #include "fuseloss/cross_entropy.h"
 #include "fuseloss/elementwise.h"
 #include "fuseloss/linear.h"
+#include "fuseloss/linear_cross_entropy.h"
 #include "fuseloss/multi_task.h"
 #include "fuseloss/optim.h"
 #include "fuseloss/reduce.h"
@@ -221,6 +222,38 @@ void fuzz_linear(Reader& r) {
   (void)linear_backward(a);
 }
 
+// linear_cross_entropy: shapes, chunk sizes, lengths that disagree, ids out of range, softcap and z-loss of
+// any value (NaN and negative ones must be refused), optional outputs, accumulation.
+void fuzz_linear_cross_entropy(Reader& r) {
+  LinearCrossEntropyArgs a;
+  a.n = r.upto(40), a.h = r.upto(20), a.c = 1 + r.upto(60);
+  auto x = floats(r, a.n * a.h), w = floats(r, a.c * a.h), b = floats(r, a.c);
+  auto ti = ids(r, a.n, a.c);
+  auto tp = floats(r, a.n * a.c), cw = floats(r, a.c), sw = floats(r, a.n), go = floats(r, a.n);
+  auto gi = floats(r, a.n * a.h), gw = floats(r, a.c * a.h), gb = floats(r, a.c), lo = floats(r, a.n), lse = floats(r, a.n);
+  a.input = ptr(x), a.input_len = int64_t(x.size()), a.weight = ptr(w), a.weight_len = int64_t(w.size());
+  if (r.flag()) a.bias = ptr(b), a.bias_len = int64_t(b.size());
+  if (r.flag()) a.target_prob = ptr(tp), a.target_len = int64_t(tp.size());
+  else a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
+  if (r.flag()) a.class_weight = ptr(cw), a.class_weight_len = int64_t(cw.size());
+  if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
+  pick_reduction(r, a, lo, go);
+  a.ignore_index = r.flag() ? -100 : r.upto(a.c);
+  a.label_smoothing = double(r.upto(4)) / 4.0;
+  a.grad_scale = r.f32();
+  a.lse_square_scale = r.flag() ? double(r.f32()) : 0.0;
+  a.softcap = r.flag() ? double(r.f32()) : 0.0;
+  a.chunk_rows = r.upto(6);
+  a.accumulate = r.flag();
+  a.want_accuracy = r.flag();
+  if (r.flag()) a.grad_input = mptr(gi), a.grad_input_len = int64_t(gi.size());
+  if (r.flag()) a.grad_weight = mptr(gw), a.grad_weight_len = int64_t(gw.size());
+  if (r.flag()) a.grad_bias = mptr(gb), a.grad_bias_len = int64_t(gb.size());
+  if (r.flag()) a.lse_out = mptr(lse), a.lse_len = int64_t(lse.size());
+  LinearCrossEntropyResult res;
+  (void)linear_cross_entropy(a, &res);
+}
+
 // Optimizer steps: several buffers of lengths that may disagree, state present or not, buffers that may
 // alias each other, hyper-parameters in and out of range.
 void fuzz_optim(Reader& r) {
@@ -258,7 +291,7 @@ void fuzz_optim(Reader& r) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader r{data, size};
-  switch (r.u8() % 8) {
+  switch (r.u8() % 9) {
     case 0: fuzz_cross_entropy(r, false); break;
     case 1: fuzz_cross_entropy(r, true); break;
     case 2: fuzz_elementwise(r); break;
@@ -266,6 +299,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 4: fuzz_multi_task(r); break;
     case 5: fuzz_reduce(r); break;
     case 6: fuzz_optim(r); break;
+    case 7: fuzz_linear_cross_entropy(r); break;
     default: fuzz_linear(r); break;
   }
   return 0;
