@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes test/fixtures/linearCrossEntropy.json: golden values of a linear head + cross-entropy.
+"""Writes test/fixtures/linearCrossEntropy.json: golden values of a linear head + cross-entropy, and of
+crossEntropy's extras (z-loss, soft-cap, lse, accuracy) on plain logits (`crossEntropyExtras`).
 
 PyTorch 1.13 has no F.linear_cross_entropy (2.x) and no z-loss or soft-cap option, so the generator
 writes them out in float64 autograd:
@@ -127,6 +128,60 @@ cases.append(case('all rows ignored, mean', 6, 4, 9, ignore=6))
 cases.append(case('all rows ignored, sum', 6, 4, 9, ignore=6, reduction='sum'))
 cases.append(case('large logits', 8, 6, 25, scale=30.0))
 
+
+
+def ce_case(name, n, c, probs=False, ignore=0, smoothing=0.0, reduction='mean', z=0.0, cap=0.0, weight=False, scale=3.0):
+    """crossEntropy's extras on plain logits [N, C]: the same formulas, the gradient on the logits."""
+    x = f32(torch.randn(n, c) * scale).requires_grad_(True)
+    if probs:
+        target = f32(torch.softmax(torch.randn(n, c) * 2, dim=1))
+        counted = torch.ones(n, dtype=torch.bool)
+    else:
+        target = torch.randint(0, c, (n,))
+        if ignore:
+            target[torch.randperm(n)[:ignore]] = -100
+        counted = target != -100
+    w = f32(torch.rand(c) + 0.25) if weight else None
+    zz = cap * torch.tanh(x / cap) if cap > 0 else x
+    ce = F.cross_entropy(zz, target, weight=w, ignore_index=-100, label_smoothing=smoothing, reduction='none')
+    lse = torch.logsumexp(zz, dim=1)
+    zl = torch.where(counted, z * lse * lse, torch.zeros_like(lse))
+    if reduction == 'mean':
+        denom = (w[target[counted]].sum() if w is not None else counted.sum().double()) if not probs else torch.tensor(float(n), dtype=torch.float64)
+        zloss = zl.sum() / counted.sum().double() if z != 0 else torch.tensor(0.0, dtype=torch.float64)
+        loss = ce.sum() / denom + zloss
+    elif reduction == 'sum':
+        zloss = zl.sum()
+        loss = (ce + zl).sum()
+    else:
+        zloss = zl.sum()
+        loss = ce + zl
+    loss.backward(torch.ones(n, dtype=torch.float64) if reduction == 'none' else None)
+    acc = float((zz.argmax(dim=1)[counted] == target[counted]).double().mean()) if not probs and counted.any() else float('nan')
+    opts = {'reduction': reduction, 'labelSmoothing': smoothing, 'lseSquareScale': z}
+    if cap > 0:
+        opts['softcap'] = cap
+    if w is not None:
+        opts['weight'] = enc(w.tolist(), f32=True)
+    return {
+        'name': name, 'n': n, 'c': c, 'input': enc(x.detach().flatten().tolist(), f32=True),
+        'targetKind': 'prob' if probs else 'index',
+        'target': enc(target.flatten().tolist(), f32=True) if probs else target.tolist(), 'options': opts,
+        'loss': enc(loss.detach().flatten().tolist()) if reduction == 'none' else enc([float(loss)])[0],
+        'zLoss': enc([float(zloss)])[0], 'lse': enc(lse.detach().tolist()), 'accuracy': enc([acc])[0],
+        'grad': enc(x.grad.flatten().tolist()),
+    }
+
+
+ce_cases = []
+for reduction in ['mean', 'sum', 'none']:
+    ce_cases.append(ce_case(f'z-loss {reduction}', 19, 37, ignore=4, z=1e-2, reduction=reduction))
+    ce_cases.append(ce_case(f'softcap {reduction}', 15, 29, cap=2.5, reduction=reduction))
+    ce_cases.append(ce_case(f'weights, smoothing, z-loss, softcap {reduction}', 21, 45, ignore=3, weight=True, smoothing=0.1, z=5e-3, cap=4.0, reduction=reduction))
+    ce_cases.append(ce_case(f'probabilities, z-loss, softcap {reduction}', 11, 17, probs=True, z=1e-2, cap=3.0, reduction=reduction))
+ce_cases.append(ce_case('all rows ignored, z-loss', 5, 7, ignore=5, z=0.1))
+ce_cases.append(ce_case('C = 1, z-loss', 6, 1, z=0.1))
+
 with open(OUT, 'w') as f:
-    json.dump({'torch': torch.__version__, 'cases': cases}, f, separators=(',', ':'))
+    json.dump({'torch': torch.__version__, 'cases': cases, 'crossEntropyExtras': ce_cases}, f, separators=(',', ':'))
 print(f'wrote {len(cases)} cases to {OUT}')

@@ -3,7 +3,7 @@
 import { native } from './backends/binding';
 
 export { crossEntropy, crossEntropyAsync } from './losses/crossEntropy';
-export type { CrossEntropyOptions, LossResult, DeviceLossResult, DeviceTarget } from './losses/crossEntropy';
+export type { CrossEntropyOptions, CrossEntropyResult, LossResult, DeviceLossResult, DeviceTarget } from './losses/crossEntropy';
 export { nllLoss, nllLossAsync } from './losses/nllLoss';
 export { linearCrossEntropy, linearCrossEntropyAsync, linearCrossEntropyChunkSize } from './losses/linearCrossEntropy';
 export type { LinearCrossEntropyOptions, LinearCrossEntropyResult, LinearCrossEntropyCompute, LinearCrossEntropyOut } from './losses/linearCrossEntropy';

@@ -4,6 +4,7 @@ import { cudaNative, native, type NativeReduction } from '../backends/binding';
 import type { LossOptionsBase, LossOutputs } from './options';
 import { type Backend, crossEntropySpec, type LossSpec, type Reduction } from './ops';
 import { crossEntropyReference, type CrossEntropyProblem } from '../backends/reference/crossEntropy';
+import { softmaxRowsReference } from '../backends/reference/linearCrossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from '../core/tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from '../core/validate';
@@ -20,6 +21,16 @@ export interface CrossEntropyOptions<R extends Reduction = Reduction> extends Lo
   ignoreIndex?: number;
   /** ε in [0, 1]: the target becomes (1 − ε)·target + ε/C (PyTorch's `label_smoothing`, class weights included). Default 0. */
   labelSmoothing?: number;
+  /** z-loss scale s ≥ 0 (input [N, C]): each counted row adds s·lse² (Liger-Kernel's rule; default 0). */
+  lseSquareScale?: number;
+  /** Soft-cap (input [N, C]): logits become cap·tanh(logits / cap) before the loss (> 0; default none). */
+  softcap?: number | null;
+  /** Also return `zLoss` (input [N, C]). */
+  returnZLoss?: boolean;
+  /** Also return `lse`, each row's log-sum-exp `[N]` (input [N, C]). */
+  returnLse?: boolean;
+  /** Also return `accuracy`, the share of counted rows whose argmax is the target (class ids, input [N, C]). */
+  returnAccuracy?: boolean;
   /** Preallocated outputs. */
   out?: LossOutputs;
 }
@@ -30,6 +41,16 @@ export interface LossResult<R extends Reduction = Reduction> {
   loss: R extends 'none' ? Float32Array : number;
   /** d(loss)/d(input), same shape as input. */
   grad: Float32Array;
+}
+
+/** What `crossEntropy` returns: the loss and gradient, and the extras asked for. */
+export interface CrossEntropyResult<R extends Reduction = Reduction> extends LossResult<R> {
+  /** The z-loss part of `loss`, with returnZLoss. */
+  zLoss?: number;
+  /** Each row's log-sum-exp of the (capped) logits `[N]`, with returnLse. */
+  lse?: Float32Array;
+  /** The share of counted rows whose argmax is the target, with returnAccuracy. */
+  accuracy?: number;
 }
 
 /** What a loss returns when its input is a DeviceBuffer (backend 'cuda'): the gradient stays on the GPU. */
@@ -48,6 +69,18 @@ export interface CrossEntropyPlan {
   grad: Float32Array;
   lossOut: Float32Array | null;
   backend: Backend;
+  /** The large-vocabulary extras, when any is asked for. */
+  extras: CrossEntropyExtras | null;
+}
+
+interface CrossEntropyExtras {
+  lseSquareScale: number;
+  softcap: number;
+  lse: Float32Array | null;
+  returnZLoss: boolean;
+  returnAccuracy: boolean;
+  /** The native call writes [zLoss, accuracy] here. */
+  stats: Float64Array;
 }
 
 const REDUCTION_CODE: Record<Reduction, NativeReduction> = { none: 0, mean: 1, sum: 2 };
@@ -117,6 +150,22 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
     checkFinite([['input', x.data], ['target', targetArr instanceof Float32Array ? targetArr : null]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   }
 
+  let extras: CrossEntropyExtras | null = null;
+  if (!classIdsOnly) {
+    const lseSquareScale = scalarOption<number>(opts, spec, 'lseSquareScale');
+    const softcap = options.softcap == null ? 0 : scalarOption<number>(opts, spec, 'softcap');
+    const returnZLoss = scalarOption<boolean>(opts, spec, 'returnZLoss');
+    const returnLse = scalarOption<boolean>(opts, spec, 'returnLse');
+    const returnAccuracy = scalarOption<boolean>(opts, spec, 'returnAccuracy');
+    if (lseSquareScale !== 0 || softcap !== 0 || returnZLoss || returnLse || returnAccuracy) {
+      if (s !== 1) throw new RangeError(`${name}: lseSquareScale, softcap and the return* extras need input [N, C] (no spatial dims), got shape [${dims.join(', ')}]`);
+      if (inplace && (lseSquareScale !== 0 || softcap !== 0)) throw new TypeError(`${name}: lseSquareScale and softcap need the input intact, so they cannot be combined with inplace`);
+      if (backend === 'cuda') throw new TypeError(`${name}: lseSquareScale, softcap and the return* extras have no CUDA build yet; use backend 'native'`);
+      if (returnAccuracy && !(targetArr instanceof Int32Array)) throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
+      extras = { lseSquareScale, softcap, lse: returnLse ? new Float32Array(n) : null, returnZLoss, returnAccuracy, stats: new Float64Array(2) };
+    }
+  }
+
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, () => `shape [${positionDims.join(', ')}]`);
   const { grad, lossOut } = resolveOutputs({
     name, input: x.data, out: options.out, inplace, reduction, lossLength: n * s,
@@ -128,19 +177,43 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
     grad,
     lossOut,
     backend,
+    extras,
   };
 }
 
 export function nativeArgs(p: CrossEntropyPlan) {
-  const q = p.problem;
-  return [
+  const q = p.problem, e = p.extras;
+  const base = [
     q.input, q.target, q.n, q.c, q.s, q.weight, q.ignoreIndex, q.labelSmoothing, REDUCTION_CODE[q.reduction], q.gradScale,
     q.gradOutput, p.grad, p.lossOut, q.sampleWeight,
   ] as const;
+  // The extras ride as optional trailing arguments (native/src/napi/parse.h), so plain calls stay as they were.
+  return e ? ([...base, e.lseSquareScale, e.softcap, e.lse, e.returnAccuracy, e.stats] as unknown as typeof base) : base;
 }
 
-export function result<R extends Reduction>(p: CrossEntropyPlan, loss: number): LossResult<R> {
-  return { loss: (p.problem.reduction === 'none' ? p.lossOut! : loss) as LossResult<R>['loss'], grad: p.grad };
+/** The reference of a planned call: crossEntropyReference, or with extras the softmax-rows oracle. */
+export function planReference(p: CrossEntropyPlan, lossOut: Float32Array | null): number {
+  const e = p.extras;
+  if (!e) return crossEntropyReference(p.problem, p.grad, lossOut);
+  const q = p.problem, C = q.c, input = q.input, grad = p.grad;
+  grad.fill(0);  // ignored rows have no gradient
+  const v = softmaxRowsReference(
+    { ...q, classWeight: q.weight, lseSquareScale: e.lseSquareScale, softcap: e.softcap },
+    (i, k) => input[i * C + k], (i, dz) => grad.set(dz, i * C), { loss: lossOut, lse: e.lse });
+  e.stats[0] = v.zLoss;
+  e.stats[1] = e.returnAccuracy ? v.accuracy : NaN;
+  return v.loss;
+}
+
+export function result<R extends Reduction>(p: CrossEntropyPlan, loss: number): CrossEntropyResult<R> {
+  const r: CrossEntropyResult<R> = { loss: (p.problem.reduction === 'none' ? p.lossOut! : loss) as LossResult<R>['loss'], grad: p.grad };
+  const e = p.extras;
+  if (e) {
+    if (e.returnZLoss) r.zLoss = e.stats[0];
+    if (e.lse) r.lse = e.lse;
+    if (e.returnAccuracy) r.accuracy = e.stats[1];
+  }
+  return r;
 }
 
 /**
@@ -154,12 +227,12 @@ export function crossEntropy<R extends Reduction = 'mean'>(
 /** Host arrays (or tensors) in, host arrays out; any backend. */
 export function crossEntropy<R extends Reduction = 'mean'>(
   input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
-): LossResult<R>;
+): CrossEntropyResult<R>;
 export function crossEntropy<R extends Reduction = 'mean'>(
   input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
-): LossResult<R> | DeviceLossResult<R> {
+): CrossEntropyResult<R> | DeviceLossResult<R> {
   const p = plan(input as FloatInput, target as TargetInput, options);
-  if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'reference') return result(p, planReference(p, p.lossOut));
   if (p.backend === 'cuda') return result(p, cudaNative().crossEntropy(...toNativeArgs(nativeArgs(p))));
   return result(p, native().crossEntropy(...nativeArgs(p)));
 }
@@ -175,12 +248,12 @@ export async function crossEntropyAsync<R extends Reduction = 'mean'>(
 /** Host arrays (or tensors) in, host arrays out; any backend. */
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
   input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
-): Promise<LossResult<R>>;
+): Promise<CrossEntropyResult<R>>;
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
   input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
-): Promise<LossResult<R> | DeviceLossResult<R>> {
+): Promise<CrossEntropyResult<R> | DeviceLossResult<R>> {
   const p = plan(input as FloatInput, target as TargetInput, options);
-  if (p.backend === 'reference') return result(p, crossEntropyReference(p.problem, p.grad, p.lossOut));
+  if (p.backend === 'reference') return result(p, planReference(p, p.lossOut));
   if (p.backend === 'cuda') {
     const args = nativeArgs(p);
     return result(p, await holding(args, () => cudaNative().crossEntropyAsync(...toNativeArgs(args))));

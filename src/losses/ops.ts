@@ -61,6 +61,15 @@ const sampleWeight: OptionSpec = {
   doc: 'Per-sample weight (length = first dim): multiplies each sample\'s losses and gradients before the reduction (the mean still divides by the element count).',
 };
 
+/** Liger-Kernel's large-vocabulary extras of cross-entropy (crossEntropy on [N, C], linearCrossEntropy). */
+const ceExtras: readonly OptionSpec[] = [
+  { name: 'lseSquareScale', type: 'number', default: 0, range: [0, Infinity], doc: 'z-loss (PaLM): each counted row adds s·lse² to its loss; not class-weighted; `\'mean\'` divides the z-loss sum by the number of counted rows (Liger-Kernel\'s rule).' },
+  { name: 'softcap', type: 'number', range: [Number.MIN_VALUE, Infinity], doc: 'Logits become cap·tanh(logits / cap) before the loss (Gemma 2); the gradient includes the tanh. Default none.' },
+  { name: 'returnZLoss', type: 'boolean', default: false, doc: 'Also return `zLoss`, the z-loss part of `loss` (reduced like it; for `\'none\'` its sum).' },
+  { name: 'returnLse', type: 'boolean', default: false, doc: 'Also return `lse`, the log-sum-exp of each row\'s (capped) logits, `[N]`.' },
+  { name: 'returnAccuracy', type: 'boolean', default: false, doc: 'Also return `accuracy`, the share of counted rows whose argmax is the target (class ids only).' },
+];
+
 /** crossEntropy in the op table. */
 export const crossEntropySpec: LossSpec = {
   name: 'crossEntropy',
@@ -70,6 +79,7 @@ export const crossEntropySpec: LossSpec = {
     { name: 'weight', type: 'float32', doc: 'Per-class weight, length C (Float32Array or number[]).' },
     { name: 'ignoreIndex', type: 'integer', default: -100, range: [-2147483648, 2147483647], doc: 'Class-id targets equal to it contribute no loss and no gradient, and are left out of the mean.' },
     { name: 'labelSmoothing', type: 'number', default: 0, range: [0, 1], doc: 'Mixes the target with the uniform distribution: (1-ε)·target + ε/C, PyTorch\'s formula (weights included).' },
+    ...ceExtras,
     sampleWeight,
     ...common,
   ],
@@ -90,11 +100,7 @@ export const linearCrossEntropySpec: LossSpec = {
     { name: 'reduction', type: 'enum', values: REDUCTIONS, default: 'mean', doc: "`'mean'`, `'sum'` or `'none'` (per-row losses `[N]`)." },
     { name: 'gradOutput', type: 'float32', doc: "`'none'` only: upstream gradient per row `[N]`; default ones." },
     { name: 'gradScale', type: 'number', default: 1, doc: 'Multiplies every gradient (e.g. 1/accumulation steps), in the same pass.' },
-    { name: 'lseSquareScale', type: 'number', default: 0, range: [0, Infinity], doc: 'z-loss (PaLM): each counted row adds s·lse² to its loss; not class-weighted; `\'mean\'` divides the z-loss sum by the number of counted rows (Liger-Kernel\'s rule).' },
-    { name: 'softcap', type: 'number', range: [Number.MIN_VALUE, Infinity], doc: 'Logits become cap·tanh(logits / cap) before the loss (Gemma 2); the gradient includes the tanh. Default none.' },
-    { name: 'returnZLoss', type: 'boolean', default: false, doc: 'Also return `zLoss`, the z-loss part of `loss` (reduced like it; for `\'none\'` its sum).' },
-    { name: 'returnLse', type: 'boolean', default: false, doc: 'Also return `lse`, the log-sum-exp of each row\'s (capped) logits, `[N]`.' },
-    { name: 'returnAccuracy', type: 'boolean', default: false, doc: 'Also return `accuracy`, the share of counted rows whose argmax is the target (class ids only).' },
+    ...ceExtras,
     { name: 'compute', type: 'outputs', doc: '`{ gradInput?, gradLinearWeight?, gradLinearBias? }`: false skips that gradient (it comes back as a zero-length array). Default: all (gradLinearBias only with linearBias).' },
     { name: 'out', type: 'outputs', doc: '`{ gradInput?, gradLinearWeight?, gradLinearBias?, loss?, lse? }`: preallocated Float32Arrays to write into.' },
     { name: 'accumulate', type: 'boolean', default: false, doc: 'Add the gradients into `out` (gradient accumulation over micro-batches); needs `out` for each computed gradient.' },

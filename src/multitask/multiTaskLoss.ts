@@ -2,10 +2,9 @@
 // in one native call (all tasks' chunks share the thread pool), with a weighting strategy and its state.
 import { cudaNative, native } from '../backends/binding';
 import { type DeviceBuffer, holding, isDeviceBuffer, toNativeArgs } from '../backends/device';
-import { type CrossEntropyPlan, nativeArgs as ceNativeArgs, plan as planCrossEntropy } from '../losses/crossEntropy';
+import { type CrossEntropyPlan, nativeArgs as ceNativeArgs, plan as planCrossEntropy, planReference as planCrossEntropyReference } from '../losses/crossEntropy';
 import { elementwiseNativeArgs, type ElementwisePlan, planElementwise } from '../losses/elementwise';
 import { type ElementwiseSpec, LOSSES, type LossSpec } from '../losses/ops';
-import { crossEntropyReference } from '../backends/reference/crossEntropy';
 import { elementwiseReference } from '../backends/reference/elementwise';
 import { nllLossReference } from '../backends/reference/nllLoss';
 import { rowLossReference } from '../backends/reference/rowwise';
@@ -182,7 +181,13 @@ function planTask(s: Setup, i: number, item: TaskBatch, gradScale: number): Plan
     case FAMILY.crossEntropy:
     case FAMILY.nllLoss:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
-      return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan: planCrossEntropy(item.input as FloatInput, item.target as never, opts, spec) };
+    {
+      const plan = planCrossEntropy(item.input as FloatInput, item.target as never, opts, spec);
+      const e = plan.extras;
+      if (e && (e.returnZLoss || e.lse || e.returnAccuracy))
+        throw new TypeError(`tasks: returnZLoss, returnLse and returnAccuracy are for crossEntropy calls; a MultiTaskLoss task takes lseSquareScale and softcap`);
+      return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan };
+    }
     case FAMILY.elementwise:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
       return { i, kind: 'ew', plan: planElementwise(spec as ElementwiseSpec, item.input as FloatInput, item.target as never, opts) };
@@ -245,7 +250,7 @@ function pushNativeTask(flat: unknown[], p: Planned): void {
 
 function referenceTask(p: Planned): number {
   switch (p.kind) {
-    case 'ce': return crossEntropyReference(p.plan.problem, p.plan.grad, null);
+    case 'ce': return planCrossEntropyReference(p.plan, null);
     case 'nll': return nllLossReference(p.plan.problem, p.plan.grad, null);
     case 'ew': return elementwiseReference(p.plan.problem, p.plan.grad, null);
     default: return rowLossReference(p.plan.problem, p.plan.grad, p.plan.grad2, null);

@@ -23,6 +23,13 @@ struct CrossEntropyArgs {
   double label_smoothing = 0.0;
   Reduction reduction = Reduction::Mean;
   double grad_scale = 1.0;
+  // Liger-Kernel's large-vocabulary extras (input [N, C] only; their rules as linear_cross_entropy.h):
+  double lse_square_scale = 0.0;  // z-loss: each counted row adds s·lse² (not class-weighted; 'mean' over the count)
+  double softcap = 0.0;           // > 0: logits become softcap·tanh(logits / softcap) before the loss
+  float* lse_out = nullptr;       // [N] or null: each row's log-sum-exp of the (capped) logits
+  bool want_accuracy = false;     // extras_out[1]: share of counted rows whose argmax is the target (class ids)
+  double* extras_out = nullptr;   // [2] or null: the z-loss part of the loss (reduced like it) and the accuracy
+  int64_t lse_len = -1;
   // Element counts of the caller's buffers, checked against the shape before anything is touched
   // (-1: the caller vouches for the size, as C++ callers of the core may).
   int64_t input_len = -1, target_len = -1, weight_len = -1, grad_output_len = -1, grad_len = -1, loss_len = -1,

@@ -360,6 +360,8 @@ namespace {
 Status ce_like(const CrossEntropyArgs& args, double* loss, bool nll) {
   if (nll && (args.target_prob || !args.target_index)) return Status::type_error("target: expected an Int32Array of class ids");
   if (nll && args.label_smoothing != 0.0) return Status::range_error("nllLoss has no labelSmoothing");
+  if (args.softcap != 0.0 || args.lse_square_scale != 0.0 || args.lse_out || args.want_accuracy || args.extras_out)
+    return Status::type_error("softcap, lseSquareScale and the lse / accuracy outputs have no CUDA build yet: use backend 'native'");
   CrossEntropyArgs h;
   std::vector<char> ids, weights;
   Status st = mirror_ce_args(args, &h, &ids, &weights);

@@ -108,6 +108,8 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
     } else if (a.family != TaskFamily::Elementwise) {
       k.ce = true;
       k.nll = a.family == TaskFamily::Nll;
+      if (a.ce.softcap != 0.0 || a.ce.lse_square_scale != 0.0 || a.ce.lse_out || a.ce.want_accuracy || a.ce.extras_out)
+        return task_error(i, Status::type_error("softcap and lseSquareScale have no CUDA build yet: use backend 'native'"));
       if (!(st = ce::prepare(a.ce, &k.ck, &k.denom)).is_ok()) return task_error(i, st);
       k.reduction = a.ce.reduction;
       k.positions = k.ck.n * k.ck.s, k.elems = k.positions * k.ck.c;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ce_extras.h"
 #include "checks.h"
 #include "cross_entropy_kernel.h"
 #include "fuseloss/cpu.h"
@@ -128,7 +129,121 @@ double ce::reduce(Reduction reduction, double total, double denominator) {
   return 0.0;
 }
 
+namespace {
+
+// The extras' plan (ce_extras.h): phase 0 the rows' (capped) logits, lse and argmax — capped values go to the
+// gradient buffer, where phase 1's kernel then runs in place; phase 2 the z-loss gradient and the soft-cap
+// chain rule, the capped logits recomputed from the caller's (unmodified) input; then, serially in row
+// order, the z-loss sum, the accuracy and the lse output.
+Status plan_extras(const CrossEntropyArgs& a, LossPlan* plan) {
+  if (a.s != 1) return Status::range_error("softcap, lseSquareScale and the lse / accuracy outputs need input [N, C] (no spatial dims)");
+  if (a.grad == a.input && a.n * a.c != 0) return Status::range_error("out.grad: softcap and lseSquareScale need the input intact (no inplace)");
+  if (!(a.softcap >= 0.0) || !std::isfinite(a.softcap)) return Status::range_error("softcap: expected a finite number > 0");
+  if (!std::isfinite(a.lse_square_scale)) return Status::range_error("lseSquareScale: expected a finite number");
+  if (a.lse_out && a.lse_len >= 0 && a.lse_len != a.n)
+    return Status::range_error("out.lse: expected " + std::to_string(a.n) + " elements (N) but received " + std::to_string(a.lse_len));
+  const uint64_t gb = uint64_t(a.n * a.c) * 4, lb = uint64_t(a.n) * 4;
+  if (overlaps(a.lse_out, lb, a.grad, gb) || overlaps(a.lse_out, lb, a.input, gb) || overlaps(a.lse_out, lb, a.loss_out, lb))
+    return Status::range_error("out.lse: overlaps another array");
+  struct State {
+    ce::KernelArgs k;
+    ce::ChunkKernel kernel;
+    int64_t units, per_chunk, rows;
+    std::vector<double> lse;
+    std::vector<int32_t> argmax;
+    double denom, count, z_coef_base, z_part = 0.0;
+    CrossEntropyArgs args;
+  };
+  auto state = std::make_shared<State>();
+  double denom = 0.0;
+  Status st = ce::prepare(a, &state->k, &denom);
+  if (!st.is_ok()) return st;
+  State& s = *state;
+  s.args = a;
+  s.rows = a.n;
+  try {
+    s.lse.assign(size_t(a.n), 0.0), s.argmax.assign(size_t(a.n), 0);
+  } catch (const std::bad_alloc&) {
+    return Status::internal("out of memory allocating crossEntropy's row statistics");
+  }
+  s.denom = denom;
+  int64_t cnt = a.n;
+  if (a.target_index) {
+    cnt = 0;
+    for (int64_t i = 0; i < a.n; ++i) cnt += a.target_index[i] != a.ignore_index;
+  }
+  s.count = double(cnt);
+  s.z_coef_base = 2.0 * a.lse_square_scale * a.grad_scale / (a.reduction == Reduction::Mean ? s.count : 1.0);
+  if (a.softcap > 0) s.k.x = a.grad;  // phase 0 writes the capped logits there; the kernel runs in place
+  s.kernel = kernel_for(active_isa());
+  s.units = ce::unit_count(s.k);
+  s.per_chunk = std::max<int64_t>(1, kChunkElems / ce::unit_elems(s.k));
+  const int64_t chunks = s.units > 0 ? (s.units + s.per_chunk - 1) / s.per_chunk : 0;
+  const size_t row_chunks = size_t((a.n + 15) / 16);
+  plan->phases = {
+      {row_chunks, [state](size_t i) {
+         State& s = *state;
+         const CrossEntropyArgs& a = s.args;
+         for (int64_t r = int64_t(i) * 16, e = std::min(s.rows, r + 16); r < e; ++r)
+           ce_extras::row_stats(a.input + r * a.c, a.softcap > 0 ? a.grad + r * a.c : nullptr, a.c, a.softcap, &s.lse[size_t(r)], &s.argmax[size_t(r)]);
+         return 0.0;
+       }},
+      {size_t(chunks), [state](size_t i) {
+         const State& s = *state;
+         const int64_t begin = int64_t(i) * s.per_chunk;
+         return s.kernel(s.k, begin, std::min(s.units, begin + s.per_chunk));
+       }},
+      {row_chunks, [state](size_t i) {
+         State& s = *state;
+         const CrossEntropyArgs& a = s.args;
+         for (int64_t r = int64_t(i) * 16, e = std::min(s.rows, r + 16); r < e; ++r) {
+           double coef = 0.0;
+           if (a.lse_square_scale != 0.0 && (!a.target_index || a.target_index[r] != a.ignore_index)) {
+             coef = s.z_coef_base * s.lse[size_t(r)];
+             if (a.sample_weight) coef *= double(a.sample_weight[r]);
+             if (a.reduction == Reduction::None && a.grad_output) coef *= double(a.grad_output[r]);
+           }
+           if (coef != 0.0 || a.softcap > 0) ce_extras::row_post(a.input + r * a.c, false, a.grad + r * a.c, a.c, a.softcap, s.lse[size_t(r)], coef);
+         }
+         return 0.0;
+       }},
+  };
+  plan->after = [state](size_t phase, double) {
+    if (phase != 2) return;
+    State& s = *state;
+    const CrossEntropyArgs& a = s.args;
+    double z = 0.0;
+    int64_t correct = 0;
+    for (int64_t r = 0; r < s.rows; ++r) {
+      if (a.lse_out) a.lse_out[r] = float(s.lse[size_t(r)]);
+      if (a.target_index && a.target_index[r] == a.ignore_index) continue;
+      if (a.target_index && s.argmax[size_t(r)] == a.target_index[r]) ++correct;
+      if (a.lse_square_scale != 0.0) {
+        const double zr = a.lse_square_scale * s.lse[size_t(r)] * s.lse[size_t(r)] * (a.sample_weight ? double(a.sample_weight[r]) : 1.0);
+        z += zr;
+        if (a.reduction == Reduction::None && a.loss_out) a.loss_out[r] = float(double(a.loss_out[r]) + zr);
+      }
+    }
+    s.z_part = a.reduction == Reduction::Mean ? (a.lse_square_scale != 0.0 ? z / s.count : 0.0) : z;
+    if (a.extras_out) {
+      a.extras_out[0] = s.z_part;
+      a.extras_out[1] = a.target_index && a.want_accuracy ? double(correct) / s.count : std::numeric_limits<double>::quiet_NaN();
+    }
+  };
+  const Reduction reduction = a.reduction;
+  plan->finish = [state, reduction](double total) {
+    const double ce = ce::reduce(reduction, total, state->denom);
+    return reduction == Reduction::None ? 0.0 : ce + state->z_part;
+  };
+  plan->empty = a.n == 0;  // the extras run even when every row is ignored (lse, z-loss of nothing)
+  plan->grad = a.grad, plan->grad_len = a.n * a.c;
+  return Status::ok();
+}
+
+}  // namespace
+
 Status plan_cross_entropy(const CrossEntropyArgs& a, LossPlan* plan) {
+  if (a.softcap != 0.0 || a.lse_square_scale != 0.0 || a.lse_out || a.want_accuracy || a.extras_out) return plan_extras(a, plan);
   struct State {
     ce::KernelArgs k;
     ce::ChunkKernel kernel;

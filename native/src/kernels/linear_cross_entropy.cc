@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "ce_extras.h"
 #include "checks.h"
 #include "cross_entropy_kernel.h"
 #include "fuseloss/cpu.h"
@@ -66,24 +67,14 @@ struct Ctx {
   int64_t task_gi = -1, task_gw = -1, task_bias = -1;
 };
 
-// Pass 2: soft-cap (in place on the chunk's logits), then each row's max, argmax and lse in float64.
+// Pass 2: soft-cap (in place on the chunk's logits), then each row's argmax and lse.
 void stats_rows(void* p, size_t chunk) {
   Ctx& x = *static_cast<Ctx*>(p);
   const int64_t C = x.a->c, per = 16;
   const int64_t i0 = int64_t(chunk) * per, i1 = std::min(x.rows, i0 + per);
-  const double cap = x.a->softcap;
   for (int64_t i = i0; i < i1; ++i) {
     float* z = x.logits + i * C;
-    if (cap > 0)
-      for (int64_t j = 0; j < C; ++j) z[j] = float(cap * std::tanh(double(z[j]) / cap));
-    float m = z[0];
-    int32_t am = 0;
-    for (int64_t j = 1; j < C; ++j)
-      if (z[j] > m || (std::isnan(z[j]) && !std::isnan(m))) m = z[j], am = int32_t(j);
-    double s = 0.0;  // float32 exp, float64 sum
-    for (int64_t j = 0; j < C; ++j) s += double(std::exp(z[j] - m));
-    x.lse[i] = double(m) + std::log(s);
-    x.argmax[i] = am;
+    ce_extras::row_stats(z, x.a->softcap > 0 ? z : nullptr, C, x.a->softcap, &x.lse[i], &x.argmax[i]);
   }
 }
 
@@ -106,23 +97,14 @@ void post_rows(void* p, size_t chunk) {
   const int64_t C = a.c, per = 16;
   const int64_t i0 = int64_t(chunk) * per, i1 = std::min(x.rows, i0 + per);
   for (int64_t i = i0; i < i1; ++i) {
-    const float* z = x.logits + i * C;
-    float* g = x.grad + i * C;
+    const int64_t r = x.r0 + i;
+    double coef = 0.0;
     if (a.lse_square_scale != 0.0 && counted(x, i)) {
-      const int64_t r = x.r0 + i;
-      double coef = x.z_coef_base * x.lse[i];
+      coef = x.z_coef_base * x.lse[i];
       if (a.sample_weight) coef *= double(a.sample_weight[r]);
       if (a.reduction == Reduction::None && a.grad_output) coef *= double(a.grad_output[r]);
-      const double l = x.lse[i];
-      for (int64_t j = 0; j < C; ++j) g[j] = float(double(g[j]) + coef * std::exp(double(z[j]) - l));
     }
-    if (a.softcap > 0) {
-      const double cap = a.softcap;
-      for (int64_t j = 0; j < C; ++j) {
-        const double t = double(z[j]) / cap;
-        g[j] = float(double(g[j]) * (1.0 - t * t));
-      }
-    }
+    ce_extras::row_post(x.logits + i * C, true, x.grad + i * C, C, a.softcap, x.lse[i], coef);
   }
 }
 

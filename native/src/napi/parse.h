@@ -57,6 +57,23 @@ Status parse_cross_entropy(const Src& info, CrossEntropyArgs* a) {
   if (!(st = float_array(info[12], "out.loss", true, &loss_out)).is_ok()) return st;
   if (!(st = float_array(info[13], "sampleWeight", true, &sample_weight)).is_ok()) return st;
   a->sample_weight = sample_weight.data, a->sample_weight_len = sample_weight.present ? sample_weight.length : -1;
+  // Optional trailing extras: lseSquareScale, softcap, out.lse|null, wantAccuracy, extrasOut (Float64Array(2))|null.
+  if (info.Length() >= 19) {
+    ArrayArg<float> lse;
+    if (!(st = number(info[14], "lseSquareScale", &a->lse_square_scale)).is_ok() || !(st = number(info[15], "softcap", &a->softcap)).is_ok() ||
+        !(st = float_array(info[16], "out.lse", true, &lse)).is_ok())
+      return st;
+    if (!Napi::Value(info[17]).IsBoolean()) return Status::type_error("crossEntropy: wantAccuracy must be a boolean");
+    a->want_accuracy = Napi::Value(info[17]).As<Napi::Boolean>().Value();
+    a->lse_out = lse.data, a->lse_len = lse.present ? lse.length : -1;
+    Napi::Value e = info[18];
+    if (!e.IsNull() && !e.IsUndefined()) {
+      if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || e.As<Napi::TypedArray>().ElementLength() < 2)
+        return Status::type_error("crossEntropy: extras must be a Float64Array of 2");
+      Napi::TypedArray t = e.As<Napi::TypedArray>();
+      a->extras_out = reinterpret_cast<double*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+    }
+  }
   a->input = input.data, a->input_len = input.length;
   a->weight = weight.data, a->weight_len = weight.present ? weight.length : -1;
   a->grad_output = grad_output.data, a->grad_output_len = grad_output.present ? grad_output.length : -1;

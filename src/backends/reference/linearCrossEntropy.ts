@@ -45,8 +45,19 @@ export interface LinearCrossEntropyValues {
   accuracy: number;
 }
 
-export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: LinearCrossEntropyOutputs, accumulate: boolean): LinearCrossEntropyValues {
-  const { input: x, weight: W, bias, n: N, h: H, c: C, target, ignoreIndex, labelSmoothing: eps, reduction, softcap: cap } = p;
+/** The softmax cross-entropy part: every option but the head (shared with crossEntropy's extras). */
+export type SoftmaxRowsProblem = Omit<LinearCrossEntropyProblem, 'input' | 'weight' | 'bias' | 'h'>;
+
+/**
+ * Row by row: the logits z[k] = logit(i, k), capped, their loss and dℓ/dz (float64); `onRow(i, dz)` takes
+ * each counted row's gradient (ignored rows have none). Writes out.loss ('none') and out.lse; returns the
+ * reduced loss, the z-loss part and the accuracy.
+ */
+export function softmaxRowsReference(
+  p: SoftmaxRowsProblem, logit: (i: number, k: number) => number, onRow: (i: number, dz: Float64Array) => void,
+  out: { loss: Float32Array | null; lse: Float32Array | null },
+): LinearCrossEntropyValues {
+  const { n: N, c: C, target, ignoreIndex, labelSmoothing: eps, reduction, softcap: cap } = p;
   const s = p.lseSquareScale;
   const byIndex = target instanceof Int32Array;
   const w = (k: number) => (p.classWeight ? p.classWeight[k] : 1);
@@ -62,13 +73,11 @@ export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: L
       count++;
     }
   }
-  const gW = new Float64Array(C * H), gB = new Float64Array(C), gX = new Float64Array(N * H);
   const z = new Float64Array(C), logp = new Float64Array(C), g = new Float64Array(C), dz = new Float64Array(C);
   let ceTotal = 0, zTotal = 0, correct = 0;
   for (let i = 0; i < N; i++) {
     for (let k = 0; k < C; k++) {
-      let v = bias ? bias[k] : 0;
-      for (let j = 0; j < H; j++) v += x[i * H + j] * W[k * H + j];
+      const v = logit(i, k);
       z[k] = cap > 0 ? cap * Math.tanh(v / cap) : v;
     }
     let m = -Infinity, am = 0;
@@ -117,6 +126,26 @@ export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: L
       if (cap > 0) d *= 1 - (z[k] / cap) ** 2;
       dz[k] = d;
     }
+    onRow(i, dz);
+  }
+  const accuracy = byIndex ? correct / count : NaN;
+  if (reduction === 'mean') {
+    const zLoss = s !== 0 ? zTotal / count : 0;
+    return { loss: ceTotal / denom + zLoss, zLoss, accuracy };
+  }
+  if (reduction === 'sum') return { loss: ceTotal + zTotal, zLoss: zTotal, accuracy };
+  return { loss: 0, zLoss: zTotal, accuracy };
+}
+
+export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: LinearCrossEntropyOutputs, accumulate: boolean): LinearCrossEntropyValues {
+  const { input: x, weight: W, bias, n: N, h: H, c: C } = p;
+  const gW = new Float64Array(C * H), gB = new Float64Array(C), gX = new Float64Array(N * H);
+  const logit = (i: number, k: number) => {
+    let v = bias ? bias[k] : 0;
+    for (let j = 0; j < H; j++) v += x[i * H + j] * W[k * H + j];
+    return v;
+  };
+  const values = softmaxRowsReference(p, logit, (i, dz) => {
     for (let k = 0; k < C; k++) {
       const d = dz[k];
       gB[k] += d;
@@ -125,18 +154,12 @@ export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: L
         gX[i * H + j] += d * W[k * H + j];
       }
     }
-  }
+  }, out);
   const put = (dst: Float32Array | null, src: Float64Array) => {
     if (dst) for (let q = 0; q < src.length; q++) dst[q] = accumulate ? dst[q] + src[q] : src[q];
   };
   put(out.gradInput, gX);
   put(out.gradWeight, gW);
   put(out.gradBias, gB);
-  const accuracy = byIndex ? correct / count : NaN;
-  if (reduction === 'mean') {
-    const zLoss = s !== 0 ? zTotal / count : 0;
-    return { loss: ceTotal / denom + zLoss, zLoss, accuracy };
-  }
-  if (reduction === 'sum') return { loss: ceTotal + zTotal, zLoss: zTotal, accuracy };
-  return { loss: 0, zLoss: zTotal, accuracy };
+  return values;
 }
