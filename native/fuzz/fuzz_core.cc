@@ -107,7 +107,7 @@ void fuzz_cross_entropy(Reader& r, bool nll) {
 
 void fuzz_elementwise(Reader& r) {
   ElementwiseArgs a;
-  a.kind = ElementwiseLoss(r.upto(int(ElementwiseLoss::LogLoss)));
+  a.kind = ElementwiseLoss(r.upto(int(ElementwiseLoss::kCount) - 1));
   a.samples = r.upto(20);
   const int64_t per = 1 + r.upto(20);
   a.classes = 1 + r.upto(per - 1);
@@ -166,7 +166,7 @@ void fuzz_multi_task(Reader& r) {
     TaskArgs& ta = m.tasks[size_t(t)];
     ta.family = TaskFamily::Elementwise;
     ElementwiseArgs& e = ta.ew;
-    e.kind = ElementwiseLoss(r.upto(int(ElementwiseLoss::LogLoss)));
+    e.kind = ElementwiseLoss(r.upto(int(ElementwiseLoss::kCount) - 1));
     e.numel = n, e.samples = 1, e.classes = 1;
     const int64_t xo = r.upto(3) * n, to = r.upto(3) * n, go = r.upto(3) * n;
     e.input = buf.data() + xo, e.input_len = n, e.target = buf.data() + to, e.target_len = n;

@@ -110,7 +110,8 @@ export interface MultiTaskState {
 }
 
 // Native family codes (native/include/fuseloss/multi_task.h).
-const FAMILY = { crossEntropy: 0, nllLoss: 1, elementwise: 2, multiMarginLoss: 3, multilabelSoftMarginLoss: 4, cosineEmbeddingLoss: 5, softF1Loss: 6, cosineDistance: 7 } as const;
+/** The native task family codes (native/include/fuseloss/multi_task.h, TaskFamily; test/losses/nativeCodes.test.ts checks them). */
+export const FAMILY = { crossEntropy: 0, nllLoss: 1, elementwise: 2, multiMarginLoss: 3, multilabelSoftMarginLoss: 4, cosineEmbeddingLoss: 5, softF1Loss: 6, cosineDistance: 7 } as const;
 /** Options that belong to a step's data, not to the task's configuration. */
 const PER_BATCH = new Set(['shape', 'sampleWeight', 'out', 'inplace', 'backend', 'gradOutput']);
 const BATCH_KEYS = new Set(['input', 'target', 'input2', 'shape', 'sampleWeight', 'out', 'inplace']);

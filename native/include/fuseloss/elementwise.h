@@ -8,19 +8,22 @@
 
 namespace fuseloss {
 
+// Each kind's comment starts with its TypeScript name; test/losses/nativeCodes.test.ts checks src/losses/ops.ts's
+// ELEMENTWISE_KIND against these values.
 enum class ElementwiseLoss : int {
-  Mse = 0,            // (x - t)²
-  L1 = 1,             // |x - t|
-  SmoothL1 = 2,       // p0 = beta
-  Huber = 3,          // p0 = delta
-  Bce = 4,            // binary cross-entropy on probabilities, logs clamped at -100
-  BceWithLogits = 5,  // pos_weight optional
-  HingeEmbedding = 6, // p0 = margin
-  KlDiv = 7,          // flag = log_target
-  PoissonNll = 8,     // flag = log_input, flag2 = full, p0 = eps
-  SigmoidFocal = 9,   // p0 = alpha (< 0: no alpha weighting), p1 = gamma
-  Hinge = 10,         // tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x)
-  LogLoss = 11,       // tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon
+  Mse = 0,            // mseLoss: (x - t)²
+  L1 = 1,             // l1Loss: |x - t|
+  SmoothL1 = 2,       // smoothL1Loss: p0 = beta
+  Huber = 3,          // huberLoss: p0 = delta
+  Bce = 4,            // binaryCrossEntropy: binary cross-entropy on probabilities, logs clamped at -100
+  BceWithLogits = 5,  // binaryCrossEntropyWithLogits: pos_weight optional
+  HingeEmbedding = 6, // hingeEmbeddingLoss: p0 = margin
+  KlDiv = 7,          // klDiv: flag = log_target
+  PoissonNll = 8,     // poissonNllLoss: flag = log_input, flag2 = full, p0 = eps
+  SigmoidFocal = 9,   // sigmoidFocalLoss: p0 = alpha (< 0: no alpha weighting), p1 = gamma
+  Hinge = 10,         // hingeLoss: tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x)
+  LogLoss = 11,       // logLoss: tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon
+  kCount,             // the number of kinds (not a kind): bounds for checks and the fuzz target
 };
 
 struct ElementwiseArgs {

@@ -150,6 +150,7 @@ void ew_launch(const ew::KernelArgs& k, double* block_sums, cudaStream_t stream)
     FUSELOSS_EW_CASE(Hinge)
     FUSELOSS_EW_CASE(LogLoss)
 #undef FUSELOSS_EW_CASE
+    case ElementwiseLoss::kCount: break;  // not a kind (refused by the checks)
   }
 }
 

@@ -65,7 +65,7 @@ Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denomi
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("input: element count out of range");
   if (a.samples < 0 || a.classes < 1 || (n > 0 && (a.samples < 1 || n % a.samples != 0 || n % a.classes != 0)))
     return Status::range_error("shape: the first and last dims must divide the element count");
-  if (int(a.kind) < 0 || int(a.kind) > int(ElementwiseLoss::LogLoss)) return Status::range_error("loss: unknown kind");
+  if (int(a.kind) < 0 || int(a.kind) >= int(ElementwiseLoss::kCount)) return Status::range_error("loss: unknown kind");
   if (n > 0 && (!a.input || !a.target || !a.grad)) return Status::type_error("input, target and grad are required");
   Status st;
   if (!(st = check_length("input", a.input_len, n)).is_ok() || !(st = check_length("target", a.target_len, n)).is_ok() ||

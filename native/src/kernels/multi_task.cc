@@ -71,6 +71,7 @@ Status plan_task(const TaskArgs& t, LossPlan* plan) {
     case TaskFamily::CosineEmbedding: return plan_cosine_embedding_loss(t.row, plan);
     case TaskFamily::SoftF1: return plan_soft_f1_loss(t.row, plan);
     case TaskFamily::CosineDistance: return plan_cosine_distance(t.row, plan);
+    case TaskFamily::kCount: break;
   }
   return Status::range_error("unknown task family");
 }

@@ -60,7 +60,7 @@ Status parse(const Napi::CallbackInfo& info, Call* call) {
     auto where = [i] { return "tasks[" + std::to_string(i) + "]: "; };  // built only for an error
     int64_t family = 0, count = 0;
     if (pos + 2 > info.Length()) return Status::type_error(where() + "missing");
-    if (!(st = integer(info[pos], "family", 0, int64_t(TaskFamily::CosineDistance), &family)).is_ok() ||
+    if (!(st = integer(info[pos], "family", 0, int64_t(TaskFamily::kCount) - 1, &family)).is_ok() ||
         !(st = integer(info[pos + 1], "argument count", 0, 64, &count)).is_ok())
       return Status{st.kind, where() + st.message};
     if (pos + 2 + size_t(count) > info.Length()) return Status::type_error(where() + "arguments missing");

@@ -90,7 +90,7 @@ Status parse_elementwise(const Src& info, ElementwiseArgs* a) {
   ArrayArg<const float> input, target, weight, pos_weight, sample_weight, grad_output;
   ArrayArg<float> grad, loss_out;
   const int64_t kMax = int64_t(1) << 40;
-  if (!(st = integer(info[0], "kind", 0, int64_t(ElementwiseLoss::LogLoss), &kind)).is_ok()) return st;
+  if (!(st = integer(info[0], "kind", 0, int64_t(ElementwiseLoss::kCount) - 1, &kind)).is_ok()) return st;
   if (!(st = float_array(info[1], "input", false, &input)).is_ok()) return st;
   if (!(st = float_array(info[2], "target", false, &target)).is_ok()) return st;
   if (!(st = integer(info[3], "numel", 0, kMax, &a->numel)).is_ok()) return st;
