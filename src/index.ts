@@ -39,7 +39,7 @@ export {
 export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads, GradAccumulatorOptions, AccumulatedGrad } from './reduce/combine';
 export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './reduce/linear';
 export type {
-  MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName,
+  MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName, StrategyNeeds,
   UncertaintyForm,
 } from './multitask/multiTaskLoss';
 export type { TensorLike, FloatInput, TargetInput } from './core/tensor';

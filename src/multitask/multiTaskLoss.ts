@@ -11,10 +11,10 @@ import { rowLossReference } from '../backends/reference/rowwise';
 import { planRows, rowNativeArgs, type RowPlan } from '../losses/rowwise';
 import type { FloatInput } from '../core/tensor';
 import { overlaps, scalarOption, typeError } from '../core/validate';
-import { type EndStepInfo, makeStrategy, type StepWeights, type Strategy, type StrategyName, type UncertaintyForm, type WeightingConfig } from './weighting';
+import { type EndStepInfo, makeStrategy, type StepWeights, type Strategy, type StrategyName, type StrategyNeeds, strategyNeeds, type UncertaintyForm, type WeightingConfig } from './weighting';
 import { floatArrayOption } from '../losses/outputs';
 
-export type { WeightingConfig, EndStepInfo, StrategyName, UncertaintyForm } from './weighting';
+export type { WeightingConfig, EndStepInfo, StrategyName, StrategyNeeds, UncertaintyForm } from './weighting';
 export { STRATEGIES } from './weighting';
 
 /** A task: its loss (any function of the catalogue) and that loss's options. */
@@ -287,6 +287,8 @@ export class MultiTaskLoss {
   private readonly syncOut: Float64Array;
   /** The weighting strategy. */
   readonly strategy: StrategyName;
+  /** What the weighting strategy needs from the training loop (its registry entry): losses after the update, gradient norms. */
+  readonly strategyNeeds: StrategyNeeds;
   private readonly setups: Setup[];
   private readonly weighting: Strategy;
   private readonly backend: 'native' | 'reference' | 'cuda';
@@ -308,6 +310,7 @@ export class MultiTaskLoss {
     const forms = this.taskNames.map((n) => uncertaintyForm(n, tasks[n]));
     this.weighting = makeStrategy(config.weighting, this.taskNames, forms);
     this.strategy = this.weighting.name;
+    this.strategyNeeds = strategyNeeds(this.strategy);
     const backend = config.backend ?? 'native';
     if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
     this.backend = backend;

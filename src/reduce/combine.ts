@@ -6,7 +6,7 @@ import { cudaNative, native } from '../backends/binding';
 import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 import { combineReference, gradDropReference, gramReference, totalNormReference } from '../backends/reference/reduce';
 import { backendFor, checkF32Arg, checkNotDetached, overlaps, rangeError, typeError } from '../core/validate';
-import { Rng } from '../multitask/weighting';
+import { Rng } from '../core/random';
 
 /** The task-gradient combination methods of combineGradients. */
 export const COMBINE_METHODS = ['sum', 'mean', 'pcgrad', 'graddrop', 'mgda', 'cagrad', 'imtl', 'gradvac', 'nashmtl', 'upgrad', 'alignedmtl', 'dbmtl'] as const;

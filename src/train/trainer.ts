@@ -364,7 +364,7 @@ export class MultiTaskTrainer {
     const { grads, info, gradNorms } = await this.gradients(data, rows);
     await this.optimizer.stepAsync(grads);
     let lossesAfter: Record<string, number> | undefined;
-    if (this.loss.strategy === 'famo') {
+    if (this.loss.strategyNeeds.lossesAfterUpdate) {
       const x = await this.features(data, rows);
       const { outputs } = await this.forwardAsync(x, rows.length);
       lossesAfter = (await this.loss.computeAsync(this.batchOf(data, rows, outputs))).taskLosses;
