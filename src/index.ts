@@ -33,10 +33,14 @@ export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors }
 export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './train/optim';
 export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig, OptimizerBackend, OptimParam } from './train/optim';
 export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './reduce/linear';
-export {
-  gramMatrix, gramMatrixAsync, combineGradients, combineGradientsAsync, clipGradNorm, clipGradValue, GradAccumulator, COMBINE_METHODS,
-} from './reduce/combine';
-export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization, ClipGradNormOptions, ReductionBackend, GradientBackend, F32Grads, GradAccumulatorOptions, AccumulatedGrad } from './reduce/combine';
+export { gramMatrix, gramMatrixAsync } from './reduce/gram';
+export { combineGradients, combineGradientsAsync, COMBINE_METHODS } from './reduce/combine';
+export { clipGradNorm, clipGradValue } from './reduce/clip';
+export { GradAccumulator } from './reduce/accumulate';
+export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNormalization } from './reduce/combine';
+export type { ClipGradNormOptions } from './reduce/clip';
+export type { ReductionBackend, GradientBackend, F32Grads } from './reduce/gradients';
+export type { GradAccumulatorOptions, AccumulatedGrad } from './reduce/accumulate';
 export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './reduce/linear';
 export type {
   MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName, StrategyNeeds,
