@@ -2,12 +2,12 @@
 // the native kernel or the reference. Options and their ranges come from the op table (src/ops.ts).
 import { cudaNative, native } from '../backends/binding';
 import type { LossOptionsBase, LossOutputs } from './options';
-import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type Reduction } from './ops';
+import { type Backend, type ElementwiseSpec, ELEMENTWISE_LOSSES, type KlReduction, type OptionSpec, type Reduction } from './ops';
 import type { DeviceLossResult, LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from '../backends/reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from '../core/tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from '../core/validate';
+import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from '../core/validate';
 import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 
 /**
@@ -82,6 +82,8 @@ const REDUCTION_CODE = { none: 0, mean: 1, sum: 2, batchmean: 1 } as const;
 
 export interface ElementwisePlan {
   spec: ElementwiseSpec;
+  /** The native scalar and boolean arguments, filled from the options by their op-table slots. */
+  slots: { p0: number; p1: number; flag: boolean; flag2: boolean };
   problem: ElementwiseProblem;
   grad: Float32Array;
   lossOut: Float32Array | null;
@@ -124,13 +126,15 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
     checkFiniteHost(name, [['input', x.data], ['target', t]]);
     checkFinite([['input', x.data], ['target', t as Float32Array]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
   }
-  const has = (k: string) => hasOption(spec, k);
-  const param = <T extends number | boolean>(k: string, fallback: T): T => (has(k) ? scalarOption<T>(o, spec, k) : fallback);
-  const params = {
-    beta: param('beta', 1), delta: param('delta', 1), margin: param('margin', 1), logTarget: param('logTarget', false),
-    logInput: param('logInput', true), full: param('full', false), eps: param('eps', 1e-8), alpha: param('alpha', 0.25),
-    gamma: param('gamma', 2), epsilon: param('epsilon', 1e-7),
-  };
+  // The loss's own scalar options, each into the native slot its op-table row names (and by name for the reference).
+  const params: Record<string, number> = {};
+  const slots = { p0: 0, p1: 0, flag: false, flag2: false };
+  for (const opt of nativeOptions(spec)) {
+    const v = scalarOption<number | boolean>(o, spec, opt.name);
+    params[opt.name] = Number(v);
+    if (opt.native === 'flag' || opt.native === 'flag2') slots[opt.native] = Boolean(v);
+    else slots[opt.native!] = Number(v);
+  }
 
   const gradOutput = gradOutputOption(o.gradOutput, name, reduction, numel, "the input's shape");
   const { grad, lossOut } = resolveOutputs({
@@ -138,27 +142,24 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
     inputs: [['target', tf], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
   });
   return {
-    spec, grad, lossOut, backend,
+    spec, grad, lossOut, backend, slots,
     problem: { name, input: x.data, target: tf, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },
   };
 }
 
+// The options of a loss that fill native slots, read from its op-table row once.
+const nativeOptionCache = new WeakMap<ElementwiseSpec, readonly OptionSpec[]>();
+function nativeOptions(spec: ElementwiseSpec): readonly OptionSpec[] {
+  let list = nativeOptionCache.get(spec);
+  if (!list) nativeOptionCache.set(spec, (list = spec.options.filter((opt) => opt.native)));
+  return list;
+}
+
 export function elementwiseNativeArgs(p: ElementwisePlan) {
-  const q = p.problem, k = q.params;
-  let p0 = 0, p1 = 0, flag = false, flag2 = false;
-  switch (q.name) {
-    case 'smoothL1Loss': p0 = k.beta; break;
-    case 'huberLoss': p0 = k.delta; break;
-    case 'hingeEmbeddingLoss': p0 = k.margin; break;
-    case 'klDiv': flag = k.logTarget; break;
-    case 'poissonNllLoss': p0 = k.eps, flag = k.logInput, flag2 = k.full; break;
-    case 'sigmoidFocalLoss': p0 = k.alpha, p1 = k.gamma; break;
-    case 'logLoss': p0 = k.epsilon; break;
-    default: break;
-  }
+  const q = p.problem, k = p.slots;
   return [
     p.spec.kind, q.input, q.target, q.numel, q.samples, q.classes, q.weight, q.posWeight, q.sampleWeight, q.gradOutput, p.grad,
-    p.lossOut, REDUCTION_CODE[q.reduction], q.reduction === 'batchmean', q.gradScale, p0, p1, flag, flag2,
+    p.lossOut, REDUCTION_CODE[q.reduction], q.reduction === 'batchmean', q.gradScale, k.p0, k.p1, k.flag, k.flag2,
   ] as const;
 }
 

@@ -17,8 +17,10 @@ export interface OptionSpec {
   readonly range?: readonly [number, number];
   /** The allowed values of an enum option. */
   readonly values?: readonly string[];
-  /** What it does (the README's text). */
+  /** What it does (the docs' text). */
   readonly doc: string;
+  /** The native argument this option fills (elementwise losses: scalars p0, p1 and booleans flag, flag2). */
+  readonly native?: 'p0' | 'p1' | 'flag' | 'flag2';
 }
 
 /** One loss in the op table: its name, peer, targets and options. */
@@ -116,12 +118,6 @@ export const linearCrossEntropySpec: LossSpec = {
 export type ElementwiseName =
   | 'mseLoss' | 'l1Loss' | 'smoothL1Loss' | 'huberLoss' | 'binaryCrossEntropy' | 'binaryCrossEntropyWithLogits'
   | 'hingeEmbeddingLoss' | 'klDiv' | 'poissonNllLoss' | 'sigmoidFocalLoss' | 'hingeLoss' | 'logLoss';
-/** The kind codes of native/include/fuseloss/elementwise.h. */
-export const ELEMENTWISE_KIND: Readonly<Record<ElementwiseName, number>> = {
-  mseLoss: 0, l1Loss: 1, smoothL1Loss: 2, huberLoss: 3, binaryCrossEntropy: 4, binaryCrossEntropyWithLogits: 5,
-  hingeEmbeddingLoss: 6, klDiv: 7, poissonNllLoss: 8, sigmoidFocalLoss: 9, hingeLoss: 10, logLoss: 11,
-};
-
 /** An elementwise loss in the op table. */
 export interface ElementwiseSpec extends LossSpec {
   /** The function's name. */
@@ -130,8 +126,11 @@ export interface ElementwiseSpec extends LossSpec {
   readonly kind: number;
 }
 
+// A row of the elementwise table: its name, its native kind (native/include/fuseloss/elementwise.h;
+// test/losses/nativeCodes.test.ts checks it), its peer, target and own options (each naming the native slot
+// it fills), and its reduction.
 function elementwise(
-  name: ElementwiseName, torch: string, targets: string, specific: readonly OptionSpec[],
+  name: ElementwiseName, kind: number, torch: string, targets: string, specific: readonly OptionSpec[],
   reduction: { values?: readonly string[]; default?: string } = {},
 ): ElementwiseSpec {
   const values = reduction.values ?? REDUCTIONS;
@@ -144,48 +143,48 @@ function elementwise(
       return o;  // backend: 'native', 'reference' or 'cuda'
     }),
   ];
-  return { name, torch, targets, kind: ELEMENTWISE_KIND[name], options };
+  return { name, torch, targets, kind, options };
 }
 
 const sameShape = 'Float32Array with the input\'s shape';
 const bceWeight: OptionSpec = { name: 'weight', type: 'float32', doc: 'Rescales each element: length = the element count, or the last dim (broadcast).' };
 
-export const mseLossSpec = elementwise('mseLoss', 'torch.nn.functional.mse_loss', sameShape, []);
-export const l1LossSpec = elementwise('l1Loss', 'torch.nn.functional.l1_loss', sameShape, []);
-export const smoothL1LossSpec = elementwise('smoothL1Loss', 'torch.nn.functional.smooth_l1_loss', sameShape, [
-  { name: 'beta', type: 'number', default: 1, range: [0, Infinity], doc: 'Quadratic below |x − t| < beta, linear above; beta = 0 is L1.' },
+export const mseLossSpec = elementwise('mseLoss', 0, 'torch.nn.functional.mse_loss', sameShape, []);
+export const l1LossSpec = elementwise('l1Loss', 1, 'torch.nn.functional.l1_loss', sameShape, []);
+export const smoothL1LossSpec = elementwise('smoothL1Loss', 2, 'torch.nn.functional.smooth_l1_loss', sameShape, [
+  { name: 'beta', type: 'number', default: 1, range: [0, Infinity], native: 'p0', doc: 'Quadratic below |x − t| < beta, linear above; beta = 0 is L1.' },
 ]);
-export const huberLossSpec = elementwise('huberLoss', 'torch.nn.functional.huber_loss', sameShape, [
-  { name: 'delta', type: 'number', default: 1, range: [Number.MIN_VALUE, Infinity], doc: 'Quadratic below |x − t| < delta, delta·(|x − t| − delta/2) above; > 0.' },
+export const huberLossSpec = elementwise('huberLoss', 3, 'torch.nn.functional.huber_loss', sameShape, [
+  { name: 'delta', type: 'number', default: 1, range: [Number.MIN_VALUE, Infinity], native: 'p0', doc: 'Quadratic below |x − t| < delta, delta·(|x − t| − delta/2) above; > 0.' },
 ]);
-export const binaryCrossEntropySpec = elementwise('binaryCrossEntropy', 'torch.nn.functional.binary_cross_entropy',
+export const binaryCrossEntropySpec = elementwise('binaryCrossEntropy', 4, 'torch.nn.functional.binary_cross_entropy',
   'Float32Array of probabilities in [0, 1], the input\'s shape (input: probabilities in [0, 1])', [bceWeight]);
-export const binaryCrossEntropyWithLogitsSpec = elementwise('binaryCrossEntropyWithLogits',
+export const binaryCrossEntropyWithLogitsSpec = elementwise('binaryCrossEntropyWithLogits', 5,
   'torch.nn.functional.binary_cross_entropy_with_logits', `${sameShape} (input: logits)`, [
     bceWeight,
     { name: 'posWeight', type: 'float32', doc: 'Weight of positive examples per class (length = last dim).' },
   ]);
-export const hingeEmbeddingLossSpec = elementwise('hingeEmbeddingLoss', 'torch.nn.functional.hinge_embedding_loss',
+export const hingeEmbeddingLossSpec = elementwise('hingeEmbeddingLoss', 6, 'torch.nn.functional.hinge_embedding_loss',
   `${sameShape}, values 1 or -1`, [
-    { name: 'margin', type: 'number', default: 1, range: [-Infinity, Infinity], doc: 'ℓ = x where t = 1, max(0, margin − x) where t = −1.' },
+    { name: 'margin', type: 'number', default: 1, range: [-Infinity, Infinity], native: 'p0', doc: 'ℓ = x where t = 1, max(0, margin − x) where t = −1.' },
   ]);
-export const klDivSpec = elementwise('klDiv', 'torch.nn.functional.kl_div', `${sameShape} (input: log-probabilities)`, [
-  { name: 'logTarget', type: 'boolean', default: false, doc: 'The target is given as log-probabilities.' },
+export const klDivSpec = elementwise('klDiv', 7, 'torch.nn.functional.kl_div', `${sameShape} (input: log-probabilities)`, [
+  { name: 'logTarget', type: 'boolean', default: false, native: 'flag', doc: 'The target is given as log-probabilities.' },
 ], { values: ['mean', 'sum', 'none', 'batchmean'] });
-export const poissonNllLossSpec = elementwise('poissonNllLoss', 'torch.nn.functional.poisson_nll_loss', `${sameShape} (counts)`, [
-  { name: 'logInput', type: 'boolean', default: true, doc: 'ℓ = exp(x) − t·x if true, else x − t·log(x + eps).' },
-  { name: 'full', type: 'boolean', default: false, doc: 'Adds the Stirling term t·log t − t + ½·log(2πt) (where t > 1).' },
-  { name: 'eps', type: 'number', default: 1e-8, range: [0, Infinity], doc: 'Added to x inside the log when logInput is false.' },
+export const poissonNllLossSpec = elementwise('poissonNllLoss', 8, 'torch.nn.functional.poisson_nll_loss', `${sameShape} (counts)`, [
+  { name: 'logInput', type: 'boolean', default: true, native: 'flag', doc: 'ℓ = exp(x) − t·x if true, else x − t·log(x + eps).' },
+  { name: 'full', type: 'boolean', default: false, native: 'flag2', doc: 'Adds the Stirling term t·log t − t + ½·log(2πt) (where t > 1).' },
+  { name: 'eps', type: 'number', default: 1e-8, range: [0, Infinity], native: 'p0', doc: 'Added to x inside the log when logInput is false.' },
 ]);
-export const sigmoidFocalLossSpec = elementwise('sigmoidFocalLoss', 'torchvision.ops.sigmoid_focal_loss', `${sameShape} (input: logits)`, [
-  { name: 'alpha', type: 'number', default: 0.25, range: [-Infinity, 1], doc: 'Weight of positives, α·t + (1 − α)·(1 − t); negative disables it.' },
-  { name: 'gamma', type: 'number', default: 2, range: [0, Infinity], doc: 'Focusing exponent on (1 − p_t).' },
+export const sigmoidFocalLossSpec = elementwise('sigmoidFocalLoss', 9, 'torchvision.ops.sigmoid_focal_loss', `${sameShape} (input: logits)`, [
+  { name: 'alpha', type: 'number', default: 0.25, range: [-Infinity, 1], native: 'p0', doc: 'Weight of positives, α·t + (1 − α)·(1 − t); negative disables it.' },
+  { name: 'gamma', type: 'number', default: 2, range: [0, Infinity], native: 'p1', doc: 'Focusing exponent on (1 − p_t).' },
 ], { default: 'none' });
 
 // Two losses of TensorFlow.js without a PyTorch function (fuseloss/tfjs uses them for tf.losses.*).
-export const hingeLossSpec = elementwise('hingeLoss', 'tf.losses.hingeLoss', `${sameShape}, labels 0 or 1 (read as −1 / +1)`, []);
-export const logLossSpec = elementwise('logLoss', 'tf.losses.logLoss', `${sameShape}, labels in [0, 1] (input: probabilities)`, [
-  { name: 'epsilon', type: 'number', default: 1e-7, range: [0, Infinity], doc: 'Added inside both logs: −t·log(x + ε) − (1 − t)·log(1 − x + ε).' },
+export const hingeLossSpec = elementwise('hingeLoss', 10, 'tf.losses.hingeLoss', `${sameShape}, labels 0 or 1 (read as −1 / +1)`, []);
+export const logLossSpec = elementwise('logLoss', 11, 'tf.losses.logLoss', `${sameShape}, labels in [0, 1] (input: probabilities)`, [
+  { name: 'epsilon', type: 'number', default: 1e-7, range: [0, Infinity], native: 'p0', doc: 'Added inside both logs: −t·log(x + ε) − (1 − t)·log(1 − x + ε).' },
 ]);
 
 /** The elementwise losses of the op table. */
@@ -193,6 +192,8 @@ export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
   mseLossSpec, l1LossSpec, smoothL1LossSpec, huberLossSpec, binaryCrossEntropySpec, binaryCrossEntropyWithLogitsSpec,
   hingeEmbeddingLossSpec, klDivSpec, poissonNllLossSpec, sigmoidFocalLossSpec, hingeLossSpec, logLossSpec,
 ];
+/** Each elementwise loss's native kind, from the rows above. */
+export const ELEMENTWISE_KIND: Readonly<Record<ElementwiseName, number>> = Object.fromEntries(ELEMENTWISE_LOSSES.map((s) => [s.name, s.kind])) as Record<ElementwiseName, number>;
 
 // ---- row-coupled losses
 

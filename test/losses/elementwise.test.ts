@@ -91,9 +91,10 @@ describe('native vs reference', () => {
 });
 
 describe('the reference derivatives agree with finite differences', () => {
-  const params = { beta: 0.6, delta: 0.9, margin: 0.4, logTarget: false, logInput: true, full: true, eps: 1e-8, alpha: 0.25, gamma: 2, epsilon: 1e-7 };
+  // the reference takes the options by name, booleans as 0 / 1 (as planElementwise builds them from the op table)
+  const params = { beta: 0.6, delta: 0.9, margin: 0.4, logTarget: 0, logInput: 1, full: 1, eps: 1e-8, alpha: 0.25, gamma: 2, epsilon: 1e-7 };
   for (const spec of ELEMENTWISE_LOSSES) {
-    for (const variant of [{}, { logTarget: true, logInput: false, alpha: -1, gamma: 1.5 }]) {
+    for (const variant of [{}, { logTarget: 1, logInput: 0, alpha: -1, gamma: 1.5 }]) {
       it(`${spec.name} ${JSON.stringify(variant)}`, () => {
         const p = { ...params, ...variant };
         const r = rng(spec.kind + 99);

@@ -16,7 +16,8 @@ export interface ElementwiseProblem {
   gradOutput: Float32Array | null;
   reduction: 'mean' | 'sum' | 'none' | 'batchmean';
   gradScale: number;
-  params: { beta: number; delta: number; margin: number; logTarget: boolean; logInput: boolean; full: boolean; eps: number; alpha: number; gamma: number; epsilon: number };
+  /** The loss's own options by name (booleans as 0 / 1), from its op-table row. */
+  params: Readonly<Record<string, number>>;
 }
 
 type Params = ElementwiseProblem['params'];
