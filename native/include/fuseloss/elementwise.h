@@ -8,22 +8,29 @@
 
 namespace fuseloss {
 
-// Each kind's comment starts with its TypeScript name; test/losses/nativeCodes.test.ts checks src/losses/ops.ts's
-// ELEMENTWISE_KIND against these values.
+// Every elementwise kind, once: X(Name, code, typeScriptName). The enum below and the CPU and CUDA
+// dispatch switches are generated from this list, so a new kind is its line here and its formula in
+// native/src/kernels/elementwise_ops.inc (test/losses/nativeCodes.test.ts checks the codes against the op
+// table, src/losses/ops.ts).
+#define FUSELOSS_ELEMENTWISE_KINDS(X) \
+  X(Mse, 0, mseLoss)                                /* (x - t)² */ \
+  X(L1, 1, l1Loss)                                  /* |x - t| */ \
+  X(SmoothL1, 2, smoothL1Loss)                      /* p0 = beta */ \
+  X(Huber, 3, huberLoss)                            /* p0 = delta */ \
+  X(Bce, 4, binaryCrossEntropy)                     /* binary cross-entropy on probabilities, logs clamped at -100 */ \
+  X(BceWithLogits, 5, binaryCrossEntropyWithLogits) /* pos_weight optional */ \
+  X(HingeEmbedding, 6, hingeEmbeddingLoss)          /* p0 = margin */ \
+  X(KlDiv, 7, klDiv)                                /* flag = log_target */ \
+  X(PoissonNll, 8, poissonNllLoss)                  /* flag = log_input, flag2 = full, p0 = eps */ \
+  X(SigmoidFocal, 9, sigmoidFocalLoss)              /* p0 = alpha (< 0: no alpha weighting), p1 = gamma */ \
+  X(Hinge, 10, hingeLoss)                           /* tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x) */ \
+  X(LogLoss, 11, logLoss)                           /* tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon */
+
 enum class ElementwiseLoss : int {
-  Mse = 0,            // mseLoss: (x - t)²
-  L1 = 1,             // l1Loss: |x - t|
-  SmoothL1 = 2,       // smoothL1Loss: p0 = beta
-  Huber = 3,          // huberLoss: p0 = delta
-  Bce = 4,            // binaryCrossEntropy: binary cross-entropy on probabilities, logs clamped at -100
-  BceWithLogits = 5,  // binaryCrossEntropyWithLogits: pos_weight optional
-  HingeEmbedding = 6, // hingeEmbeddingLoss: p0 = margin
-  KlDiv = 7,          // klDiv: flag = log_target
-  PoissonNll = 8,     // poissonNllLoss: flag = log_input, flag2 = full, p0 = eps
-  SigmoidFocal = 9,   // sigmoidFocalLoss: p0 = alpha (< 0: no alpha weighting), p1 = gamma
-  Hinge = 10,         // hingeLoss: tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x)
-  LogLoss = 11,       // logLoss: tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon
-  kCount,             // the number of kinds (not a kind): bounds for checks and the fuzz target
+#define FUSELOSS_EW_ENUM(name, code, ts) name = code,
+  FUSELOSS_ELEMENTWISE_KINDS(FUSELOSS_EW_ENUM)
+#undef FUSELOSS_EW_ENUM
+  kCount,  // the number of kinds (not a kind): bounds for checks and the fuzz target
 };
 
 struct ElementwiseArgs {

@@ -137,18 +137,9 @@ void ew_launch(const ew::KernelArgs& k, double* block_sums, cudaStream_t stream)
     if (vec4) ew_kernel_vec4<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums); \
     else ew_kernel<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums);           \
     break;
-    FUSELOSS_EW_CASE(Mse)
-    FUSELOSS_EW_CASE(L1)
-    FUSELOSS_EW_CASE(SmoothL1)
-    FUSELOSS_EW_CASE(Huber)
-    FUSELOSS_EW_CASE(Bce)
-    FUSELOSS_EW_CASE(BceWithLogits)
-    FUSELOSS_EW_CASE(HingeEmbedding)
-    FUSELOSS_EW_CASE(KlDiv)
-    FUSELOSS_EW_CASE(PoissonNll)
-    FUSELOSS_EW_CASE(SigmoidFocal)
-    FUSELOSS_EW_CASE(Hinge)
-    FUSELOSS_EW_CASE(LogLoss)
+#define FUSELOSS_EW_KIND(name, code, ts) FUSELOSS_EW_CASE(name)
+    FUSELOSS_ELEMENTWISE_KINDS(FUSELOSS_EW_KIND)
+#undef FUSELOSS_EW_KIND
 #undef FUSELOSS_EW_CASE
     case ElementwiseLoss::kCount: break;  // not a kind (refused by the checks)
   }
