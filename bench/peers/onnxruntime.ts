@@ -18,7 +18,7 @@ interface OrtSession {
 
 function loadOrt(): OrtModule | null {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     return require('onnxruntime-node') as OrtModule;
   } catch {
     return null;

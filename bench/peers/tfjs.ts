@@ -45,14 +45,14 @@ export function tfjsLoss(tf: Tf, loss: TfCaseLoss, target: Float32Array | Int32A
 export async function loadTf(): Promise<{ tf: Tf; backend: string; threads: number; note: string } | null> {
   let tf: Tf;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     tf = require('@tensorflow/tfjs') as Tf;
   } catch {
     return null;
   }
   let note = '';
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
     if (await tf.setBackend('wasm')) {
       await tf.ready();

@@ -35,7 +35,7 @@ type Meta = { name: string; isTensor: boolean; type?: string; shape?: readonly (
 let ortModule: typeof Ort | null = null;
 /** onnxruntime-node, loaded on first use (the loss kernels never need it). */
 export function ort(): typeof Ort {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   return (ortModule ??= require('onnxruntime-node') as typeof Ort);
 }
 

@@ -150,7 +150,7 @@ describe('optimizer errors (named, nothing written)', () => {
   });
 
   it('the addon checks too (lengths, aliasing between entries)', () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+     
     const addon = require('../../build/Release/fuseloss.node') as { optimizerStep: (...args: unknown[]) => number };
     const h = new Float64Array([0.1, 0, 0, 0.9, 0.999, 1e-8, 0, 1]);
     const w = Float32Array.of(1, 2, 3);

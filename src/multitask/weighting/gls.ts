@@ -27,5 +27,5 @@ export const strategy: StrategyDescriptor<'gls'> = {
   name: 'gls',
   options: [],
   needs: NEEDS_NOTHING,
-  make: (tasks, c) => new Gls(tasks),
+  make: (tasks) => new Gls(tasks),
 };
