@@ -52,7 +52,8 @@ function kernelMs(fn: () => unknown, reps: number): number {
 
 /** The median time of a device-to-device copy of `floats` elements, in ms (CUDA events). */
 function copyMs(floats: number, reps: number): number {
-  const a = fl.DeviceBuffer.alloc(floats), b = fl.DeviceBuffer.alloc(floats);
+  const a = fl.DeviceBuffer.alloc(floats),
+    b = fl.DeviceBuffer.alloc(floats);
   try {
     for (let i = 0; i < 3; i++) b.copyFrom(a);
     const ms: number[] = [];
@@ -75,7 +76,9 @@ function torchPeer(): { byKey: Map<string, number>; version?: string; note?: str
   const byKey = new Map<string, number>();
   try {
     const out = execFileSync(process.env.FUSELOSS_PYTHON ?? 'python3', [join(__dirname, 'cuda', 'torch_cross_entropy.py')], {
-      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 600_000,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 600_000,
     });
     let version: string | undefined;
     for (const line of out.split('\n')) {
@@ -103,12 +106,17 @@ export function run(args: Args): CudaResult {
   const torch = torchPeer();
 
   // Cross-entropy fwd + bwd: reads the logits, writes the gradient.
-  for (const [n, c] of [[8192, 32000], [65536, 1000]] as const) {
+  for (const [n, c] of [
+    [8192, 32000],
+    [65536, 1000],
+  ] as const) {
     progress(`cuda: crossEntropy [${n},${c}]`);
     const x = randomFloats(n * c, 1, -4, 4);
     const r = lcg(2);
     const t = Int32Array.from({ length: n }, () => Math.floor(r() * c));
-    const dx = fl.DeviceBuffer.from(x), dt = fl.DeviceBuffer.from(t), dg = fl.DeviceBuffer.alloc(n * c);
+    const dx = fl.DeviceBuffer.from(x),
+      dt = fl.DeviceBuffer.from(t),
+      dg = fl.DeviceBuffer.alloc(n * c);
     const devOpts = { shape: [n, c], out: { grad: dg } };
     const k = kernelMs(() => fl.crossEntropy(dx, dt, devOpts), reps);
     const dev = time(() => fl.crossEntropy(dx, dt, devOpts), hostOpts).medianMs;
@@ -117,7 +125,17 @@ export function run(args: Args): CudaResult {
     const bytes = 8 * n * c;
     const cp = copyMs(n * c, reps);
     const torchMs = torch.byKey.get(`ce ${n}x${c}`);
-    rows.push({ workload: `crossEntropy [${n},${c}]`, bytes, kernelMs: k, deviceCallMs: dev, hostCallMs: host, copyMs: cp, ofCopy: cp / k, torchMs, vsTorch: torchMs && torchMs / k });
+    rows.push({
+      workload: `crossEntropy [${n},${c}]`,
+      bytes,
+      kernelMs: k,
+      deviceCallMs: dev,
+      hostCallMs: host,
+      copyMs: cp,
+      ofCopy: cp / k,
+      torchMs,
+      vsTorch: torchMs && torchMs / k,
+    });
     for (const b of [dx, dt, dg]) b.dispose();
   }
 
@@ -126,10 +144,15 @@ export function run(args: Args): CudaResult {
   const ex = randomFloats(N, 3, -4, 4);
   const bits = randomFloats(N, 4, 0, 1).map((v) => (v < 0.5 ? 1 : 0));
   const real = randomFloats(N, 5, -4, 4);
-  const dex = fl.DeviceBuffer.from(ex), dbits = fl.DeviceBuffer.from(bits), dreal = fl.DeviceBuffer.from(real), deg = fl.DeviceBuffer.alloc(N);
+  const dex = fl.DeviceBuffer.from(ex),
+    dbits = fl.DeviceBuffer.from(bits),
+    dreal = fl.DeviceBuffer.from(real),
+    deg = fl.DeviceBuffer.alloc(N);
   const fns = fl as unknown as Record<string, (x: unknown, t: unknown, o: object) => unknown>;
   for (const [name, dTarget, hTarget] of [
-    ['binaryCrossEntropyWithLogits', dbits, bits], ['huberLoss', dreal, real], ['mseLoss', dreal, real],
+    ['binaryCrossEntropyWithLogits', dbits, bits],
+    ['huberLoss', dreal, real],
+    ['mseLoss', dreal, real],
   ] as [string, DeviceBuffer, Float32Array][]) {
     progress(`cuda: ${name} [${N}]`);
     const f = fns[name];
@@ -138,9 +161,19 @@ export function run(args: Args): CudaResult {
     const dev = time(() => f(dex, dTarget, devOpts), hostOpts).medianMs;
     const hg = new Float32Array(N);
     const host = time(() => f(ex, hTarget, { shape: [N], backend: 'cuda', out: { grad: hg } }), hostOpts).medianMs;
-    const cp = copyMs(Math.round(N * 1.5), reps);  // 12 B per element = a copy of 1.5 floats per element
+    const cp = copyMs(Math.round(N * 1.5), reps); // 12 B per element = a copy of 1.5 floats per element
     const torchMs = torch.byKey.get(`${name} ${N}`);
-    rows.push({ workload: `${name} [${N}]`, bytes: 12 * N, kernelMs: k, deviceCallMs: dev, hostCallMs: host, copyMs: cp, ofCopy: cp / k, torchMs, vsTorch: torchMs && torchMs / k });
+    rows.push({
+      workload: `${name} [${N}]`,
+      bytes: 12 * N,
+      kernelMs: k,
+      deviceCallMs: dev,
+      hostCallMs: host,
+      copyMs: cp,
+      ofCopy: cp / k,
+      torchMs,
+      vsTorch: torchMs && torchMs / k,
+    });
   }
   for (const b of [dex, dbits, dreal, deg]) b.dispose();
 
@@ -153,7 +186,9 @@ export function run(args: Args): CudaResult {
   const held: DeviceBuffer[] = [];
   let bytes = 0;
   for (const [name, b] of Object.entries(hs.batch)) {
-    const input = fl.DeviceBuffer.from(b.input), target = fl.DeviceBuffer.from(b.target as Float32Array), grad = fl.DeviceBuffer.alloc(b.input.length);
+    const input = fl.DeviceBuffer.from(b.input),
+      target = fl.DeviceBuffer.from(b.target as Float32Array),
+      grad = fl.DeviceBuffer.alloc(b.input.length);
     held.push(input, target, grad);
     devBatch[name] = { input, target, shape: b.shape, out: { grad } };
     bytes += 8 * b.input.length + (b.target.length === b.input.length ? 4 * b.input.length : 4 * b.target.length);
@@ -166,13 +201,29 @@ export function run(args: Args): CudaResult {
   const cpu = new fl.MultiTaskLoss(hs.config('native'));
   const cpuMs = time(() => cpu.compute(hs.batch), hostOpts).medianMs;
   const cp = copyMs(Math.round(bytes / 8), reps);
-  rows.push({ workload: `MultiTaskLoss 10 tasks, batch 4096 (CPU ${fl.getNumThreads()} thr: ${fmt(cpuMs)} ms)`, bytes, kernelMs: k, deviceCallMs: dev, hostCallMs: host, copyMs: cp, ofCopy: cp / k });
+  rows.push({
+    workload: `MultiTaskLoss 10 tasks, batch 4096 (CPU ${fl.getNumThreads()} thr: ${fmt(cpuMs)} ms)`,
+    bytes,
+    kernelMs: k,
+    deviceCallMs: dev,
+    hostCallMs: host,
+    copyMs: cp,
+    ofCopy: cp / k,
+  });
   for (const b of held) b.dispose();
 
   const table = makeTable(
     ['workload', 'kernel ms', 'call on DeviceBuffers ms', 'call on host arrays ms', 'GB/s', '% of D2D copy', 'torch ms', '× torch'],
-    rows.map((r) => [r.workload, r.kernelMs, r.deviceCallMs, r.hostCallMs, r.bytes / (r.kernelMs * 1e6), `${(100 * r.ofCopy).toFixed(1)}%`,
-      r.torchMs ?? '—', r.vsTorch ? `${fmt(r.vsTorch)}×` : '—']),
+    rows.map((r) => [
+      r.workload,
+      r.kernelMs,
+      r.deviceCallMs,
+      r.hostCallMs,
+      r.bytes / (r.kernelMs * 1e6),
+      `${(100 * r.ofCopy).toFixed(1)}%`,
+      r.torchMs ?? '—',
+      r.vsTorch ? `${fmt(r.vsTorch)}×` : '—',
+    ]),
   );
   return { device, rows, table, torch: torch.version ?? torch.note };
 }

@@ -88,7 +88,7 @@ function* schedule(opts: TimingOptions): Generator<number, Timing, number> {
 /** Median, spread and every sample of fn's time per call (see `schedule`). */
 export function time(fn: () => void, opts: TimingOptions): Timing {
   const it = schedule(opts);
-  for (let step = it.next(0); ; ) {
+  for (let step = it.next(0); ;) {
     if (step.done) return step.value;
     const t0 = performance.now();
     for (let i = 0; i < step.value; i++) fn();
@@ -99,7 +99,7 @@ export function time(fn: () => void, opts: TimingOptions): Timing {
 /** `time` for a function that returns a Promise (awaited each call). */
 export async function timeAsync(fn: () => Promise<unknown>, opts: TimingOptions): Promise<Timing> {
   const it = schedule(opts);
-  for (let step = it.next(0); ; ) {
+  for (let step = it.next(0); ;) {
     if (step.done) return step.value;
     const t0 = performance.now();
     for (let i = 0; i < step.value; i++) await fn();
@@ -158,8 +158,11 @@ export function textTable({ headers, cells }: Table): string {
 
 export function mdTable({ headers, cells }: Table): string {
   const esc = (c: string) => c.replace(/\|/g, '\\|');
-  return [`| ${headers.map(esc).join(' | ')} |`, `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
-    ...cells.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+  return [
+    `| ${headers.map(esc).join(' | ')} |`,
+    `|${headers.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...cells.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
 }
 
 export const fmt = fmtNumber;
@@ -242,9 +245,15 @@ export function runWorkloads(workloads: Workload[], args: Args, dram: Record<num
     const row = (impl: string, threads: number, timing: Timing, roof?: number, dramBw?: number): Row => {
       const gbps = bytes / (timing.medianMs * 1e6);
       return {
-        workload: w.name, impl, threads, timing, nsPerElem: (timing.medianMs * 1e6) / w.elems, gbps,
+        workload: w.name,
+        impl,
+        threads,
+        timing,
+        nsPerElem: (timing.medianMs * 1e6) / w.elems,
+        gbps,
         vsReference: ref.medianMs / timing.medianMs,
-        pctRoofline: roof ? (100 * gbps) / roof : NaN, pctDram: dramBw ? (100 * gbps) / dramBw : NaN,
+        pctRoofline: roof ? (100 * gbps) / roof : NaN,
+        pctDram: dramBw ? (100 * gbps) / dramBw : NaN,
       };
     };
     rows.push(row('reference (TS)', 1, ref));
@@ -271,9 +280,15 @@ export function render(rows: Row[]): Table {
   return makeTable(
     ['workload', 'impl', 'thr', 'ms (median)', 'spread', 'ns/elem', 'GB/s', '× reference', '% roofline', '% DRAM'],
     rows.map((r) => [
-      r.workload, r.impl, String(r.threads), r.timing.medianMs,
-      `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`, r.nsPerElem, r.gbps,
-      `${fmt(r.vsReference)}×`, Number.isNaN(r.pctRoofline) ? '—' : `${fmt(r.pctRoofline)}%`,
+      r.workload,
+      r.impl,
+      String(r.threads),
+      r.timing.medianMs,
+      `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`,
+      r.nsPerElem,
+      r.gbps,
+      `${fmt(r.vsReference)}×`,
+      Number.isNaN(r.pctRoofline) ? '—' : `${fmt(r.pctRoofline)}%`,
       Number.isNaN(r.pctDram) ? '—' : `${fmt(r.pctDram)}%`,
     ]),
   );
@@ -282,5 +297,5 @@ export function render(rows: Row[]): Table {
 /** Deterministic pseudo-random floats (LCG), so every run times the same data. */
 export function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  return () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
 }

@@ -18,7 +18,19 @@ import * as rd from './reduce.bench';
 import * as rw from './rowwise.bench';
 import * as sc from './scaling.bench';
 import * as tr from './train.bench';
-import { fmt, machine, makeTable, parseArgs, render, resultStem, runWorkloads, scaled, type Table, textTable, writeResults } from './harness';
+import {
+  fmt,
+  machine,
+  makeTable,
+  parseArgs,
+  render,
+  resultStem,
+  runWorkloads,
+  scaled,
+  type Table,
+  textTable,
+  writeResults,
+} from './harness';
 import { type Bar, barChart, lineCharts, markdown, sweepTable } from './report';
 
 async function main() {
@@ -39,21 +51,33 @@ async function main() {
     return r;
   };
   const say = (title: string, body: string) => console.log(`\n${title}\n${body}`);
-  console.log(`fuseloss bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ISA ${m.isa} (supported: ${m.supportedIsas.join(', ')})` +
-    (args.quick ? ', --quick' : '') + (args.scale < 1 ? `, --scale ${args.scale} (tiny shapes: figures meaningless)` : ''));
+  console.log(
+    `fuseloss bench — ${m.cpu}, ${m.cores} cores, node ${m.node}, ISA ${m.isa} (supported: ${m.supportedIsas.join(', ')})` +
+      (args.quick ? ', --quick' : '') +
+      (args.scale < 1 ? `, --scale ${args.scale} (tiny shapes: figures meaningless)` : ''),
+  );
 
   const losses = section('losses', () => runWorkloads([...ce.workloads(args), ...ew.workloads(args), ...rw.workloads(args)], args));
-  const roofText = ['  DRAM (2^26 elements): ' + Object.entries(losses.dram).map(([t, v]) => `${t} thread(s) ${v.toFixed(1)}`).join(', '),
-    '  same working set:     ' + Object.entries(losses.rooflines).map(([k, v]) => `${k.replace('@', ' elems/')}thr ${v.toFixed(1)}`).join(', ')].join('\n');
+  const roofText = [
+    '  DRAM (2^26 elements): ' +
+      Object.entries(losses.dram)
+        .map(([t, v]) => `${t} thread(s) ${v.toFixed(1)}`)
+        .join(', '),
+    '  same working set:     ' +
+      Object.entries(losses.rooflines)
+        .map(([k, v]) => `${k.replace('@', ' elems/')}thr ${v.toFixed(1)}`)
+        .join(', '),
+  ].join('\n');
   const lossTable = render(losses.rows);
-  if (losses.rows.length) say('rooflines (y = a·x, 4 B read + 4 B written per element, GB/s):', roofText), say('', textTable(lossTable));
+  if (losses.rows.length) (say('rooflines (y = a·x, 4 B read + 4 B written per element, GB/s):', roofText), say('', textTable(lossTable)));
 
   const multiTask = section('multiTask', () => mt.run(args));
   const mtTitle = 'MultiTaskLoss (static weights; one-by-one = the same losses called natively one at a time)';
   if (multiTask.rows.length) say(`${mtTitle}:`, textTable(multiTask.table));
 
   const fusedHeads = section('fusedHeads', () => heads.run(args));
-  const headsTitle = 'Fused linear heads: linearCrossEntropy against the unfused path on our kernels and PyTorch CPU (same data and threads; working MB: peak RSS growth of one call in a fresh process, beyond inputs and returned gradients)';
+  const headsTitle =
+    'Fused linear heads: linearCrossEntropy against the unfused path on our kernels and PyTorch CPU (same data and threads; working MB: peak RSS growth of one call in a fresh process, beyond inputs and returned gradients)';
   if (fusedHeads.table) say(`${headsTitle}:`, textTable(fusedHeads.table));
 
   const reduce = section('reduce', () => rd.run(args));
@@ -88,19 +112,57 @@ async function main() {
   const bars: Bar[] = [];
   const refRow = losses.rows.find((r) => r.workload === `ce [${n},1000]` && r.threads === 1 && r.impl.startsWith('native'));
   if (refRow) {
-    headRows.push(['pure-TS reference', '1', refRow.timing.medianMs * refRow.vsReference, refRow.timing.medianMs, `${fmt(refRow.vsReference)}×`, '—', '—']);
+    headRows.push([
+      'pure-TS reference',
+      '1',
+      refRow.timing.medianMs * refRow.vsReference,
+      refRow.timing.medianMs,
+      `${fmt(refRow.vsReference)}×`,
+      '—',
+      '—',
+    ]);
   }
   type PeerRow = { workload: string; threads: number; ratio: number; ours: number; theirs: number | null };
   const peerSets: { peer: string; target: number; rows: PeerRow[] }[] = [
-    { peer: `PyTorch ${torch.version ?? ''}`, target: 4,
-      rows: torch.rows.map((r) => ({ workload: r.workload, threads: r.threads, ratio: r.ratio, ours: r.fuseloss.medianMs, theirs: r.torch?.medianMs ?? null })) },
-    { peer: `onnxruntime ${ort.version ?? ''}`, target: 3,
-      rows: ort.rows.map((r) => ({ workload: r.workload, threads: r.threads, ratio: r.ratio, ours: r.fuseloss.medianMs, theirs: r.ort?.medianMs ?? null })) },
-    { peer: `tfjs ${tfjs.version ?? ''} ${tfjs.backend ?? ''}`, target: 10,
-      rows: tfjs.rows.map((r) => ({ workload: r.workload, threads: r.threads, ratio: r.ratio, ours: r.fuseloss.medianMs, theirs: r.tfjs?.medianMs ?? null })) },
+    {
+      peer: `PyTorch ${torch.version ?? ''}`,
+      target: 4,
+      rows: torch.rows.map((r) => ({
+        workload: r.workload,
+        threads: r.threads,
+        ratio: r.ratio,
+        ours: r.fuseloss.medianMs,
+        theirs: r.torch?.medianMs ?? null,
+      })),
+    },
+    {
+      peer: `onnxruntime ${ort.version ?? ''}`,
+      target: 3,
+      rows: ort.rows.map((r) => ({
+        workload: r.workload,
+        threads: r.threads,
+        ratio: r.ratio,
+        ours: r.fuseloss.medianMs,
+        theirs: r.ort?.medianMs ?? null,
+      })),
+    },
+    {
+      peer: `tfjs ${tfjs.version ?? ''} ${tfjs.backend ?? ''}`,
+      target: 10,
+      rows: tfjs.rows.map((r) => ({
+        workload: r.workload,
+        threads: r.threads,
+        ratio: r.ratio,
+        ours: r.fuseloss.medianMs,
+        theirs: r.tfjs?.medianMs ?? null,
+      })),
+    },
   ];
   // The pure-TS reference on the peers' workloads, one thread (the bench's baseline).
-  for (const [w, label] of [[`ce [${n},1000]`, ceName], ...['mseLoss', 'huberLoss', 'binaryCrossEntropyWithLogits', 'l1Loss'].map((l) => [`${l} [${n},1024]`, `${l} [${n},1024]`])]) {
+  for (const [w, label] of [
+    [`ce [${n},1000]`, ceName],
+    ...['mseLoss', 'huberLoss', 'binaryCrossEntropyWithLogits', 'l1Loss'].map((l) => [`${l} [${n},1024]`, `${l} [${n},1024]`]),
+  ]) {
     const r = losses.rows.find((x) => x.workload === w && x.threads === 1 && x.impl.startsWith('native'));
     if (r) bars.push({ peer: 'pure-TS reference', label: `${label} · 1 thr`, ratio: r.vsReference });
   }
@@ -109,7 +171,15 @@ async function main() {
       bars.push({ peer: peer.trim(), label: `${r.workload} · ${r.threads} thr`, ratio: r.ratio });
       if (r.workload !== ceName) continue;
       const ok = Number.isFinite(r.ratio);
-      headRows.push([peer.trim(), String(r.threads), r.theirs ?? '—', r.ours, ok ? `${fmt(r.ratio)}×` : 'mismatch', `≥ ${target}×`, ok && r.ratio >= target ? 'yes' : 'no']);
+      headRows.push([
+        peer.trim(),
+        String(r.threads),
+        r.theirs ?? '—',
+        r.ours,
+        ok ? `${fmt(r.ratio)}×` : 'mismatch',
+        `≥ ${target}×`,
+        ok && r.ratio >= target ? 'yes' : 'no',
+      ]);
     }
   }
   const headline: Table = makeTable(['peer', 'thr', 'peer ms', 'fuseloss ms', '× peer', 'target', 'met'], headRows);
@@ -118,15 +188,28 @@ async function main() {
   const totalS = (performance.now() - started) / 1000;
   const stem = resultStem(args, 'bench');
   const results = {
-    machine: m, args, date: new Date().toISOString(), seconds: { ...seconds, total: totalS }, rooflines: losses.rooflines, dram: losses.dram, rows: losses.rows,
-    multiTask: multiTask.rows, fusedHeads: fusedHeads.rows, reduce: reduce.rows, fmaPeak: reduce.peak, fmaPeakAllThreads: reduce.peakAll, trainStep: trainStep.rows, scaling: sweeps,
+    machine: m,
+    args,
+    date: new Date().toISOString(),
+    seconds: { ...seconds, total: totalS },
+    rooflines: losses.rooflines,
+    dram: losses.dram,
+    rows: losses.rows,
+    multiTask: multiTask.rows,
+    fusedHeads: fusedHeads.rows,
+    reduce: reduce.rows,
+    fmaPeak: reduce.peak,
+    fmaPeakAllThreads: reduce.peakAll,
+    trainStep: trainStep.rows,
+    scaling: sweeps,
     torch: { version: torch.version, note: torch.note, rows: torch.rows },
     onnxruntime: { version: ort.version, note: ort.note, rows: ort.rows },
     tfjs: { version: tfjs.version, backend: tfjs.backend, note: tfjs.note, rows: tfjs.rows },
     cuda: { device: cudaRun.device, note: cudaRun.note, torch: cudaRun.torch, rows: cudaRun.rows },
   };
   const json = writeResults(stem, results);
-  const peersSvg = `${stem}-peers.svg`, scalingSvg = `${stem}-scaling.svg`;
+  const peersSvg = `${stem}-peers.svg`,
+    scalingSvg = `${stem}-scaling.svg`;
   writeFileSync(peersSvg, barChart(`fuseloss forward + backward vs peers (same data, same threads) — ${m.cpu}`, bars));
   if (sweeps.length) writeFileSync(scalingSvg, lineCharts(`fuseloss scaling — ${m.cpu}, ${m.cores} cores`, sweeps));
   const present = (name: string, v: string | null, note: string) => `${name}: ${v ? `${v}${note ? ` (${note})` : ''}` : note || 'absent'}`;
@@ -140,9 +223,16 @@ async function main() {
       '',
       `Peers: ${present('PyTorch', torch.version, torch.note)}; ${present('onnxruntime-node', ort.version, ort.note)}; ${present('TensorFlow.js', tfjs.version, tfjs.note)}.`,
     ],
-    headline, peersSvg, scalingSvg: sweeps.length ? scalingSvg : null, sweeps,
+    headline,
+    peersSvg,
+    scalingSvg: sweeps.length ? scalingSvg : null,
+    sweeps,
     sections: [
-      { title: 'Losses: native against the pure-TS reference and the memory roofline', note: ['Rooflines (y = a·x, GB/s):', '', '```', roofText, '```'].join('\n'), table: losses.rows.length ? lossTable : null },
+      {
+        title: 'Losses: native against the pure-TS reference and the memory roofline',
+        note: ['Rooflines (y = a·x, GB/s):', '', '```', roofText, '```'].join('\n'),
+        table: losses.rows.length ? lossTable : null,
+      },
       { title: mtTitle, table: multiTask.rows.length ? multiTask.table : null },
       { title: headsTitle, table: fusedHeads.table },
       { title: rdTitle, table: reduce.rows.length ? reduce.table : null },
@@ -162,7 +252,11 @@ async function main() {
     copyFileSync(peersSvg, `${latest}-peers.svg`);
     copyFileSync(scalingSvg, `${latest}-scaling.svg`);
   }
-  console.log(`\nsections (s): ${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}; total ${totalS.toFixed(1)} s`);
+  console.log(
+    `\nsections (s): ${Object.entries(seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}; total ${totalS.toFixed(1)} s`,
+  );
   console.log(`wrote ${json}, ${stem}.md, ${peersSvg}${sweeps.length ? `, ${scalingSvg}` : ''}`);
   if (args.json) console.log(JSON.stringify(results));
 }

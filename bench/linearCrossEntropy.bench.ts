@@ -31,7 +31,7 @@ interface Shape {
 
 function data({ n, h, c }: Shape) {
   let s = 77;
-  const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   return {
     x: Float32Array.from({ length: n * h }, () => u() * 2 - 1),
     w: Float32Array.from({ length: c * h }, () => (u() * 2 - 1) * 0.05),
@@ -41,9 +41,19 @@ function data({ n, h, c }: Shape) {
 }
 
 // One call of a variant in this process (x, W, b, y and the gradient outputs preallocated by the caller).
-function step(variant: 'fused' | 'unfused', d: ReturnType<typeof data>, { n, h, c }: Shape, out: { gi: Float32Array; gw: Float32Array; gb: Float32Array }, logits?: Float32Array) {
+function step(
+  variant: 'fused' | 'unfused',
+  d: ReturnType<typeof data>,
+  { n, h, c }: Shape,
+  out: { gi: Float32Array; gw: Float32Array; gb: Float32Array },
+  logits?: Float32Array,
+) {
   if (variant === 'fused')
-    return fl.linearCrossEntropy(d.x, d.w, d.y, { shape: [n, h], linearBias: d.b, out: { gradInput: out.gi, gradLinearWeight: out.gw, gradLinearBias: out.gb } }).loss;
+    return fl.linearCrossEntropy(d.x, d.w, d.y, {
+      shape: [n, h],
+      linearBias: d.b,
+      out: { gradInput: out.gi, gradLinearWeight: out.gw, gradLinearBias: out.gb },
+    }).loss;
   const s = { batch: n, inFeatures: h, outFeatures: c };
   const z = fl.linearForward(d.x, d.w, d.b, { ...s, out: logits ? { output: logits } : undefined }).output;
   const loss = fl.crossEntropy(z, d.y, { shape: [n, c], inplace: true }).loss;
@@ -77,19 +87,44 @@ export function workingMB(variant: 'fused' | 'unfused', shape: Shape, threads: n
     }
     const peak = reset ? hwm() : process.resourceUsage().maxRSS * 1024;
     console.log(JSON.stringify({ mb: (peak - before) / 2 ** 20 }));`;
-  const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { ...process.env, FL_DIST: join(__dirname, '..', 'dist', 'cjs', 'index.js') } });
+  const child = spawnSync(process.execPath, ['-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, FL_DIST: join(__dirname, '..', 'dist', 'cjs', 'index.js') },
+  });
   if (child.status !== 0) return null;
   return Math.max(0, (JSON.parse(child.stdout) as { mb: number }).mb);
 }
 
 // PyTorch CPU on the same data: F.linear + F.cross_entropy + backward() (bench/peers/torch_peer.py).
-function torchPeer(shape: Shape, d: ReturnType<typeof data>, threads: number[], samples: number): { version: string; loss: number; timings: Record<string, { medianMs: number }> } | string {
+function torchPeer(
+  shape: Shape,
+  d: ReturnType<typeof data>,
+  threads: number[],
+  samples: number,
+): { version: string; loss: number; timings: Record<string, { medianMs: number }> } | string {
   const dir = mkdtempSync(join(tmpdir(), 'fuseloss-heads-'));
   try {
     for (const [k, v] of Object.entries({ x: d.x, w: d.w, b: d.b, y: d.y })) writeFileSync(join(dir, `${k}.bin`), Buffer.from(v.buffer));
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify([{ loss: 'linearCrossEntropy', shape: [shape.n, shape.h], classes: shape.c, input: join(dir, 'x.bin'),
-      weight: join(dir, 'w.bin'), bias: join(dir, 'b.bin'), target: join(dir, 'y.bin'), threads, samples }]));
-    const child = spawnSync('/usr/bin/python3', [join(__dirname, 'peers', 'torch_peer.py'), join(dir, 'spec.json')], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    writeFileSync(
+      join(dir, 'spec.json'),
+      JSON.stringify([
+        {
+          loss: 'linearCrossEntropy',
+          shape: [shape.n, shape.h],
+          classes: shape.c,
+          input: join(dir, 'x.bin'),
+          weight: join(dir, 'w.bin'),
+          bias: join(dir, 'b.bin'),
+          target: join(dir, 'y.bin'),
+          threads,
+          samples,
+        },
+      ]),
+    );
+    const child = spawnSync('/usr/bin/python3', [join(__dirname, 'peers', 'torch_peer.py'), join(dir, 'spec.json')], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    });
     if (child.error || child.status !== 0) return `skipped (${child.error?.message ?? child.stderr.trim().split('\n').pop()})`;
     const out = JSON.parse(child.stdout) as { torch: string; cases: { loss: number; timings: Record<string, { medianMs: number }> }[] };
     return { version: out.torch, ...out.cases[0] };
@@ -103,7 +138,10 @@ export function run(args: Args): { rows: HeadRow[]; table: Table | null; torch: 
   const all = fl.getNumThreads();
   const threads = args.threads ?? [...new Set([1, Math.min(2, all), all])];
   const samples = args.quick ? 2 : 5;
-  const shapes: Shape[] = [{ n: scaled(args, 2048), h: 512, c: args.scale < 1 ? 1000 : 32000 }, { n: scaled(args, 4096), h: 768, c: 1000 }];
+  const shapes: Shape[] = [
+    { n: scaled(args, 2048), h: 512, c: args.scale < 1 ? 1000 : 32000 },
+    { n: scaled(args, 4096), h: 768, c: 1000 },
+  ];
   const rows: HeadRow[] = [];
   let torchVersion: string | null = null;
   try {
@@ -120,22 +158,52 @@ export function run(args: Args): { rows: HeadRow[]; table: Table | null; torch: 
       const peerThreads = big ? [all] : threads;
       const peer = args.quick ? 'skipped with --quick' : torchPeer(shape, d, peerThreads, big ? 1 : Math.min(samples, 3));
       const fusedLoss = step('fused', d, shape, out);
-      const torchOk = typeof peer !== 'string' && Math.abs(peer.loss - (fusedLoss as number)) <= 1e-4 * Math.max(1, Math.abs(fusedLoss as number));
+      const torchOk =
+        typeof peer !== 'string' && Math.abs(peer.loss - (fusedLoss as number)) <= 1e-4 * Math.max(1, Math.abs(fusedLoss as number));
       if (typeof peer !== 'string') torchVersion = peer.version;
       for (const t of threads) {
         fl.setNumThreads(t);
         progress(`fused heads ${name}: ${t} thread(s)`);
         const un = time(() => step('unfused', d, shape, out, logits), { samples, warmupMs: 0, minSampleMs: 0 });
         const fu = time(() => step('fused', d, shape, out), { samples, warmupMs: 0, minSampleMs: 0 });
-        rows.push({ workload: name, impl: 'unfused: linearForward + crossEntropy (in place) + linearBackward', threads: t, timing: un, workingMB: t === 1 ? mem.unfused : null, ratio: 1 });
-        rows.push({ workload: name, impl: 'fused: linearCrossEntropy', threads: t, timing: fu, workingMB: t === 1 ? mem.fused : null, ratio: un.minMs / fu.minMs });
+        rows.push({
+          workload: name,
+          impl: 'unfused: linearForward + crossEntropy (in place) + linearBackward',
+          threads: t,
+          timing: un,
+          workingMB: t === 1 ? mem.unfused : null,
+          ratio: 1,
+        });
+        rows.push({
+          workload: name,
+          impl: 'fused: linearCrossEntropy',
+          threads: t,
+          timing: fu,
+          workingMB: t === 1 ? mem.fused : null,
+          ratio: un.minMs / fu.minMs,
+        });
         if (typeof peer !== 'string' && !peerThreads.includes(t)) continue;
-        if (typeof peer === 'string') rows.push({ workload: name, impl: 'PyTorch: F.linear + F.cross_entropy + backward()', threads: t, timing: null, workingMB: null, ratio: NaN, note: peer });
+        if (typeof peer === 'string')
+          rows.push({
+            workload: name,
+            impl: 'PyTorch: F.linear + F.cross_entropy + backward()',
+            threads: t,
+            timing: null,
+            workingMB: null,
+            ratio: NaN,
+            note: peer,
+          });
         else {
           const tt = peer.timings[String(t)];
-          rows.push({ workload: name, impl: `PyTorch ${peer.version}: F.linear + F.cross_entropy + backward()`, threads: t,
-            timing: torchOk ? { medianMs: tt.medianMs, minMs: tt.medianMs, maxMs: tt.medianMs, samplesMs: [] } : null, workingMB: null,
-            ratio: torchOk ? tt.medianMs / fu.medianMs : NaN, note: torchOk ? undefined : `loss mismatch: torch ${peer.loss}, fuseloss ${fusedLoss}` });
+          rows.push({
+            workload: name,
+            impl: `PyTorch ${peer.version}: F.linear + F.cross_entropy + backward()`,
+            threads: t,
+            timing: torchOk ? { medianMs: tt.medianMs, minMs: tt.medianMs, maxMs: tt.medianMs, samplesMs: [] } : null,
+            workingMB: null,
+            ratio: torchOk ? tt.medianMs / fu.medianMs : NaN,
+            note: torchOk ? undefined : `loss mismatch: torch ${peer.loss}, fuseloss ${fusedLoss}`,
+          });
         }
       }
     }
@@ -144,9 +212,24 @@ export function run(args: Args): { rows: HeadRow[]; table: Table | null; torch: 
     progress('');
   }
   const table = makeTable(
-    ['workload [N, H → C]', 'implementation', 'thr', 'best ms', 'median ms', 'working MB (1 thr)', '× fused is faster (that time / fused time)'],
-    rows.map((r) => [r.workload, r.impl, String(r.threads), r.timing ? r.timing.minMs : '—', r.timing ? r.timing.medianMs : '—',
-      r.workingMB === null ? '—' : fmt(r.workingMB), r.impl.startsWith('unfused') ? '1×' : Number.isFinite(r.ratio) ? `${fmt(r.ratio)}×` : (r.note ?? '—')]),
+    [
+      'workload [N, H → C]',
+      'implementation',
+      'thr',
+      'best ms',
+      'median ms',
+      'working MB (1 thr)',
+      '× fused is faster (that time / fused time)',
+    ],
+    rows.map((r) => [
+      r.workload,
+      r.impl,
+      String(r.threads),
+      r.timing ? r.timing.minMs : '—',
+      r.timing ? r.timing.medianMs : '—',
+      r.workingMB === null ? '—' : fmt(r.workingMB),
+      r.impl.startsWith('unfused') ? '1×' : Number.isFinite(r.ratio) ? `${fmt(r.ratio)}×` : (r.note ?? '—'),
+    ]),
   );
   return { rows, table, torch: torchVersion };
 }

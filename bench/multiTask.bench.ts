@@ -52,22 +52,36 @@ export function headSet(heads: Head[], n: number) {
   for (const h of heads) {
     const k = n * h.c;
     const input = Float32Array.from({ length: k }, () => (rand() - 0.5) * 6);
-    const target = h.target === 'ids' ? Int32Array.from({ length: n }, () => Math.floor(rand() * h.c))
-      : h.target === 'bits' ? Float32Array.from({ length: k }, () => (rand() < 0.3 ? 1 : 0))
-        : h.target === 'counts' ? Float32Array.from({ length: k }, () => Math.floor(rand() * 5))
-          : Float32Array.from({ length: k }, () => (rand() - 0.5) * 4);
+    const target =
+      h.target === 'ids'
+        ? Int32Array.from({ length: n }, () => Math.floor(rand() * h.c))
+        : h.target === 'bits'
+          ? Float32Array.from({ length: k }, () => (rand() < 0.3 ? 1 : 0))
+          : h.target === 'counts'
+            ? Float32Array.from({ length: k }, () => Math.floor(rand() * 5))
+            : Float32Array.from({ length: k }, () => (rand() - 0.5) * 4);
     grads[h.name] = new Float32Array(k);
     batch[h.name] = { input, target, shape: [n, h.c], out: { grad: grads[h.name] } };
   }
   const tasks = Object.fromEntries(heads.map((h) => [h.name, { loss: h.loss, ...h.options }]));
   const weights = heads.map((_, i) => 0.5 + i / heads.length);
-  const config = (backend: 'native' | 'reference'): Fuseloss.MultiTaskConfig => ({ tasks, weighting: { strategy: 'static', weights }, backend });
+  const config = (backend: 'native' | 'reference'): Fuseloss.MultiTaskConfig => ({
+    tasks,
+    weighting: { strategy: 'static', weights },
+    backend,
+  });
   const fns = fl as unknown as Record<string, (x: Float32Array, t: unknown, o: Record<string, unknown>) => unknown>;
   // The same losses called one at a time, each with its weight as gradScale (what a user does without
   // MultiTaskLoss). Options objects are built once, outside the timed loop.
   const calls = heads.map((h, i) => {
     const b = batch[h.name];
-    const options = { ...h.options, ...(h.loss === 'sigmoidFocalLoss' ? { reduction: 'mean' } : {}), shape: b.shape, gradScale: weights[i], out: { grad: grads[h.name] } };
+    const options = {
+      ...h.options,
+      ...(h.loss === 'sigmoidFocalLoss' ? { reduction: 'mean' } : {}),
+      shape: b.shape,
+      gradScale: weights[i],
+      out: { grad: grads[h.name] },
+    };
     return [fns[h.loss], b.input, b.target, options] as const;
   });
   const oneByOne = () => {
@@ -91,12 +105,22 @@ export function run(args: Args): { rows: MultiTaskRow[]; table: Table } {
   const threadSet = args.threads ?? [...new Set([1, all])];
   const samples = args.quick ? 3 : 9;
   const rows: MultiTaskRow[] = [];
-  const big = scaled(args, 4096), small = scaled(args, 32);
-  const sets: [string, Head[], number][] = [[`3 tasks, batch ${big}`, THREE, big], [`10 tasks, batch ${big}`, TEN, big], [`10 light tasks, batch ${big}`, TEN_LIGHT, big], [`3 small tasks, batch ${small}`, [
-    { name: 'species', loss: 'crossEntropy', c: 10, options: { labelSmoothing: 0.1 }, target: 'ids' },
-    { name: 'sex', loss: 'binaryCrossEntropyWithLogits', c: 5, target: 'bits' },
-    { name: 'mass', loss: 'huberLoss', c: 3, options: { delta: 1 }, target: 'real' },
-  ], small]];
+  const big = scaled(args, 4096),
+    small = scaled(args, 32);
+  const sets: [string, Head[], number][] = [
+    [`3 tasks, batch ${big}`, THREE, big],
+    [`10 tasks, batch ${big}`, TEN, big],
+    [`10 light tasks, batch ${big}`, TEN_LIGHT, big],
+    [
+      `3 small tasks, batch ${small}`,
+      [
+        { name: 'species', loss: 'crossEntropy', c: 10, options: { labelSmoothing: 0.1 }, target: 'ids' },
+        { name: 'sex', loss: 'binaryCrossEntropyWithLogits', c: 5, target: 'bits' },
+        { name: 'mass', loss: 'huberLoss', c: 3, options: { delta: 1 }, target: 'real' },
+      ],
+      small,
+    ],
+  ];
   for (const [label, heads, n] of sets) {
     if (args.filter && !`multiTask ${label}`.includes(args.filter)) continue;
     const hs = headSet(heads, n);
@@ -107,8 +131,13 @@ export function run(args: Args): { rows: MultiTaskRow[]; table: Table } {
     const mtl = new fl.MultiTaskLoss(hs.config('native'));
     const add = (impl: string, threads: number, timing: Timing, oneByOne?: Timing) =>
       rows.push({
-        set: label, impl, threads, timing, usPerCall: timing.medianMs * 1000,
-        vsOneByOne: oneByOne ? oneByOne.medianMs / timing.medianMs : NaN, vsReference: ref.medianMs / timing.medianMs,
+        set: label,
+        impl,
+        threads,
+        timing,
+        usPerCall: timing.medianMs * 1000,
+        vsOneByOne: oneByOne ? oneByOne.medianMs / timing.medianMs : NaN,
+        vsReference: ref.medianMs / timing.medianMs,
       });
     add('reference (TS), task by task', 1, ref);
     for (const t of threadSet) {
@@ -120,7 +149,8 @@ export function run(args: Args): { rows: MultiTaskRow[]; table: Table } {
       const a2 = time(hs.oneByOne, { samples });
       const f2 = time(() => mtl.compute(hs.batch), { samples });
       const best = (x: Timing, y: Timing) => (x.medianMs <= y.medianMs ? x : y);
-      const one = best(a1, a2), fused = best(f1, f2);
+      const one = best(a1, a2),
+        fused = best(f1, f2);
       add('native, one by one', t, one);
       add('native, fused compute', t, fused, one);
     }
@@ -129,8 +159,15 @@ export function run(args: Args): { rows: MultiTaskRow[]; table: Table } {
   progress('');
   const tab = makeTable(
     ['head set', 'impl', 'thr', 'µs / step', 'spread (ms)', '× one-by-one', '× reference'],
-    rows.map((r) => [r.set, r.impl, String(r.threads), r.usPerCall, `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`,
-      Number.isNaN(r.vsOneByOne) ? '—' : `${fmt(r.vsOneByOne)}×`, `${fmt(r.vsReference)}×`]),
+    rows.map((r) => [
+      r.set,
+      r.impl,
+      String(r.threads),
+      r.usPerCall,
+      `${fmt(r.timing.minMs)}–${fmt(r.timing.maxMs)}`,
+      Number.isNaN(r.vsOneByOne) ? '—' : `${fmt(r.vsOneByOne)}×`,
+      `${fmt(r.vsReference)}×`,
+    ]),
   );
   return { rows, table: tab };
 }

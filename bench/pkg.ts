@@ -2,5 +2,4 @@
 // the TypeScript sources through tsx's loader, whose module wrappers add per-call overhead users never pay.
 import type * as Fuseloss from '../src/index';
 
- 
 export const fl: typeof Fuseloss = require('../dist/cjs/index.js');

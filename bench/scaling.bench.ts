@@ -33,8 +33,11 @@ function multiTask(tasks: number, n: number) {
     config[`t${t}`] = { loss: k.loss };
     batch[`t${t}`] = {
       input: Float32Array.from({ length: n * c }, () => (rand() - 0.5) * 6),
-      target: k.ids ? Int32Array.from({ length: n }, () => Math.floor(rand() * c)) : Float32Array.from({ length: n * c }, () => (rand() < 0.3 ? 1 : 0)),
-      shape: [n, c], out: { grad: new Float32Array(n * c) },
+      target: k.ids
+        ? Int32Array.from({ length: n }, () => Math.floor(rand() * c))
+        : Float32Array.from({ length: n * c }, () => (rand() < 0.3 ? 1 : 0)),
+      shape: [n, c],
+      out: { grad: new Float32Array(n * c) },
     };
   }
   const mtl = new fl.MultiTaskLoss({ tasks: config, weighting: { strategy: 'equal' } });
@@ -44,13 +47,15 @@ function multiTask(tasks: number, n: number) {
 function linear(b: number, i: number, o: number) {
   const rand = lcg(b + i + o);
   const u = (k: number) => Float32Array.from({ length: k }, () => rand() * 2 - 1);
-  const x = u(b * i), w = u(o * i), g = u(b * o);
+  const x = u(b * i),
+    w = u(o * i),
+    g = u(b * o);
   const out = { gradWeight: new Float32Array(o * i), gradBias: new Float32Array(o), gradInput: new Float32Array(b * i) };
   return () => fl.linearBackward(x, g, w, { batch: b, inFeatures: i, outFeatures: o, out });
 }
 
 export function run(args: Args): Sweep[] {
-  if (args.filter && !'scaling'.includes(args.filter)) return [];  // --filter scaling (or a part of the word) runs it
+  if (args.filter && !'scaling'.includes(args.filter)) return []; // --filter scaling (or a part of the word) runs it
   const all = fl.getNumThreads();
   const threadSet = args.threads ?? [...new Set([1, all])];
   const samples = args.quick ? 3 : 5;
@@ -80,8 +85,14 @@ export function run(args: Args): Sweep[] {
       }
     }
     sweeps.push({
-      axis, x: [...xs], unit: 'ns / element', log: true,
-      title: axis === 'N' ? 'crossEntropy fwd+bwd, C = 1000: ns per element vs batch N' : `crossEntropy fwd+bwd, N = ${nForC}: ns per element vs classes C`,
+      axis,
+      x: [...xs],
+      unit: 'ns / element',
+      log: true,
+      title:
+        axis === 'N'
+          ? 'crossEntropy fwd+bwd, C = 1000: ns per element vs batch N'
+          : `crossEntropy fwd+bwd, N = ${nForC}: ns per element vs classes C`,
       series: [...series].map(([label, y]) => ({ label, y })),
     });
   }
@@ -95,8 +106,14 @@ export function run(args: Args): Sweep[] {
     const f = multiTask(t, n);
     for (const { label, y } of perThreads('MultiTaskLoss', f)) bySeries.set(label, [...(bySeries.get(label) ?? []), y]);
   }
-  sweeps.push({ axis: 'tasks', x: tasks, unit: 'ms / step', log: false, title: `MultiTaskLoss step ([${n}, 100] heads): ms vs tasks`,
-    series: [...bySeries].map(([label, y]) => ({ label, y })) });
+  sweeps.push({
+    axis: 'tasks',
+    x: tasks,
+    unit: 'ms / step',
+    log: false,
+    title: `MultiTaskLoss step ([${n}, 100] heads): ms vs tasks`,
+    series: [...bySeries].map(([label, y]) => ({ label, y })),
+  });
 
   // speed-up vs threads 1…cores
   const threads = Array.from({ length: Math.max(...threadSet, all) }, (_, i) => i + 1);

@@ -20,22 +20,47 @@ export async function run(args: Args): Promise<{ rows: TrainRow[]; table: Table 
   const all = fl.getNumThreads();
   const threads = args.threads ?? [...new Set([1, all])];
   const samples = args.quick ? 3 : 7;
-  const backbone = await fl.OnnxBackbone.create(join(__dirname, '..', 'models', 'mlp_encoder.onnx'), { sessionOptions: { intraOpNumThreads: all } });
+  const backbone = await fl.OnnxBackbone.create(join(__dirname, '..', 'models', 'mlp_encoder.onnx'), {
+    sessionOptions: { intraOpNumThreads: all },
+  });
   let s = 5;
-  const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   const raw = Float32Array.from({ length: B * 6 }, () => u() * 2 - 1);
   const feats = await backbone.features({ data: raw, dims: [B, 6] });
   const ds = {
-    inputs: feats.data, rowDims: [32], size: B,
-    targets: { species: Int32Array.from({ length: B }, () => Math.floor(u() * 3)), sex: Float32Array.from({ length: B }, () => (u() < 0.5 ? 1 : 0)), mass: Float32Array.from({ length: B }, () => u() * 2 - 1) },
+    inputs: feats.data,
+    rowDims: [32],
+    size: B,
+    targets: {
+      species: Int32Array.from({ length: B }, () => Math.floor(u() * 3)),
+      sex: Float32Array.from({ length: B }, () => (u() < 0.5 ? 1 : 0)),
+      mass: Float32Array.from({ length: B }, () => u() * 2 - 1),
+    },
   };
   const rows = Int32Array.from({ length: B }, (_, i) => i);
-  const tasks = { species: { loss: 'crossEntropy', outputs: 3 }, sex: { loss: 'binaryCrossEntropyWithLogits', outputs: 1 }, mass: { loss: 'huberLoss', outputs: 1, delta: 1 } };
-  const trainer = (backend: 'native' | 'reference') => new fl.MultiTaskTrainer({ tasks, inFeatures: 32, neck: { units: 64 }, weighting: { strategy: 'uncertainty' }, combine: { method: 'pcgrad' }, backend });
+  const tasks = {
+    species: { loss: 'crossEntropy', outputs: 3 },
+    sex: { loss: 'binaryCrossEntropyWithLogits', outputs: 1 },
+    mass: { loss: 'huberLoss', outputs: 1, delta: 1 },
+  };
+  const trainer = (backend: 'native' | 'reference') =>
+    new fl.MultiTaskTrainer({
+      tasks,
+      inFeatures: 32,
+      neck: { units: 64 },
+      weighting: { strategy: 'uncertainty' },
+      combine: { method: 'pcgrad' },
+      backend,
+    });
   const out: TrainRow[] = [];
-  const add = (part: string, t: number, tm: { medianMs: number; minMs: number; maxMs: number }) => out.push({ part, threads: t, ms: tm.medianMs, spread: `${fmt(tm.minMs)}–${fmt(tm.maxMs)}` });
+  const add = (part: string, t: number, tm: { medianMs: number; minMs: number; maxMs: number }) =>
+    out.push({ part, threads: t, ms: tm.medianMs, spread: `${fmt(tm.minMs)}–${fmt(tm.maxMs)}` });
   progress('train step: backbone');
-  add(`backbone forward (onnxruntime, ${all} intra-op threads)`, all, await timeAsync(() => backbone.features({ data: raw, dims: [B, 6] }), { samples }));
+  add(
+    `backbone forward (onnxruntime, ${all} intra-op threads)`,
+    all,
+    await timeAsync(() => backbone.features({ data: raw, dims: [B, 6] }), { samples }),
+  );
   progress('train step: reference');
   const ref = trainer('reference');
   add('loss + reduction + Adam, pure TS (reference)', 1, await timeAsync(() => ref.step(ds, rows), { samples }));
@@ -51,7 +76,9 @@ export async function run(args: Args): Promise<{ rows: TrainRow[]; table: Table 
   const refMs = out[1].ms;
   return {
     rows: out,
-    table: makeTable(['part of one step (batch ' + B + ', 3 tasks, neck 64, pcgrad, uncertainty)', 'thr', 'ms (median)', 'spread', '× pure TS'],
-      out.map((r, i) => [r.part, String(r.threads), r.ms, r.spread, i === 0 ? '—' : `${fmt(refMs / r.ms)}×`])),
+    table: makeTable(
+      ['part of one step (batch ' + B + ', 3 tasks, neck 64, pcgrad, uncertainty)', 'thr', 'ms (median)', 'spread', '× pure TS'],
+      out.map((r, i) => [r.part, String(r.threads), r.ms, r.spread, i === 0 ? '—' : `${fmt(refMs / r.ms)}×`]),
+    ),
   };
 }

@@ -12,7 +12,10 @@ const root = process.env.FUSELOSS_ROOT;
 if (!root) throw new Error('prebuild-build.mjs: run it through scripts/prebuild.mjs (FUSELOSS_ROOT unset)');
 const require = createRequire(join(root, 'package.json'));
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin', 'cmake-js');
-const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build-prebuild', '--CDFUSELOSS_CUDA=OFF'], { cwd: root, stdio: 'inherit' });
+const r = spawnSync(process.execPath, [cmakeJs, 'compile', '--out', 'build-prebuild', '--CDFUSELOSS_CUDA=OFF'], {
+  cwd: root,
+  stdio: 'inherit',
+});
 if (r.status !== 0) process.exit(r.status ?? 1);
 mkdirSync(join(process.cwd(), 'build', 'Release'), { recursive: true });
 copyFileSync(join(root, 'build-prebuild', 'Release', 'fuseloss.node'), join(process.cwd(), 'build', 'Release', 'fuseloss.node'));

@@ -26,5 +26,6 @@ prebuildify({ cwd: staging, out: root, napi: true, strip: true, tagLibc: true, n
     console.error(`prebuild failed: ${err.message ?? err}`);
     process.exit(1);
   }
-  for (const f of readdirSync(dir)) console.log(`prebuilds/${process.platform}-${process.arch}/${f} (${(statSync(join(dir, f)).size / 1024).toFixed(0)} KiB)`);
+  for (const f of readdirSync(dir))
+    console.log(`prebuilds/${process.platform}-${process.arch}/${f} (${(statSync(join(dir, f)).size / 1024).toFixed(0)} KiB)`);
 });

@@ -11,9 +11,12 @@ if (require.main === module) {
     console.error(`fuseloss: unknown command '${cmd ?? ''}'\n${USAGE}`);
     process.exitCode = 2;
   } else {
-    train(rest, io).then((code) => (process.exitCode = code), (e: unknown) => {
-      console.error(`fuseloss train: ${e instanceof Error ? e.message : String(e)}`);
-      process.exitCode = 1;
-    });
+    train(rest, io).then(
+      (code) => (process.exitCode = code),
+      (e: unknown) => {
+        console.error(`fuseloss train: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = 1;
+      },
+    );
   }
 }

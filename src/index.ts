@@ -6,33 +6,121 @@ export { crossEntropy, crossEntropyAsync } from './losses/crossEntropy';
 export type { CrossEntropyOptions, CrossEntropyResult, LossResult, DeviceLossResult, DeviceTarget } from './losses/crossEntropy';
 export { nllLoss, nllLossAsync } from './losses/nllLoss';
 export { linearCrossEntropy, linearCrossEntropyAsync, linearCrossEntropyChunkSize } from './losses/linearCrossEntropy';
-export type { LinearCrossEntropyOptions, LinearCrossEntropyResult, LinearCrossEntropyCompute, LinearCrossEntropyOut } from './losses/linearCrossEntropy';
+export type {
+  LinearCrossEntropyOptions,
+  LinearCrossEntropyResult,
+  LinearCrossEntropyCompute,
+  LinearCrossEntropyOut,
+} from './losses/linearCrossEntropy';
 export type { NllLossOptions } from './losses/nllLoss';
 export {
-  multiMarginLoss, multiMarginLossAsync, multilabelSoftMarginLoss, multilabelSoftMarginLossAsync, cosineEmbeddingLoss,
-  cosineEmbeddingLossAsync, softF1Loss, softF1LossAsync, cosineDistance, cosineDistanceAsync,
+  multiMarginLoss,
+  multiMarginLossAsync,
+  multilabelSoftMarginLoss,
+  multilabelSoftMarginLossAsync,
+  cosineEmbeddingLoss,
+  cosineEmbeddingLossAsync,
+  softF1Loss,
+  softF1LossAsync,
+  cosineDistance,
+  cosineDistanceAsync,
 } from './losses/rowwise';
-export type { MultiMarginLossOptions, MultilabelSoftMarginLossOptions, CosineEmbeddingLossOptions, SoftF1LossOptions, CosineDistanceOptions, RowLossOptions, RowTarget, RowInput, RowResult, CosineEmbeddingResult, DeviceCosineEmbeddingResult } from './losses/rowwise';
+export type {
+  MultiMarginLossOptions,
+  MultilabelSoftMarginLossOptions,
+  CosineEmbeddingLossOptions,
+  SoftF1LossOptions,
+  CosineDistanceOptions,
+  RowLossOptions,
+  RowTarget,
+  RowInput,
+  RowResult,
+  CosineEmbeddingResult,
+  DeviceCosineEmbeddingResult,
+} from './losses/rowwise';
 export {
-  mseLoss, mseLossAsync, l1Loss, l1LossAsync, smoothL1Loss, smoothL1LossAsync, huberLoss, huberLossAsync,
-  binaryCrossEntropy, binaryCrossEntropyAsync, binaryCrossEntropyWithLogits, binaryCrossEntropyWithLogitsAsync,
-  hingeEmbeddingLoss, hingeEmbeddingLossAsync, klDiv, klDivAsync, poissonNllLoss, poissonNllLossAsync,
-  sigmoidFocalLoss, sigmoidFocalLossAsync, hingeLoss, hingeLossAsync, logLoss, logLossAsync,
+  mseLoss,
+  mseLossAsync,
+  l1Loss,
+  l1LossAsync,
+  smoothL1Loss,
+  smoothL1LossAsync,
+  huberLoss,
+  huberLossAsync,
+  binaryCrossEntropy,
+  binaryCrossEntropyAsync,
+  binaryCrossEntropyWithLogits,
+  binaryCrossEntropyWithLogitsAsync,
+  hingeEmbeddingLoss,
+  hingeEmbeddingLossAsync,
+  klDiv,
+  klDivAsync,
+  poissonNllLoss,
+  poissonNllLossAsync,
+  sigmoidFocalLoss,
+  sigmoidFocalLossAsync,
+  hingeLoss,
+  hingeLossAsync,
+  logLoss,
+  logLossAsync,
 } from './losses/elementwise';
 export type {
-  ElementwiseOptions, MseLossOptions, L1LossOptions, SmoothL1LossOptions, HuberLossOptions, BinaryCrossEntropyOptions,
-  BinaryCrossEntropyWithLogitsOptions, HingeEmbeddingLossOptions, KlDivOptions, PoissonNllLossOptions, SigmoidFocalLossOptions,
-  HingeLossOptions, LogLossOptions, ElementwiseResult, ElementwiseTarget, ElementwiseLossFn, ElementwiseLossAsyncFn,
+  ElementwiseOptions,
+  MseLossOptions,
+  L1LossOptions,
+  SmoothL1LossOptions,
+  HuberLossOptions,
+  BinaryCrossEntropyOptions,
+  BinaryCrossEntropyWithLogitsOptions,
+  HingeEmbeddingLossOptions,
+  KlDivOptions,
+  PoissonNllLossOptions,
+  SigmoidFocalLossOptions,
+  HingeLossOptions,
+  LogLossOptions,
+  ElementwiseResult,
+  ElementwiseTarget,
+  ElementwiseLossFn,
+  ElementwiseLossAsyncFn,
 } from './losses/elementwise';
 export { MultiTaskLoss, STRATEGIES } from './multitask/multiTaskLoss';
 export type { LossOptionsBase, LossOutputs } from './losses/options';
 export { OnnxBackbone, ortGradients } from './train/backbone';
 export { MultiTaskTrainer } from './train/trainer';
-export type { TrainerConfig, TrainerTask, Dataset, TaskMetrics, StepInfo, EpochInfo, FitOptions, SavedTrainer, Activation, ForwardResult, TrainerGradients } from './train/trainer';
+export type {
+  TrainerConfig,
+  TrainerTask,
+  Dataset,
+  TaskMetrics,
+  StepInfo,
+  EpochInfo,
+  FitOptions,
+  SavedTrainer,
+  Activation,
+  ForwardResult,
+  TrainerGradients,
+} from './train/trainer';
 export type { BackboneOptions, BackboneInput, Features, LossArrays, OrtTensors } from './train/backbone';
 export { SGD, Adam, AdamW, Optimizer, createOptimizer, encodeFloat32, decodeFloat32 } from './train/optim';
-export type { SgdOptions, AdamOptions, OptimizerState, OptimizerConfig, OptimizerHyperParameters, SgdConfig, AdamConfig, OptimizerBackend, OptimParam } from './train/optim';
-export { linearForward, linearForwardAsync, linearBackward, linearBackwardAsync, multiHeadBackward, multiHeadBackwardAsync } from './reduce/linear';
+export type {
+  SgdOptions,
+  AdamOptions,
+  OptimizerState,
+  OptimizerConfig,
+  OptimizerHyperParameters,
+  SgdConfig,
+  AdamConfig,
+  OptimizerBackend,
+  OptimParam,
+} from './train/optim';
+export {
+  linearForward,
+  linearForwardAsync,
+  linearBackward,
+  linearBackwardAsync,
+  multiHeadBackward,
+  multiHeadBackwardAsync,
+} from './reduce/linear';
 export { gramMatrix, gramMatrixAsync } from './reduce/gram';
 export { combineGradients, combineGradientsAsync, COMBINE_METHODS } from './reduce/combine';
 export { clipGradNorm, clipGradValue } from './reduce/clip';
@@ -41,14 +129,46 @@ export type { CombineMethod, CombineOptions, CombineResult, CombineState, MgdaNo
 export type { ClipGradNormOptions } from './reduce/clip';
 export type { ReductionBackend, GradientBackend, F32Grads } from './reduce/gradients';
 export type { GradAccumulatorOptions, AccumulatedGrad } from './reduce/accumulate';
-export type { F32Arg, LinearShape, LinearForwardOptions, LinearBackwardOptions, LinearGrads, LinearGradSelection, LinearOutput, HeadInput, MultiHeadOptions, MultiHeadResult, HeadGrads } from './reduce/linear';
 export type {
-  MultiTaskConfig, TaskConfig, TaskBatch, ComputeOptions, MultiTaskResult, MultiTaskState, WeightingConfig, EndStepInfo, StrategyName, StrategyNeeds,
+  F32Arg,
+  LinearShape,
+  LinearForwardOptions,
+  LinearBackwardOptions,
+  LinearGrads,
+  LinearGradSelection,
+  LinearOutput,
+  HeadInput,
+  MultiHeadOptions,
+  MultiHeadResult,
+  HeadGrads,
+} from './reduce/linear';
+export type {
+  MultiTaskConfig,
+  TaskConfig,
+  TaskBatch,
+  ComputeOptions,
+  MultiTaskResult,
+  MultiTaskState,
+  WeightingConfig,
+  EndStepInfo,
+  StrategyName,
+  StrategyNeeds,
   UncertaintyForm,
 } from './multitask/multiTaskLoss';
 export type { TensorLike, FloatInput, TargetInput } from './core/tensor';
 export type { Reduction, KlReduction, Backend, LossSpec, OptionSpec, OptionType, ElementwiseSpec, ElementwiseName } from './losses/ops';
-export { LOSSES, ELEMENTWISE_LOSSES, ROW_LOSSES, REDUCTIONS, BACKENDS, crossEntropySpec, nllLossSpec, linearCrossEntropySpec, optionsTable, lossTable } from './losses/ops';
+export {
+  LOSSES,
+  ELEMENTWISE_LOSSES,
+  ROW_LOSSES,
+  REDUCTIONS,
+  BACKENDS,
+  crossEntropySpec,
+  nllLossSpec,
+  linearCrossEntropySpec,
+  optionsTable,
+  lossTable,
+} from './losses/ops';
 export { AddonLoadError, CudaUnavailableError, cuda, nativeAvailable, nativeLoadError } from './backends/binding';
 export type { CudaDevice } from './backends/binding';
 export { DeviceBuffer } from './backends/device';

@@ -36,7 +36,9 @@ export interface TfTensor {
 /** The slice of the `tf` namespace used here (pass `@tensorflow/tfjs` or `@tensorflow/tfjs-core`). */
 export interface Tf {
   /** tf.customGrad: a function with its own gradient. */
-  customGrad(f: (...args: never[]) => { value: TfTensor; gradFunc: (dy: TfTensor, saved: TfTensor[]) => TfTensor | TfTensor[] }): (...args: TfTensor[]) => TfTensor;
+  customGrad(
+    f: (...args: never[]) => { value: TfTensor; gradFunc: (dy: TfTensor, saved: TfTensor[]) => TfTensor | TfTensor[] },
+  ): (...args: TfTensor[]) => TfTensor;
   /** tf.tensor. */
   tensor(values: Float32Array, shape: number[], dtype?: string): TfTensor;
   /** tf.scalar. */
@@ -91,8 +93,14 @@ function coefficients(tf: Tf, lossShape: number[], weights: Weights, reduction: 
  * The fused-loss op: `kernel(x, c)` returns per-element losses (reduction 'none') and their gradient
  * scaled by c. Wrapped in tf.customGrad over the predictions.
  */
-function fused(tf: Tf, predictions: TfTensor, lossShape: number[], weights: Weights, reduction: Reduction,
-  kernel: (x: Float32Array, c: Float32Array) => { loss: Float32Array; grad: Float32Array }): TfTensor {
+function fused(
+  tf: Tf,
+  predictions: TfTensor,
+  lossShape: number[],
+  weights: Weights,
+  reduction: Reduction,
+  kernel: (x: Float32Array, c: Float32Array) => { loss: Float32Array; grad: Float32Array },
+): TfTensor {
   const f = tf.customGrad(((x: TfTensor) => {
     const data = Float32Array.from(x.dataSync());
     const none = reduction === Reduction.NONE;
@@ -116,7 +124,7 @@ function fused(tf: Tf, predictions: TfTensor, lossShape: number[], weights: Weig
         const d = dy.dataSync();
         const g = new Float32Array(grad.length);
         if (none) {
-          const per = grad.length / d.length;  // gradient elements per loss element (C for softmax rows)
+          const per = grad.length / d.length; // gradient elements per loss element (C for softmax rows)
           for (let i = 0; i < g.length; i++) g[i] = grad[i] * d[Math.floor(i / per)];
         } else for (let i = 0; i < g.length; i++) g[i] = grad[i] * d[0];
         return tf.tensor(g, x.shape);
@@ -135,8 +143,14 @@ function checkSame(a: TfTensor, b: TfTensor, fn: string): void {
 export function losses(tf: Tf) {
   const flat = (t: TfTensor) => Float32Array.from(t.dataSync());
   // A loss of one element per prediction: labels and predictions of one shape.
-  const pointwise = (fn: string, labels: TfTensor, predictions: TfTensor, weights: Weights, reduction: Reduction,
-    run: (x: Float32Array, y: Float32Array, c: Float32Array) => { loss: number | Float32Array; grad: Float32Array }) => {
+  const pointwise = (
+    fn: string,
+    labels: TfTensor,
+    predictions: TfTensor,
+    weights: Weights,
+    reduction: Reduction,
+    run: (x: Float32Array, y: Float32Array, c: Float32Array) => { loss: number | Float32Array; grad: Float32Array },
+  ) => {
     checkSame(labels, predictions, fn);
     const y = flat(labels);
     return fused(tf, predictions, predictions.shape, weights, reduction, (x, c) => {
@@ -148,7 +162,13 @@ export function losses(tf: Tf) {
     /** tf.Reduction's values (NONE, MEAN, SUM, SUM_BY_NONZERO_WEIGHTS). */
     Reduction,
     /** tf.losses.softmaxCrossEntropy(onehotLabels, logits, weights?, labelSmoothing = 0, reduction = SUM_BY_NONZERO_WEIGHTS): softmax over the last axis. */
-    softmaxCrossEntropy(onehotLabels: TfTensor, logits: TfTensor, weights?: Weights, labelSmoothing = 0, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+    softmaxCrossEntropy(
+      onehotLabels: TfTensor,
+      logits: TfTensor,
+      weights?: Weights,
+      labelSmoothing = 0,
+      reduction = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ): TfTensor {
       checkSame(onehotLabels, logits, 'softmaxCrossEntropy');
       const C = logits.shape[logits.shape.length - 1];
       const rows = size(logits.shape) / C;
@@ -160,7 +180,13 @@ export function losses(tf: Tf) {
       });
     },
     /** tf.losses.sigmoidCrossEntropy(multiClassLabels, logits, weights?, labelSmoothing = 0, reduction). */
-    sigmoidCrossEntropy(multiClassLabels: TfTensor, logits: TfTensor, weights?: Weights, labelSmoothing = 0, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+    sigmoidCrossEntropy(
+      multiClassLabels: TfTensor,
+      logits: TfTensor,
+      weights?: Weights,
+      labelSmoothing = 0,
+      reduction = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ): TfTensor {
       checkSame(multiClassLabels, logits, 'sigmoidCrossEntropy');
       let y = flat(multiClassLabels);
       if (labelSmoothing > 0) y = y.map((v) => v * (1 - labelSmoothing) + 0.5 * labelSmoothing);
@@ -171,22 +197,33 @@ export function losses(tf: Tf) {
     },
     /** tf.losses.meanSquaredError(labels, predictions, weights?, reduction). */
     meanSquaredError(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
-      return pointwise('meanSquaredError', labels, predictions, weights, reduction, (x, y, c) => mseLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+      return pointwise('meanSquaredError', labels, predictions, weights, reduction, (x, y, c) =>
+        mseLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }),
+      );
     },
     /** tf.losses.absoluteDifference(labels, predictions, weights?, reduction). */
     absoluteDifference(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
-      return pointwise('absoluteDifference', labels, predictions, weights, reduction, (x, y, c) => l1Loss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+      return pointwise('absoluteDifference', labels, predictions, weights, reduction, (x, y, c) =>
+        l1Loss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }),
+      );
     },
     /**
      * tf.losses.cosineDistance(labels, predictions, axis, weights?, reduction): 1 − Σ labels·predictions
      * along `axis` (kept as a dim of size 1), unnormalised as in tfjs. Another axis than the last is moved
      * last with tf.transpose (whose gradient tfjs knows).
      */
-    cosineDistance(labels: TfTensor, predictions: TfTensor, axis: number, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
+    cosineDistance(
+      labels: TfTensor,
+      predictions: TfTensor,
+      axis: number,
+      weights?: Weights,
+      reduction = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ): TfTensor {
       checkSame(labels, predictions, 'cosineDistance');
       const rank = predictions.shape.length;
       const ax = axis < 0 ? axis + rank : axis;
-      if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new RangeError(`cosineDistance: axis ${axis} is out of range for rank ${rank}`);
+      if (!Number.isInteger(ax) || ax < 0 || ax >= rank)
+        throw new RangeError(`cosineDistance: axis ${axis} is out of range for rank ${rank}`);
       const perm = [...Array(rank).keys()].filter((d) => d !== ax).concat(ax);
       const moved = ax !== rank - 1;
       const p = moved ? tf.transpose(predictions, perm) : predictions;
@@ -200,15 +237,33 @@ export function losses(tf: Tf) {
     },
     /** tf.losses.hingeLoss(labels, predictions, weights?, reduction): labels 0/1 read as −1/+1, max(0, 1 − y·p). */
     hingeLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
-      return pointwise('hingeLoss', labels, predictions, weights, reduction, (x, y, c) => hingeLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }));
+      return pointwise('hingeLoss', labels, predictions, weights, reduction, (x, y, c) =>
+        hingeLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c }),
+      );
     },
     /** tf.losses.logLoss(labels, predictions, weights?, epsilon = 1e-7, reduction) on probabilities. */
-    logLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, epsilon = 1e-7, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
-      return pointwise('logLoss', labels, predictions, weights, reduction, (x, y, c) => logLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c, epsilon }));
+    logLoss(
+      labels: TfTensor,
+      predictions: TfTensor,
+      weights?: Weights,
+      epsilon = 1e-7,
+      reduction = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ): TfTensor {
+      return pointwise('logLoss', labels, predictions, weights, reduction, (x, y, c) =>
+        logLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c, epsilon }),
+      );
     },
     /** tf.losses.huberLoss(labels, predictions, weights?, delta = 1, reduction). */
-    huberLoss(labels: TfTensor, predictions: TfTensor, weights?: Weights, delta = 1, reduction = Reduction.SUM_BY_NONZERO_WEIGHTS): TfTensor {
-      return pointwise('huberLoss', labels, predictions, weights, reduction, (x, y, c) => huberLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c, delta }));
+    huberLoss(
+      labels: TfTensor,
+      predictions: TfTensor,
+      weights?: Weights,
+      delta = 1,
+      reduction = Reduction.SUM_BY_NONZERO_WEIGHTS,
+    ): TfTensor {
+      return pointwise('huberLoss', labels, predictions, weights, reduction, (x, y, c) =>
+        huberLoss(x, y, { shape: [x.length], reduction: 'none', gradOutput: c, delta }),
+      );
     },
   };
 }

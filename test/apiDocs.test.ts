@@ -17,13 +17,23 @@ describe('API reference (typedoc)', () => {
   it('documents every export, and docs/api is up to date', () => {
     const out = mkdtempSync(join(tmpdir(), 'fuseloss-docs-'));
     try {
-      const r = spawnSync(process.execPath, [join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--treatWarningsAsErrors', '--out', out],
-        { cwd: root, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync(
+        process.execPath,
+        [join(root, 'node_modules', 'typedoc', 'bin', 'typedoc'), '--treatWarningsAsErrors', '--out', out],
+        { cwd: root, encoding: 'utf8', timeout: 120_000 },
+      );
       expect(r.status, r.stdout + r.stderr).toBe(0);
-      const fresh = files(out).map((f) => relative(out, f)).sort();
-      const committed = files(join(root, 'docs', 'api')).map((f) => relative(join(root, 'docs', 'api'), f)).sort();
+      const fresh = files(out)
+        .map((f) => relative(out, f))
+        .sort();
+      const committed = files(join(root, 'docs', 'api'))
+        .map((f) => relative(join(root, 'docs', 'api'), f))
+        .sort();
       expect(committed, 'run `npm run docs` and commit docs/api').toEqual(fresh);
-      for (const f of fresh) expect(readFileSync(join(root, 'docs', 'api', f), 'utf8'), `docs/api/${f} is stale: run \`npm run docs\``).toBe(readFileSync(join(out, f), 'utf8'));
+      for (const f of fresh)
+        expect(readFileSync(join(root, 'docs', 'api', f), 'utf8'), `docs/api/${f} is stale: run \`npm run docs\``).toBe(
+          readFileSync(join(out, f), 'utf8'),
+        );
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -34,7 +34,7 @@ interface Api {
 
 const r = (n: number, seed = 1) => {
   let s = seed;
-  return Float32Array.from({ length: n }, () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296) - 0.5);
+  return Float32Array.from({ length: n }, () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296 - 0.5);
 };
 
 const lossApis: Api[] = LOSSES.map((spec) => ({
@@ -43,47 +43,77 @@ const lossApis: Api[] = LOSSES.map((spec) => ({
   make: (o) => {
     const s = setup(spec.name);
     const grad = sentinel(12);
-    const problem = { ...s, input: (o.input ?? s.input) as Float32Array, target: o.target ?? s.target, input2: (o.input2 ?? s.input2) as Float32Array };
+    const problem = {
+      ...s,
+      input: (o.input ?? s.input) as Float32Array,
+      target: o.target ?? s.target,
+      input2: (o.input2 ?? s.input2) as Float32Array,
+    };
     const options = { out: { grad, ...(spec.name === 'cosineEmbeddingLoss' ? { grad2: sentinel(12) } : {}) } };
-    const outs = [grad, ...(options.out as { grad2?: Float32Array }).grad2 ? [(options.out as { grad2: Float32Array }).grad2] : []];
+    const outs = [grad, ...((options.out as { grad2?: Float32Array }).grad2 ? [(options.out as { grad2: Float32Array }).grad2] : [])];
     return { sync: () => call(spec.name, problem as never, options), outputs: outs };
   },
 }));
 
 const otherApis: Api[] = [
   {
-    name: 'linearBackward', arrays: ['x', 'gradOut', 'weight'], dims: ['batch', 'inFeatures', 'outFeatures'],
+    name: 'linearBackward',
+    arrays: ['x', 'gradOut', 'weight'],
+    dims: ['batch', 'inFeatures', 'outFeatures'],
     make: (o) => {
       const out = { gradWeight: sentinel(6), gradBias: sentinel(2), gradInput: sentinel(12) };
       const shape = { batch: 4, inFeatures: 3, outFeatures: 2, ...(o.dims as object) };
       const args = [(o.x ?? r(12)) as Float32Array, (o.gradOut ?? r(8)) as Float32Array, (o.weight ?? r(6)) as Float32Array] as const;
-      return { sync: () => fl.linearBackward(...args, { ...shape, out }), async: () => fl.linearBackwardAsync(...args, { ...shape, out }), outputs: Object.values(out) };
+      return {
+        sync: () => fl.linearBackward(...args, { ...shape, out }),
+        async: () => fl.linearBackwardAsync(...args, { ...shape, out }),
+        outputs: Object.values(out),
+      };
     },
   },
   {
-    name: 'linearCrossEntropy', arrays: ['input', 'linearWeight', 'target'],
+    name: 'linearCrossEntropy',
+    arrays: ['input', 'linearWeight', 'target'],
     make: (o) => {
       const out = { gradInput: sentinel(12), gradLinearWeight: sentinel(6), gradLinearBias: sentinel(2) };
-      const args = [(o.input ?? r(12)) as Float32Array, (o.linearWeight ?? r(6)) as Float32Array, (o.target ?? Int32Array.from([0, 1, 1, 0])) as Int32Array] as const;
+      const args = [
+        (o.input ?? r(12)) as Float32Array,
+        (o.linearWeight ?? r(6)) as Float32Array,
+        (o.target ?? Int32Array.from([0, 1, 1, 0])) as Int32Array,
+      ] as const;
       const options = { shape: [4, 3], linearBias: r(2), out };
-      return { sync: () => fl.linearCrossEntropy(...args, options), async: () => fl.linearCrossEntropyAsync(...args, options), outputs: Object.values(out) };
+      return {
+        sync: () => fl.linearCrossEntropy(...args, options),
+        async: () => fl.linearCrossEntropyAsync(...args, options),
+        outputs: Object.values(out),
+      };
     },
   },
   {
-    name: 'linearForward', arrays: ['x', 'weight', 'bias'], dims: ['batch', 'inFeatures', 'outFeatures'],
+    name: 'linearForward',
+    arrays: ['x', 'weight', 'bias'],
+    dims: ['batch', 'inFeatures', 'outFeatures'],
     make: (o) => {
       const output = sentinel(8);
       const shape = { batch: 4, inFeatures: 3, outFeatures: 2, ...(o.dims as object) };
       const args = [(o.x ?? r(12)) as Float32Array, (o.weight ?? r(6)) as Float32Array, (o.bias ?? r(2)) as Float32Array] as const;
-      return { sync: () => fl.linearForward(...args, { ...shape, out: { output } }), async: () => fl.linearForwardAsync(...args, { ...shape, out: { output } }), outputs: [output] };
+      return {
+        sync: () => fl.linearForward(...args, { ...shape, out: { output } }),
+        async: () => fl.linearForwardAsync(...args, { ...shape, out: { output } }),
+        outputs: [output],
+      };
     },
   },
   {
-    name: 'multiHeadBackward', arrays: ['x', 'weight', 'gradOut'], dims: ['batch', 'inFeatures'],
+    name: 'multiHeadBackward',
+    arrays: ['x', 'weight', 'gradOut'],
+    dims: ['batch', 'inFeatures'],
     make: (o) => {
       const out = { gradWeight: sentinel(6), gradBias: sentinel(2), gradInput: sentinel(12) };
       const shape = { batch: 4, inFeatures: 3, ...(o.dims as object) };
-      const heads = { a: { weight: (o.weight ?? r(6)) as Float32Array, gradOut: (o.gradOut ?? r(8)) as Float32Array, outFeatures: 2, out } };
+      const heads = {
+        a: { weight: (o.weight ?? r(6)) as Float32Array, gradOut: (o.gradOut ?? r(8)) as Float32Array, outFeatures: 2, out },
+      };
       const sharedGrad = sentinel(12);
       const x = (o.x ?? r(12)) as Float32Array;
       return {
@@ -94,22 +124,29 @@ const otherApis: Api[] = [
     },
   },
   {
-    name: 'combineGradients', arrays: ['grads[0]', 'grads[1]'],
+    name: 'combineGradients',
+    arrays: ['grads[0]', 'grads[1]'],
     make: (o) => {
       const out = sentinel(5);
       const g = [(o['grads[0]'] ?? r(5, 2)) as Float32Array, (o['grads[1]'] ?? r(5, 3)) as Float32Array];
-      return { sync: () => fl.combineGradients(g, { method: 'mgda', out }), async: () => fl.combineGradientsAsync(g, { method: 'pcgrad', out }), outputs: [out] };
+      return {
+        sync: () => fl.combineGradients(g, { method: 'mgda', out }),
+        async: () => fl.combineGradientsAsync(g, { method: 'pcgrad', out }),
+        outputs: [out],
+      };
     },
   },
   {
-    name: 'gramMatrix', arrays: ['grads[0]', 'grads[1]'],
+    name: 'gramMatrix',
+    arrays: ['grads[0]', 'grads[1]'],
     make: (o) => {
       const g = [(o['grads[0]'] ?? r(5, 2)) as Float32Array, (o['grads[1]'] ?? r(5, 3)) as Float32Array];
       return { sync: () => fl.gramMatrix(g), async: () => fl.gramMatrixAsync(g), outputs: [] };
     },
   },
   {
-    name: 'clipGradNorm', arrays: ['grads[0]'],
+    name: 'clipGradNorm',
+    arrays: ['grads[0]'],
     make: (o) => {
       const keep = sentinel(4);
       const g = [(o['grads[0]'] ?? r(5)) as Float32Array, keep];
@@ -117,19 +154,23 @@ const otherApis: Api[] = [
     },
   },
   {
-    name: 'Adam.step', arrays: ['grads.w', 'grads.b'],
+    name: 'Adam.step',
+    arrays: ['grads.w', 'grads.b'],
     make: (o) => {
-      const w = sentinel(6), b = sentinel(2);
+      const w = sentinel(6),
+        b = sentinel(2);
       const opt = new fl.Adam({ w, b }, { lr: 0.1 });
       const grads = { w: (o['grads.w'] ?? r(6)) as Float32Array, b: (o['grads.b'] ?? r(2)) as Float32Array };
       return { sync: () => opt.step(grads), async: () => opt.stepAsync(grads), outputs: [w, b] };
     },
   },
   {
-    name: 'MultiTaskLoss.compute', arrays: ['input', 'target'],
+    name: 'MultiTaskLoss.compute',
+    arrays: ['input', 'target'],
     make: (o) => {
       const m = new fl.MultiTaskLoss({ tasks: { a: { loss: 'crossEntropy' }, b: { loss: 'mseLoss' } } });
-      const gb = sentinel(6), ga = sentinel(6);
+      const gb = sentinel(6),
+        ga = sentinel(6);
       const batch = {
         a: { input: (o.input ?? r(6)) as Float32Array, target: o.target ?? Int32Array.from([0, 2]), shape: [2, 3], out: { grad: ga } },
         b: { input: r(6), target: r(6), shape: [2, 3], out: { grad: gb } },
@@ -158,13 +199,14 @@ describe('bad input across the API: named errors, nothing written', () => {
     for (const name of api.arrays) {
       const key = name.replace(/[[\]]/g, (ch) => `\\${ch}`);
       it(`${api.name}: ${name} detached, of the wrong kind, one short, or a number[]`, async () => {
-        const original = defaults(api, name);  // the argument's valid value, to derive the bad ones from
+        const original = defaults(api, name); // the argument's valid value, to derive the bad ones from
         const cases: [string, unknown, RegExp][] = [
           ['detached', detachedLike(original), new RegExp(`${key}|detached`)],
           ['wrong kind', wrongKind(original), new RegExp(key)],
           ['number[]', Array.from(original as Float32Array), new RegExp(key)],
         ];
-        if ((original as Float32Array).length > 1 && !api.name.startsWith('clipGradNorm')) cases.push(['one short', shortOne(original), new RegExp(key)]);
+        if ((original as Float32Array).length > 1 && !api.name.startsWith('clipGradNorm'))
+          cases.push(['one short', shortOne(original), new RegExp(key)]);
         for (const [label, value, mention] of cases) {
           expectRejected(api, `${name} ${label}`, { [name]: value }, mention);
           const c = api.make({ [name]: value });

@@ -13,8 +13,11 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('npm run bench -- --quick (tiny budget)', () => {
   it('runs every section and writes the JSON, the report and the charts', () => {
-    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'bench/index.ts', '--quick', '--scale', '0.004', '--out', out],
-      { cwd: root, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'bench/index.ts', '--quick', '--scale', '0.004', '--out', out],
+      { cwd: root, encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
     const files = readdirSync(out);
     const stem = files.find((f) => f.endsWith('-bench.json'))!.replace(/\.json$/, '');
@@ -47,7 +50,10 @@ describe('npm run bench -- --quick (tiny budget)', () => {
   }, 150_000);
 
   it('rejects unknown arguments with the usage', () => {
-    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'bench/index.ts', '--fast'], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs'), 'bench/index.ts', '--fast'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/unknown argument --fast \(expected --quick/);
   });

@@ -10,7 +10,8 @@ import { expectSameBits, rng } from './helpers';
 function problems(count: number) {
   return Array.from({ length: count }, (_, i) => {
     const r = rng(5000 + i);
-    const n = 8 + (i % 13), c = 3 + ((i * 7) % 40);
+    const n = 8 + (i % 13),
+      c = 3 + ((i * 7) % 40);
     return { n, c, x: r.floats(n * c, 2), t: Int32Array.from({ length: n }, () => r.int(0, c)), y: r.floats(n * c) };
   });
 }
@@ -32,7 +33,8 @@ describe('concurrency', () => {
 
   it('resizing the thread pool while async work runs is safe and changes no bits', async () => {
     const r = rng(77);
-    const x = r.floats(2048 * 1000, 3), t = Int32Array.from({ length: 2048 }, () => r.int(0, 1000));
+    const x = r.floats(2048 * 1000, 3),
+      t = Int32Array.from({ length: 2048 }, () => r.int(0, 1000));
     const expected = fl.crossEntropy(x, t, { shape: [2048, 1000] });
     const initial = fl.getNumThreads();
     const pending = Array.from({ length: 40 }, () => fl.crossEntropyAsync(x, t, { shape: [2048, 1000] }));
@@ -55,18 +57,24 @@ describe('concurrency', () => {
         parentPort.postMessage({ loss: ce.loss, grad: ce.grad, asyncLoss: a.loss, asyncGrad: a.grad });
       });`;
     const r = rng(99);
-    const n = 512, c = 300;
-    const x = r.floats(n * c, 2), t = Int32Array.from({ length: n }, () => r.int(0, c));
+    const n = 512,
+      c = 300;
+    const x = r.floats(n * c, 2),
+      t = Int32Array.from({ length: n }, () => r.int(0, c));
     const expected = fl.crossEntropy(x, t, { shape: [n, c], labelSmoothing: 0.1 });
     const results = await Promise.all(
-      Array.from({ length: 4 }, () => new Promise<{ loss: number; grad: Float32Array; asyncLoss: number; asyncGrad: Float32Array }>((resolve, reject) => {
-        const w = new Worker(code, { eval: true, workerData: { x, t, n, c } });
-        w.once('message', (m) => {
-          resolve(m);
-          void w.terminate();
-        });
-        w.once('error', reject);
-      })),
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<{ loss: number; grad: Float32Array; asyncLoss: number; asyncGrad: Float32Array }>((resolve, reject) => {
+            const w = new Worker(code, { eval: true, workerData: { x, t, n, c } });
+            w.once('message', (m) => {
+              resolve(m);
+              void w.terminate();
+            });
+            w.once('error', reject);
+          }),
+      ),
     );
     for (const m of results) {
       expect(Object.is(m.loss, expected.loss)).toBe(true);
@@ -91,11 +99,12 @@ describe('concurrency', () => {
         w.once('message', resolve);
         w.once('error', reject);
       });
-      await w.terminate();  // resolves: the thread ended while its calls were still running
+      await w.terminate(); // resolves: the thread ended while its calls were still running
     }
     // the main thread's pool still works and gives the same bits
     const r = rng(3);
-    const x = r.floats(64 * 10), t = Int32Array.from({ length: 64 }, () => r.int(0, 10));
+    const x = r.floats(64 * 10),
+      t = Int32Array.from({ length: 64 }, () => r.int(0, 10));
     const again = fl.crossEntropy(x, t, { shape: [64, 10] });
     expectSameBits(again.grad, fl.crossEntropy(x, t, { shape: [64, 10] }).grad);
     // a process that exits (explicitly, or by running out of work) with async calls in flight and pool threads alive
@@ -108,5 +117,5 @@ describe('concurrency', () => {
       expect(res.status, String(res.stderr)).toBe(0);
       expect(res.signal).toBeNull();
     }
-  }, 60_000);  // three workers and two child processes loading the addon: seconds under ASan on a busy machine; a hang still fails
+  }, 60_000); // three workers and two child processes loading the addon: seconds under ASan on a busy machine; a hang still fails
 });

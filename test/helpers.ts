@@ -51,15 +51,14 @@ export function loadFixtures(name: string): { torch: string; cases: FixtureCase[
  * |actual - expected| <= atol + rtol·|expected| elementwise, where atol = atolFrac · max|expected| (so
  * a tensor's tiny entries are judged on the tensor's scale). NaN must match NaN and infinities match exactly.
  */
-export function expectClose(
-  actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atolFrac: number, label = '',
-): void {
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atolFrac: number, label = ''): void {
   expect(actual.length, `${label} length`).toBe(expected.length);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) if (Number.isFinite(expected[i])) scale = Math.max(scale, Math.abs(expected[i]));
   const atol = atolFrac * scale;
   for (let i = 0; i < expected.length; i++) {
-    const a = actual[i], e = expected[i];
+    const a = actual[i],
+      e = expected[i];
     if (Number.isNaN(e) || !Number.isFinite(e)) {
       if (!Object.is(a, e)) expect.fail(`${label}[${i}]: expected ${e}, got ${a}`);
       continue;
@@ -79,10 +78,12 @@ export function bits(a: Float32Array): Uint32Array {
  */
 export function expectSameBits(actual: Float32Array, expected: Float32Array, label = '', options: { nanPayloads?: boolean } = {}): void {
   expect(actual.length, `${label} length`).toBe(expected.length);
-  const a = bits(actual), e = bits(expected);
+  const a = bits(actual),
+    e = bits(expected);
   const anyNaN = options.nanPayloads === false;
   for (let i = 0; i < a.length; i++)
-    if (a[i] !== e[i] && !(anyNaN && Number.isNaN(actual[i]) && Number.isNaN(expected[i]))) expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
+    if (a[i] !== e[i] && !(anyNaN && Number.isNaN(actual[i]) && Number.isNaN(expected[i])))
+      expect.fail(`${label}[${i}]: expected ${expected[i]} (0x${e[i].toString(16)}), got ${actual[i]} (0x${a[i].toString(16)})`);
 }
 
 /** The four-task MultiTaskLoss problem of the CUDA tests (one task fully masked) and its tasks. */
@@ -95,6 +96,8 @@ export function mtlBatch(r: ReturnType<typeof rng>, n: number) {
   };
 }
 export const MTL_TASKS = {
-  species: { loss: 'crossEntropy', labelSmoothing: 0.1 }, sex: { loss: 'binaryCrossEntropyWithLogits' }, mass: { loss: 'huberLoss', delta: 1 },
+  species: { loss: 'crossEntropy', labelSmoothing: 0.1 },
+  sex: { loss: 'binaryCrossEntropyWithLogits' },
+  mass: { loss: 'huberLoss', delta: 1 },
   masked: { loss: 'crossEntropy' },
 } as const;

@@ -13,9 +13,13 @@ const settle = async () => {
 describe('soak', () => {
   it('1e6 small calls and 1e3 large ones: RSS grows by less than 64 MiB', async () => {
     const r = rng(1);
-    const x = r.floats(32 * 10), t = Int32Array.from({ length: 32 }, (_, i) => i % 10), y = r.floats(32 * 10);
+    const x = r.floats(32 * 10),
+      t = Int32Array.from({ length: 32 }, (_, i) => i % 10),
+      y = r.floats(32 * 10);
     const g = new Float32Array(320);
-    const bigX = r.floats(2048 * 1000), bigT = Int32Array.from({ length: 2048 }, (_, i) => (i * 31) % 1000), bigG = new Float32Array(2048 * 1000);
+    const bigX = r.floats(2048 * 1000),
+      bigT = Int32Array.from({ length: 2048 }, (_, i) => (i * 31) % 1000),
+      bigG = new Float32Array(2048 * 1000);
     const mtl = new fl.MultiTaskLoss({ tasks: { a: { loss: 'crossEntropy' }, b: { loss: 'mseLoss' } }, weighting: { strategy: 'gls' } });
     const batch = { a: { input: x, target: t, shape: [32, 10] }, b: { input: y, target: x, shape: [32, 10] } };
     // warm up (allocators, JIT, pool threads), then measure

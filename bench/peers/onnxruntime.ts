@@ -18,7 +18,6 @@ interface OrtSession {
 
 function loadOrt(): OrtModule | null {
   try {
-     
     return require('onnxruntime-node') as OrtModule;
   } catch {
     return null;
@@ -43,7 +42,7 @@ export async function run(args: Args): Promise<PeerResult<OrtRow>> {
   const samples = args.quick ? 3 : 7;
   const rows: OrtRow[] = [];
   let s = 99;
-  const u = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
   const n = scaled(args, 4096);
   const cases = [
     { name: `crossEntropy [${n},1000]`, model: 'cross_entropy.onnx', n, c: 1000 },
@@ -56,15 +55,27 @@ export async function run(args: Args): Promise<PeerResult<OrtRow>> {
     const isCe = k.model === 'cross_entropy.onnx';
     const ids = Int32Array.from({ length: k.n }, () => Math.floor(u() * k.c));
     const t = Float32Array.from({ length: k.n * k.c }, () => (u() - 0.5) * 4);
-    const ours = () => (isCe ? fl.crossEntropy(x, ids, { shape: [k.n, k.c], out: { grad } }) : fl.mseLoss(x, t, { shape: [k.n, k.c], out: { grad } }));
+    const ours = () =>
+      isCe ? fl.crossEntropy(x, ids, { shape: [k.n, k.c], out: { grad } }) : fl.mseLoss(x, t, { shape: [k.n, k.c], out: { grad } });
     const expected = ours().loss as number;
     const feeds = isCe
-      ? { logits: new ort.Tensor('float32', x, [k.n, k.c]), labels: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [k.n]) }
+      ? {
+          logits: new ort.Tensor('float32', x, [k.n, k.c]),
+          labels: new ort.Tensor(
+            'int64',
+            BigInt64Array.from(ids, (v) => BigInt(v)),
+            [k.n],
+          ),
+        }
       : { x: new ort.Tensor('float32', x, [k.n, k.c]), t: new ort.Tensor('float32', t, [k.n, k.c]) };
     for (const th of threads) {
       progress(`onnxruntime ${k.name}: ${th} thread(s)`);
       const session = await ort.InferenceSession.create(join(__dirname, 'models', k.model), {
-        intraOpNumThreads: th, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', executionProviders: ['cpu'],
+        intraOpNumThreads: th,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        executionProviders: ['cpu'],
       });
       const first = await session.run(feeds);
       const got = first.loss.data[0];
@@ -73,15 +84,27 @@ export async function run(args: Args): Promise<PeerResult<OrtRow>> {
       await session.release?.();
       fl.setNumThreads(th);
       const mine = time(ours, { samples });
-      rows.push({ workload: k.name, threads: th, fuseloss: mine, ort: theirs, ratio: theirs ? theirs.medianMs / mine.medianMs : NaN,
-        note: agrees ? undefined : `loss mismatch: onnxruntime ${got}, fuseloss ${expected}` });
+      rows.push({
+        workload: k.name,
+        threads: th,
+        fuseloss: mine,
+        ort: theirs,
+        ratio: theirs ? theirs.medianMs / mine.medianMs : NaN,
+        note: agrees ? undefined : `loss mismatch: onnxruntime ${got}, fuseloss ${expected}`,
+      });
     }
   }
   fl.setNumThreads(all);
   progress('');
   const tab = makeTable(
     ['workload (forward + gradient)', 'thr', 'fuseloss ms', `onnxruntime ${version} ms`, '× onnxruntime'],
-    rows.map((r) => [r.workload, String(r.threads), r.fuseloss.medianMs, r.ort ? r.ort.medianMs : '—', r.ort ? `${fmt(r.ratio)}×` : (r.note ?? '—')]),
+    rows.map((r) => [
+      r.workload,
+      String(r.threads),
+      r.fuseloss.medianMs,
+      r.ort ? r.ort.medianMs : '—',
+      r.ort ? `${fmt(r.ratio)}×` : (r.note ?? '—'),
+    ]),
   );
   return { rows, table: tab, note: '', version };
 }

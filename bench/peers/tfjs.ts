@@ -45,14 +45,12 @@ export function tfjsLoss(tf: Tf, loss: TfCaseLoss, target: Float32Array | Int32A
 export async function loadTf(): Promise<{ tf: Tf; backend: string; threads: number; note: string } | null> {
   let tf: Tf;
   try {
-     
     tf = require('@tensorflow/tfjs') as Tf;
   } catch {
     return null;
   }
   let note = '';
   try {
-     
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { getThreadsCount?: () => number };
     if (await tf.setBackend('wasm')) {
       await tf.ready();
@@ -85,11 +83,14 @@ const CASES: { loss: TfCaseLoss; c: number }[] = [
 
 export function caseData(loss: TfCaseLoss, n: number, c: number, seed = 31337) {
   let s = seed;
-  const u = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
   const input = Float32Array.from({ length: n * c }, () => (u() - 0.5) * 6);
-  const target = loss === 'crossEntropy' ? Int32Array.from({ length: n }, () => Math.floor(u() * c))
-    : loss === 'binaryCrossEntropyWithLogits' ? Float32Array.from({ length: n * c }, () => (u() < 0.3 ? 1 : 0))
-      : Float32Array.from({ length: n * c }, () => (u() - 0.5) * 4);
+  const target =
+    loss === 'crossEntropy'
+      ? Int32Array.from({ length: n }, () => Math.floor(u() * c))
+      : loss === 'binaryCrossEntropyWithLogits'
+        ? Float32Array.from({ length: n * c }, () => (u() < 0.3 ? 1 : 0))
+        : Float32Array.from({ length: n * c }, () => (u() - 0.5) * 4);
   return { input, target };
 }
 
@@ -100,16 +101,19 @@ export function caseData(loss: TfCaseLoss, n: number, c: number, seed = 31337) {
  * relative.
  */
 export function compare(loss: number, grad: Float32Array, expectedLoss: number, expectedGrad: Float32Array): string | null {
-  if (!(Math.abs(loss - expectedLoss) <= 5e-3 * Math.max(1, Math.abs(expectedLoss)))) return `loss mismatch: tfjs ${loss}, fuseloss ${expectedLoss}`;
+  if (!(Math.abs(loss - expectedLoss) <= 5e-3 * Math.max(1, Math.abs(expectedLoss))))
+    return `loss mismatch: tfjs ${loss}, fuseloss ${expectedLoss}`;
   if (grad.length !== expectedGrad.length) return `gradient length ${grad.length}, expected ${expectedGrad.length}`;
   for (let i = 0; i < grad.length; i++)
-    if (!(Math.abs(grad[i] - expectedGrad[i]) <= 1e-6 + 1e-3 * Math.abs(expectedGrad[i]))) return `gradient mismatch at ${i}: tfjs ${grad[i]}, fuseloss ${expectedGrad[i]}`;
+    if (!(Math.abs(grad[i] - expectedGrad[i]) <= 1e-6 + 1e-3 * Math.abs(expectedGrad[i])))
+      return `gradient mismatch at ${i}: tfjs ${grad[i]}, fuseloss ${expectedGrad[i]}`;
   return null;
 }
 
 export async function run(args: Args): Promise<PeerResult<TfjsRow> & { backend: string | null }> {
   const loaded = await loadTf();
-  if (!loaded) return { rows: [], table: null, note: 'skipped: @tensorflow/tfjs does not load (npm install it)', version: null, backend: null };
+  if (!loaded)
+    return { rows: [], table: null, note: 'skipped: @tensorflow/tfjs does not load (npm install it)', version: null, backend: null };
   const { tf, backend, threads, note } = loaded;
   const version = tf.version['tfjs-core'] ?? tf.version.tfjs ?? 'unknown';
   const all = fl.getNumThreads();
@@ -142,14 +146,26 @@ export async function run(args: Args): Promise<PeerResult<TfjsRow> & { backend: 
     tf.dispose(x);
     fl.setNumThreads(threads);
     const mine = time(() => fn(input, target, opts), { samples });
-    rows.push({ workload: name, threads, fuseloss: mine, tfjs: theirs, ratio: theirs ? theirs.medianMs / mine.medianMs : NaN,
-      note: mismatch ?? undefined });
+    rows.push({
+      workload: name,
+      threads,
+      fuseloss: mine,
+      tfjs: theirs,
+      ratio: theirs ? theirs.medianMs / mine.medianMs : NaN,
+      note: mismatch ?? undefined,
+    });
   }
   fl.setNumThreads(all);
   progress('');
   const tab = makeTable(
     ['workload (forward + gradient)', 'thr', 'fuseloss ms', `tfjs ${version} ${backend} ms`, '× tfjs'],
-    rows.map((r) => [r.workload, String(r.threads), r.fuseloss.medianMs, r.tfjs ? r.tfjs.medianMs : '—', r.tfjs ? `${fmt(r.ratio)}×` : (r.note ?? '—')]),
+    rows.map((r) => [
+      r.workload,
+      String(r.threads),
+      r.fuseloss.medianMs,
+      r.tfjs ? r.tfjs.medianMs : '—',
+      r.tfjs ? `${fmt(r.ratio)}×` : (r.note ?? '—'),
+    ]),
   );
   return { rows, table: tab, note: `${note}backend ${backend}, ${threads} thread(s)`, version, backend };
 }

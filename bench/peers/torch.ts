@@ -38,11 +38,14 @@ export interface TorchRow {
 function data(c: Case) {
   const [n, k] = c.shape;
   let s = 4242;
-  const u = () => ((s = (s * 1103515245 + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
   const input = Float32Array.from({ length: n * k }, () => (u() - 0.5) * 6);
-  const target = c.loss === 'crossEntropy' ? Int32Array.from({ length: n }, () => Math.floor(u() * k))
-    : c.loss === 'binaryCrossEntropyWithLogits' ? Float32Array.from({ length: n * k }, () => (u() < 0.3 ? 1 : 0))
-      : Float32Array.from({ length: n * k }, () => (u() - 0.5) * 4);
+  const target =
+    c.loss === 'crossEntropy'
+      ? Int32Array.from({ length: n }, () => Math.floor(u() * k))
+      : c.loss === 'binaryCrossEntropyWithLogits'
+        ? Float32Array.from({ length: n * k }, () => (u() < 0.3 ? 1 : 0))
+        : Float32Array.from({ length: n * k }, () => (u() - 0.5) * 4);
   return { input, target };
 }
 
@@ -63,21 +66,34 @@ export function run(args: Args): PeerResult<TorchRow> {
       const { input, target } = data(c);
       writeFileSync(join(dir, `x${i}.bin`), Buffer.from(input.buffer));
       writeFileSync(join(dir, `t${i}.bin`), Buffer.from(target.buffer));
-      return { loss: c.loss, shape: c.shape, input: join(dir, `x${i}.bin`), target: join(dir, `t${i}.bin`),
-        targetKind: c.loss === 'crossEntropy' ? 'index' : 'float', options: c.options ?? {}, threads, samples,
-        warmupS: 0.1, minSampleS: args.quick ? 0.008 : 0.02 };  // torch's first calls are slow: a full warm-up even with --quick
+      return {
+        loss: c.loss,
+        shape: c.shape,
+        input: join(dir, `x${i}.bin`),
+        target: join(dir, `t${i}.bin`),
+        targetKind: c.loss === 'crossEntropy' ? 'index' : 'float',
+        options: c.options ?? {},
+        threads,
+        samples,
+        warmupS: 0.1,
+        minSampleS: args.quick ? 0.008 : 0.02,
+      }; // torch's first calls are slow: a full warm-up even with --quick
     });
     if (!specs.length) return { rows, table: null, note: 'no case matches --filter', version };
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(specs));
     progress(`torch: ${specs.length} cases in one Python process`);
     const child = spawnSync(PYTHON, [join(__dirname, 'torch_peer.py'), join(dir, 'spec.json')], { encoding: 'utf8', maxBuffer: 1 << 24 });
     if (child.error || child.status !== 0) {
-      const why = child.error ? child.error.message : /No module named '?(\w+)/.exec(child.stderr)?.[0] ?? child.stderr.trim().split('\n').pop();
-      if (child.error || /No module named/.test(child.stderr)) return { rows, table: null, note: `skipped: ${PYTHON} cannot run it (${why}; apt-get install python3-torch)`, version };
+      const why = child.error
+        ? child.error.message
+        : (/No module named '?(\w+)/.exec(child.stderr)?.[0] ?? child.stderr.trim().split('\n').pop());
+      if (child.error || /No module named/.test(child.stderr))
+        return { rows, table: null, note: `skipped: ${PYTHON} cannot run it (${why}; apt-get install python3-torch)`, version };
       throw new Error(`the PyTorch peer failed: ${child.stderr}`);
     }
     const out = JSON.parse(child.stdout) as {
-      torch: string; cases: { loss: number; timings: Record<string, { medianMs: number; minMs: number; maxMs: number }> }[];
+      torch: string;
+      cases: { loss: number; timings: Record<string, { medianMs: number; minMs: number; maxMs: number }> }[];
     };
     version = out.torch;
     cases.forEach((c, i) => {
@@ -94,7 +110,11 @@ export function run(args: Args): PeerResult<TorchRow> {
         const mine = time(() => fn(input, target, opts), { samples });
         const tt = theirs.timings[String(t)];
         rows.push({
-          workload: c.name, threads: t, fuseloss: mine, torch: agrees ? tt : null, ratio: agrees ? tt.medianMs / mine.medianMs : NaN,
+          workload: c.name,
+          threads: t,
+          fuseloss: mine,
+          torch: agrees ? tt : null,
+          ratio: agrees ? tt.medianMs / mine.medianMs : NaN,
           note: agrees ? undefined : `loss mismatch: torch ${theirs.loss}, fuseloss ${ours}`,
         });
       }
@@ -106,7 +126,13 @@ export function run(args: Args): PeerResult<TorchRow> {
   }
   const tab = makeTable(
     ['workload (forward + backward)', 'thr', 'fuseloss ms', `torch ${version} ms`, '× PyTorch'],
-    rows.map((r) => [r.workload, String(r.threads), r.fuseloss.medianMs, r.torch ? r.torch.medianMs : '—', r.torch ? `${fmt(r.ratio)}×` : (r.note ?? '—')]),
+    rows.map((r) => [
+      r.workload,
+      String(r.threads),
+      r.fuseloss.medianMs,
+      r.torch ? r.torch.medianMs : '—',
+      r.torch ? `${fmt(r.ratio)}×` : (r.note ?? '—'),
+    ]),
   );
   return { rows, table: tab, note: '', version };
 }

@@ -9,30 +9,87 @@ export type NativeReduction = 0 | 1 | 2;
 type F32 = Float32Array;
 /** linearCrossEntropy's positional arguments (native/src/napi/linear_cross_entropy.cc). */
 export type LinearCrossEntropyNativeArgs = readonly [
-  input: F32, linearWeight: F32, linearBias: F32 | null, target: Int32Array | F32, weight: F32 | null, sampleWeight: F32 | null,
-  gradOutput: F32 | null, gradInput: F32 | null, gradLinearWeight: F32 | null, gradLinearBias: F32 | null, loss: F32 | null, lse: F32 | null,
-  stats: Float64Array, n: number, h: number, c: number, ignoreIndex: number, labelSmoothing: number, reduction: NativeReduction,
-  gradScale: number, lseSquareScale: number, softcap: number, chunkSize: number, accumulate: boolean, wantAccuracy: boolean,
+  input: F32,
+  linearWeight: F32,
+  linearBias: F32 | null,
+  target: Int32Array | F32,
+  weight: F32 | null,
+  sampleWeight: F32 | null,
+  gradOutput: F32 | null,
+  gradInput: F32 | null,
+  gradLinearWeight: F32 | null,
+  gradLinearBias: F32 | null,
+  loss: F32 | null,
+  lse: F32 | null,
+  stats: Float64Array,
+  n: number,
+  h: number,
+  c: number,
+  ignoreIndex: number,
+  labelSmoothing: number,
+  reduction: NativeReduction,
+  gradScale: number,
+  lseSquareScale: number,
+  softcap: number,
+  chunkSize: number,
+  accumulate: boolean,
+  wantAccuracy: boolean,
 ];
 
 /** (input, input2, targetIndex, target, weight, sampleWeight, gradOutput, grad, grad2, lossOut, n, c, reduction, gradScale, p, margin, eps) */
 export type RowLossArgs = [
-  input: F32, input2: F32 | null, targetIndex: Int32Array | null, target: F32 | null, weight: F32 | null,
-  sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, grad2: F32 | null, lossOut: F32 | null, n: number, c: number,
-  reduction: NativeReduction, gradScale: number, p: number, margin: number, eps: number,
+  input: F32,
+  input2: F32 | null,
+  targetIndex: Int32Array | null,
+  target: F32 | null,
+  weight: F32 | null,
+  sampleWeight: F32 | null,
+  gradOutput: F32 | null,
+  grad: F32,
+  grad2: F32 | null,
+  lossOut: F32 | null,
+  n: number,
+  c: number,
+  reduction: NativeReduction,
+  gradScale: number,
+  p: number,
+  margin: number,
+  eps: number,
 ];
 type RowLossFn = (...args: RowLossArgs) => number;
 type RowLossAsyncFn = (...args: RowLossArgs) => Promise<number>;
 
 export interface NativeBinding {
   crossEntropy(
-    input: F32, target: Int32Array | F32, n: number, c: number, s: number, weight: F32 | null, ignoreIndex: number,
-    labelSmoothing: number, reduction: NativeReduction, gradScale: number, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    input: F32,
+    target: Int32Array | F32,
+    n: number,
+    c: number,
+    s: number,
+    weight: F32 | null,
+    ignoreIndex: number,
+    labelSmoothing: number,
+    reduction: NativeReduction,
+    gradScale: number,
+    gradOutput: F32 | null,
+    grad: F32,
+    lossOut: F32 | null,
     sampleWeight: F32 | null,
   ): number;
   crossEntropyAsync(
-    input: F32, target: Int32Array | F32, n: number, c: number, s: number, weight: F32 | null, ignoreIndex: number,
-    labelSmoothing: number, reduction: NativeReduction, gradScale: number, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
+    input: F32,
+    target: Int32Array | F32,
+    n: number,
+    c: number,
+    s: number,
+    weight: F32 | null,
+    ignoreIndex: number,
+    labelSmoothing: number,
+    reduction: NativeReduction,
+    gradScale: number,
+    gradOutput: F32 | null,
+    grad: F32,
+    lossOut: F32 | null,
     sampleWeight: F32 | null,
   ): Promise<number>;
   nllLoss: NativeBinding['crossEntropy'];
@@ -48,14 +105,46 @@ export interface NativeBinding {
   cosineDistance: RowLossFn;
   cosineDistanceAsync: RowLossAsyncFn;
   elementwiseLoss(
-    kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
-    posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
-    reduction: NativeReduction, batchmean: boolean, gradScale: number, p0: number, p1: number, flag: boolean, flag2: boolean,
+    kind: number,
+    input: F32,
+    target: F32,
+    numel: number,
+    samples: number,
+    classes: number,
+    weight: F32 | null,
+    posWeight: F32 | null,
+    sampleWeight: F32 | null,
+    gradOutput: F32 | null,
+    grad: F32,
+    lossOut: F32 | null,
+    reduction: NativeReduction,
+    batchmean: boolean,
+    gradScale: number,
+    p0: number,
+    p1: number,
+    flag: boolean,
+    flag2: boolean,
   ): number;
   elementwiseLossAsync(
-    kind: number, input: F32, target: F32, numel: number, samples: number, classes: number, weight: F32 | null,
-    posWeight: F32 | null, sampleWeight: F32 | null, gradOutput: F32 | null, grad: F32, lossOut: F32 | null,
-    reduction: NativeReduction, batchmean: boolean, gradScale: number, p0: number, p1: number, flag: boolean, flag2: boolean,
+    kind: number,
+    input: F32,
+    target: F32,
+    numel: number,
+    samples: number,
+    classes: number,
+    weight: F32 | null,
+    posWeight: F32 | null,
+    sampleWeight: F32 | null,
+    gradOutput: F32 | null,
+    grad: F32,
+    lossOut: F32 | null,
+    reduction: NativeReduction,
+    batchmean: boolean,
+    gradScale: number,
+    p0: number,
+    p1: number,
+    flag: boolean,
+    flag2: boolean,
   ): Promise<number>;
   /** (rule, coef, offset, eps, normalize, out: Float64Array(3·T), T, then per task: family, k, its k positional args) */
   multiTask(...args: unknown[]): void;
@@ -64,11 +153,40 @@ export interface NativeBinding {
   linearCrossEntropyAsync(...args: LinearCrossEntropyNativeArgs): Promise<number>;
   linearForward(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): number;
   linearForwardAsync(x: F32, weight: F32, bias: F32 | null, batch: number, inF: number, outF: number, y: F32): Promise<number>;
-  linearBackward(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): number;
-  linearBackwardAsync(x: F32 | null, gradOut: F32, weight: F32 | null, batch: number, inF: number, outF: number, gw: F32 | null, gb: F32 | null, gi: F32 | null, accumulate: boolean): Promise<number>;
+  linearBackward(
+    x: F32 | null,
+    gradOut: F32,
+    weight: F32 | null,
+    batch: number,
+    inF: number,
+    outF: number,
+    gw: F32 | null,
+    gb: F32 | null,
+    gi: F32 | null,
+    accumulate: boolean,
+  ): number;
+  linearBackwardAsync(
+    x: F32 | null,
+    gradOut: F32,
+    weight: F32 | null,
+    batch: number,
+    inF: number,
+    outF: number,
+    gw: F32 | null,
+    gb: F32 | null,
+    gi: F32 | null,
+    accumulate: boolean,
+  ): Promise<number>;
   fmaPeak(ms: number, allThreads?: boolean): number;
   multiHeadBackward(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): number;
-  multiHeadBackwardAsync(x: F32, batch: number, inF: number, heads: unknown[][], gram: Float64Array | null, accumulate: boolean): Promise<number>;
+  multiHeadBackwardAsync(
+    x: F32,
+    batch: number,
+    inF: number,
+    heads: unknown[][],
+    gram: Float64Array | null,
+    accumulate: boolean,
+  ): Promise<number>;
   optimizerStep(kind: number, hyper: Float64Array, nesterov: boolean, maximize: boolean, buffers: (F32 | null)[][]): number;
   optimizerStepAsync(kind: number, hyper: Float64Array, nesterov: boolean, maximize: boolean, buffers: (F32 | null)[][]): Promise<number>;
   gramMatrix(grads: F32[], out: Float64Array): number;
@@ -211,12 +329,46 @@ export interface CudaDevice {
 }
 
 /** The kernels the CUDA addon has: the CPU addon's signatures (arrays may also be DeviceBuffer handles). */
-type CudaKernels = Pick<NativeBinding,
-  'crossEntropy' | 'crossEntropyAsync'
-  | 'nllLoss' | 'nllLossAsync' | 'multiMarginLoss' | 'multiMarginLossAsync' | 'multilabelSoftMarginLoss' | 'multilabelSoftMarginLossAsync' | 'cosineEmbeddingLoss' | 'cosineEmbeddingLossAsync' | 'softF1Loss' | 'softF1LossAsync' | 'cosineDistance' | 'cosineDistanceAsync'
-  | 'linearForward' | 'linearForwardAsync' | 'linearBackward' | 'linearBackwardAsync' | 'gramMatrix' | 'gramMatrixAsync' | 'combineGradients' | 'combineGradientsAsync' | 'gradDrop' | 'gradDropAsync' | 'totalNorm' | 'scaleArrays' | 'clipValues'
-  | 'multiHeadBackward' | 'multiHeadBackwardAsync'
-  | 'elementwiseLoss' | 'elementwiseLossAsync' | 'multiTask' | 'multiTaskAsync' | 'accumulateF64' | 'readF64' | 'optimizerStep' | 'optimizerStepAsync'>;
+type CudaKernels = Pick<
+  NativeBinding,
+  | 'crossEntropy'
+  | 'crossEntropyAsync'
+  | 'nllLoss'
+  | 'nllLossAsync'
+  | 'multiMarginLoss'
+  | 'multiMarginLossAsync'
+  | 'multilabelSoftMarginLoss'
+  | 'multilabelSoftMarginLossAsync'
+  | 'cosineEmbeddingLoss'
+  | 'cosineEmbeddingLossAsync'
+  | 'softF1Loss'
+  | 'softF1LossAsync'
+  | 'cosineDistance'
+  | 'cosineDistanceAsync'
+  | 'linearForward'
+  | 'linearForwardAsync'
+  | 'linearBackward'
+  | 'linearBackwardAsync'
+  | 'gramMatrix'
+  | 'gramMatrixAsync'
+  | 'combineGradients'
+  | 'combineGradientsAsync'
+  | 'gradDrop'
+  | 'gradDropAsync'
+  | 'totalNorm'
+  | 'scaleArrays'
+  | 'clipValues'
+  | 'multiHeadBackward'
+  | 'multiHeadBackwardAsync'
+  | 'elementwiseLoss'
+  | 'elementwiseLossAsync'
+  | 'multiTask'
+  | 'multiTaskAsync'
+  | 'accumulateF64'
+  | 'readF64'
+  | 'optimizerStep'
+  | 'optimizerStepAsync'
+>;
 
 export interface CudaBinding extends CudaKernels {
   devices(): CudaDevice[];

@@ -40,7 +40,8 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** A zero-filled buffer of `length` elements. Throws CudaUnavailableError without a GPU, an Error when the device is out of memory. */
   static alloc<D extends DeviceDType = 'float32'>(length: number, dtype: D = 'float32' as D): DeviceBuffer<D> {
-    if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'float64') throw new TypeError(`Expected 'float32' | 'int32' | 'float64' for dtype but received ${String(dtype)}`);
+    if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'float64')
+      throw new TypeError(`Expected 'float32' | 'int32' | 'float64' for dtype but received ${String(dtype)}`);
     if (!Number.isInteger(length) || length < 0 || length > 2 ** 40)
       throw new RangeError(`Expected an integer in [0, 2^40] for length but received ${String(length)}`);
     const handle = cudaNative().deviceAlloc(length, dtype);
@@ -53,8 +54,12 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
   static from(data: Float64Array): DeviceBuffer<'float64'>;
   static from(data: Float32Array | Int32Array | Float64Array): DeviceBuffer;
   static from(data: Float32Array | Int32Array | Float64Array): DeviceBuffer {
-    const dtype = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : null;
-    if (!dtype) throw new TypeError(`Expected a Float32Array, an Int32Array or a Float64Array for data but received ${Object.prototype.toString.call(data).slice(8, -1)}`);
+    const dtype =
+      data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof Float64Array ? 'float64' : null;
+    if (!dtype)
+      throw new TypeError(
+        `Expected a Float32Array, an Int32Array or a Float64Array for data but received ${Object.prototype.toString.call(data).slice(8, -1)}`,
+      );
     const b = DeviceBuffer.alloc(data.length, dtype);
     b.copyFromHost(data);
     return b;
@@ -124,7 +129,8 @@ export class DeviceBuffer<D extends DeviceDType = DeviceDType> {
 
   /** @internal The native handle (throws once disposed). */
   handle(): Handle {
-    if (this.#disposeRequested || !this.#handle) throw new TypeError(`The DeviceBuffer (${this.dtype}, ${this.length} elements) was disposed`);
+    if (this.#disposeRequested || !this.#handle)
+      throw new TypeError(`The DeviceBuffer (${this.dtype}, ${this.length} elements) was disposed`);
     return this.#handle;
   }
 

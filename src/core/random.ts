@@ -10,7 +10,6 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-
 /** xoshiro128** seeded through splitmix32: 32-bit state words, exact in JS, JSON-serialisable. */
 export class Rng {
   s: [number, number, number, number];
@@ -43,7 +42,8 @@ export class Rng {
   }
   /** Standard normal (Box–Muller, one draw per two uniforms). */
   normal(): number {
-    const u1 = this.uniform(), u2 = this.uniform();
+    const u1 = this.uniform(),
+      u2 = this.uniform();
     return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
   }
 }

@@ -27,8 +27,7 @@ export function checkDims(dims: unknown, name: string): number[] {
   const out: number[] = [];
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
-      throw rangeError('non-negative integer dims', `${name}[${i}]`, d);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) throw rangeError('non-negative integer dims', `${name}[${i}]`, d);
     out.push(d);
   }
   const count = out.reduce((a, b) => a * b, 1);
@@ -58,15 +57,18 @@ export function floatInput(v: unknown, shape: unknown, name: string): { data: Fl
     data = v;
     dims = shape;
     if (dims === undefined && (v instanceof Float32Array || v instanceof DeviceBuffer))
-      throw new TypeError(`Expected options.shape (e.g. [N, C]) for a ${v instanceof DeviceBuffer ? 'DeviceBuffer' : 'Float32Array'} ${name} but received undefined`);
+      throw new TypeError(
+        `Expected options.shape (e.g. [N, C]) for a ${v instanceof DeviceBuffer ? 'DeviceBuffer' : 'Float32Array'} ${name} but received undefined`,
+      );
   }
-  if (data instanceof DeviceBuffer && data.dtype === 'float32') data = data as unknown as Float32Array;  // used by identity and length only
-  else if (!(data instanceof Float32Array)) throw typeError('a Float32Array (or a tensor with float32 data, or a float32 DeviceBuffer)', name, data);
+  if (data instanceof DeviceBuffer && data.dtype === 'float32')
+    data = data as unknown as Float32Array; // used by identity and length only
+  else if (!(data instanceof Float32Array))
+    throw typeError('a Float32Array (or a tensor with float32 data, or a float32 DeviceBuffer)', name, data);
   checkNotDetached(data as Float32Array, name);
   const d = checkDims(dims, isTensorLike(v) ? `${name}.dims` : 'options.shape');
   const count = elementCount(d);
-  if ((data as Float32Array).length !== count)
-    throw rangeError(`${count} elements (shape [${d.join(', ')}])`, name, data);
+  if ((data as Float32Array).length !== count) throw rangeError(`${count} elements (shape [${d.join(', ')}])`, name, data);
   return { data: data as Float32Array, dims: d };
 }
 

@@ -31,11 +31,13 @@ export function rangeError(what: string, name: string, v: unknown): RangeError {
 export function checkF32Arg(v: unknown, name: string, owner: string, backend: string): void {
   if (v instanceof DeviceBuffer) {
     if (v.dtype !== 'float32') throw typeError('a Float32Array or a float32 DeviceBuffer', name, v);
-    if (backend !== 'cuda') throw new TypeError(`${name}: a DeviceBuffer lives on the GPU and needs backend 'cuda' (this ${owner} is '${backend}')`);
+    if (backend !== 'cuda')
+      throw new TypeError(`${name}: a DeviceBuffer lives on the GPU and needs backend 'cuda' (this ${owner} is '${backend}')`);
     if (v.disposed) throw new TypeError(`Expected a live DeviceBuffer for ${name} but it was disposed`);
     return;
   }
-  if (!(v instanceof Float32Array)) throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', name, v);
+  if (!(v instanceof Float32Array))
+    throw typeError(backend === 'cuda' ? 'a Float32Array or a float32 DeviceBuffer' : 'a Float32Array', name, v);
   checkNotDetached(v, name);
 }
 
@@ -81,9 +83,7 @@ export function checkOptionNames(options: object, spec: LossSpec): void {
   for (const key in options) {
     if (!Object.prototype.hasOwnProperty.call(options, key) || (options as Record<string, unknown>)[key] === undefined) continue;
     if (!known.has(key))
-      throw new TypeError(
-        `Unknown option '${key}' for ${spec.name}; expected one of: ${spec.options.map((o) => o.name).join(', ')}`,
-      );
+      throw new TypeError(`Unknown option '${key}' for ${spec.name}; expected one of: ${spec.options.map((o) => o.name).join(', ')}`);
   }
 }
 
@@ -126,7 +126,10 @@ export function sameView(a: ArrayBufferView, b: ArrayBufferView): boolean {
  * nanPolicy 'raise': a RangeError naming the first NaN or ±Infinity of the given arrays, in order. Scanned
  * natively (on the pool) unless `native` is null (the reference backend scans in TypeScript).
  */
-export function checkFinite(arrays: readonly (readonly [string, Float32Array | null])[], native: ((a: Float32Array) => number) | null): void {
+export function checkFinite(
+  arrays: readonly (readonly [string, Float32Array | null])[],
+  native: ((a: Float32Array) => number) | null,
+): void {
   for (const [name, a] of arrays) {
     if (!a) continue;
     let first = -1;
@@ -137,7 +140,8 @@ export function checkFinite(arrays: readonly (readonly [string, Float32Array | n
           first = i;
           break;
         }
-    if (first >= 0) throw new RangeError(`${name}[${first}] = ${a[first]}: nanPolicy 'raise' refuses NaN and ±Infinity (nothing was written)`);
+    if (first >= 0)
+      throw new RangeError(`${name}[${first}] = ${a[first]}: nanPolicy 'raise' refuses NaN and ±Infinity (nothing was written)`);
   }
 }
 
@@ -151,12 +155,17 @@ export function backendFor(name: string, option: Backend, explicit: boolean, arr
   if (values && !values.includes('cuda'))
     throw new TypeError(`${name} has no CUDA build, so it cannot take DeviceBuffer arguments; copy them to the host with toHost()`);
   if (explicit && option !== 'cuda')
-    throw new TypeError(`${name}: DeviceBuffer arguments live on the GPU and need backend 'cuda' (got '${option}'); copy them to the host with toHost() for another backend`);
+    throw new TypeError(
+      `${name}: DeviceBuffer arguments live on the GPU and need backend 'cuda' (got '${option}'); copy them to the host with toHost() for another backend`,
+    );
   return 'cuda';
 }
 
 /** nanPolicy 'raise' scans host memory: a DeviceBuffer among the arrays is a TypeError. */
 export function checkFiniteHost(name: string, arrays: readonly (readonly [string, unknown])[]): void {
   for (const [k, a] of arrays)
-    if (a instanceof DeviceBuffer) throw new TypeError(`${name}: nanPolicy 'raise' scans host arrays; ${k} is a DeviceBuffer (use 'propagate', or check it on the host)`);
+    if (a instanceof DeviceBuffer)
+      throw new TypeError(
+        `${name}: nanPolicy 'raise' scans host arrays; ${k} is a DeviceBuffer (use 'propagate', or check it on the host)`,
+      );
 }

@@ -7,7 +7,16 @@ import { crossEntropyReference, type CrossEntropyProblem } from '../backends/ref
 import { softmaxRowsReference } from '../backends/reference/linearCrossEntropy';
 import { elementCount, floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from '../core/tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from '../core/validate';
+import {
+  backendFor,
+  checkFinite,
+  checkFiniteHost,
+  checkNotDetached,
+  checkOptionNames,
+  rangeError,
+  scalarOption,
+  typeError,
+} from '../core/validate';
 import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 
 /**
@@ -86,7 +95,12 @@ interface CrossEntropyExtras {
 const REDUCTION_CODE: Record<Reduction, NativeReduction> = { none: 0, mean: 1, sum: 2 };
 
 // crossEntropy and nllLoss share shapes, targets and options (nllLoss: class ids only, no smoothing).
-export function plan(input: FloatInput, target: TargetInput, options: CrossEntropyOptions = {}, spec: LossSpec = crossEntropySpec): CrossEntropyPlan {
+export function plan(
+  input: FloatInput,
+  target: TargetInput,
+  options: CrossEntropyOptions = {},
+  spec: LossSpec = crossEntropySpec,
+): CrossEntropyPlan {
   const name = spec.name;
   const classIdsOnly = name === 'nllLoss';
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
@@ -118,8 +132,7 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
   if (isIds) {
     targetArr = t as Int32Array;
     checkNotDetached(targetArr, 'target');
-    if (targetArr.length !== n * s)
-      throw rangeError(`${n * s} class ids (shape [${positionDims.join(', ')}])`, 'target', t);
+    if (targetArr.length !== n * s) throw rangeError(`${n * s} class ids (shape [${positionDims.join(', ')}])`, 'target', t);
     if (tDims && (tDims.length !== positionDims.length || tDims.some((d, i) => d !== positionDims[i])))
       throw rangeError(`target.dims [${positionDims.join(', ')}]`, 'target.dims', `[${tDims.join(', ')}]`);
   } else if (isProbs && !classIdsOnly) {
@@ -143,11 +156,25 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
   const reduction = scalarOption<Reduction>(opts, spec, 'reduction');
   const gradScale = scalarOption<number>(opts, spec, 'gradScale');
   const inplace = scalarOption<boolean>(opts, spec, 'inplace');
-  const backend = backendFor(name, scalarOption<Backend>(opts, spec, 'backend'), opts.backend !== undefined,
-    [x.data, targetArr, weight, sampleWeight, options.gradOutput, options.out?.grad, options.out?.loss], spec);
+  const backend = backendFor(
+    name,
+    scalarOption<Backend>(opts, spec, 'backend'),
+    opts.backend !== undefined,
+    [x.data, targetArr, weight, sampleWeight, options.gradOutput, options.out?.grad, options.out?.loss],
+    spec,
+  );
   if (scalarOption<string>(opts, spec, 'nanPolicy') === 'raise') {
-    checkFiniteHost(name, [['input', x.data], ['target', targetArr]]);
-    checkFinite([['input', x.data], ['target', targetArr instanceof Float32Array ? targetArr : null]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+    checkFiniteHost(name, [
+      ['input', x.data],
+      ['target', targetArr],
+    ]);
+    checkFinite(
+      [
+        ['input', x.data],
+        ['target', targetArr instanceof Float32Array ? targetArr : null],
+      ],
+      backend === 'reference' ? null : (a) => native().firstNonFinite(a),
+    );
   }
 
   let extras: CrossEntropyExtras | null = null;
@@ -158,22 +185,58 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
     const returnLse = scalarOption<boolean>(opts, spec, 'returnLse');
     const returnAccuracy = scalarOption<boolean>(opts, spec, 'returnAccuracy');
     if (lseSquareScale !== 0 || softcap !== 0 || returnZLoss || returnLse || returnAccuracy) {
-      if (s !== 1) throw new RangeError(`${name}: lseSquareScale, softcap and the return* extras need input [N, C] (no spatial dims), got shape [${dims.join(', ')}]`);
-      if (inplace && (lseSquareScale !== 0 || softcap !== 0)) throw new TypeError(`${name}: lseSquareScale and softcap need the input intact, so they cannot be combined with inplace`);
-      if (backend === 'cuda') throw new TypeError(`${name}: lseSquareScale, softcap and the return* extras have no CUDA build yet; use backend 'native'`);
-      if (returnAccuracy && !(targetArr instanceof Int32Array)) throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
-      extras = { lseSquareScale, softcap, lse: returnLse ? new Float32Array(n) : null, returnZLoss, returnAccuracy, stats: new Float64Array(2) };
+      if (s !== 1)
+        throw new RangeError(
+          `${name}: lseSquareScale, softcap and the return* extras need input [N, C] (no spatial dims), got shape [${dims.join(', ')}]`,
+        );
+      if (inplace && (lseSquareScale !== 0 || softcap !== 0))
+        throw new TypeError(`${name}: lseSquareScale and softcap need the input intact, so they cannot be combined with inplace`);
+      if (backend === 'cuda')
+        throw new TypeError(`${name}: lseSquareScale, softcap and the return* extras have no CUDA build yet; use backend 'native'`);
+      if (returnAccuracy && !(targetArr instanceof Int32Array))
+        throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
+      extras = {
+        lseSquareScale,
+        softcap,
+        lse: returnLse ? new Float32Array(n) : null,
+        returnZLoss,
+        returnAccuracy,
+        stats: new Float64Array(2),
+      };
     }
   }
 
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n * s, () => `shape [${positionDims.join(', ')}]`);
   const { grad, lossOut } = resolveOutputs({
-    name, input: x.data, out: options.out, inplace, reduction, lossLength: n * s,
-    inputs: [['target', targetArr], ['weight', weight], ['gradOutput', gradOutput], ['sampleWeight', sampleWeight]],
+    name,
+    input: x.data,
+    out: options.out,
+    inplace,
+    reduction,
+    lossLength: n * s,
+    inputs: [
+      ['target', targetArr],
+      ['weight', weight],
+      ['gradOutput', gradOutput],
+      ['sampleWeight', sampleWeight],
+    ],
   });
 
   return {
-    problem: { input: x.data, target: targetArr, n, c, s, weight, sampleWeight, ignoreIndex, labelSmoothing, reduction, gradScale, gradOutput },
+    problem: {
+      input: x.data,
+      target: targetArr,
+      n,
+      c,
+      s,
+      weight,
+      sampleWeight,
+      ignoreIndex,
+      labelSmoothing,
+      reduction,
+      gradScale,
+      gradOutput,
+    },
     grad,
     lossOut,
     backend,
@@ -182,10 +245,23 @@ export function plan(input: FloatInput, target: TargetInput, options: CrossEntro
 }
 
 export function nativeArgs(p: CrossEntropyPlan) {
-  const q = p.problem, e = p.extras;
+  const q = p.problem,
+    e = p.extras;
   const base = [
-    q.input, q.target, q.n, q.c, q.s, q.weight, q.ignoreIndex, q.labelSmoothing, REDUCTION_CODE[q.reduction], q.gradScale,
-    q.gradOutput, p.grad, p.lossOut, q.sampleWeight,
+    q.input,
+    q.target,
+    q.n,
+    q.c,
+    q.s,
+    q.weight,
+    q.ignoreIndex,
+    q.labelSmoothing,
+    REDUCTION_CODE[q.reduction],
+    q.gradScale,
+    q.gradOutput,
+    p.grad,
+    p.lossOut,
+    q.sampleWeight,
   ] as const;
   // The extras ride as optional trailing arguments (native/src/napi/parse.h), so plain calls stay as they were.
   return e ? ([...base, e.lseSquareScale, e.softcap, e.lse, e.returnAccuracy, e.stats] as unknown as typeof base) : base;
@@ -195,11 +271,17 @@ export function nativeArgs(p: CrossEntropyPlan) {
 export function planReference(p: CrossEntropyPlan, lossOut: Float32Array | null): number {
   const e = p.extras;
   if (!e) return crossEntropyReference(p.problem, p.grad, lossOut);
-  const q = p.problem, C = q.c, input = q.input, grad = p.grad;
-  grad.fill(0);  // ignored rows have no gradient
+  const q = p.problem,
+    C = q.c,
+    input = q.input,
+    grad = p.grad;
+  grad.fill(0); // ignored rows have no gradient
   const v = softmaxRowsReference(
     { ...q, classWeight: q.weight, lseSquareScale: e.lseSquareScale, softcap: e.softcap },
-    (i, k) => input[i * C + k], (i, dz) => grad.set(dz, i * C), { loss: lossOut, lse: e.lse });
+    (i, k) => input[i * C + k],
+    (i, dz) => grad.set(dz, i * C),
+    { loss: lossOut, lse: e.lse },
+  );
   e.stats[0] = v.zLoss;
   e.stats[1] = e.returnAccuracy ? v.accuracy : NaN;
   return v.loss;
@@ -222,14 +304,20 @@ export function result<R extends Reduction>(p: CrossEntropyPlan, loss: number): 
  * (Int32Array, [N, d1…dk]) or class probabilities (Float32Array, the input's shape).
  */
 export function crossEntropy<R extends Reduction = 'mean'>(
-  input: DeviceBuffer<'float32'>, target: DeviceTarget | Int32Array | Float32Array, options: CrossEntropyOptions<R>,
+  input: DeviceBuffer<'float32'>,
+  target: DeviceTarget | Int32Array | Float32Array,
+  options: CrossEntropyOptions<R>,
 ): DeviceLossResult<R>;
 /** Host arrays (or tensors) in, host arrays out; any backend. */
 export function crossEntropy<R extends Reduction = 'mean'>(
-  input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+  input: FloatInput,
+  target: TargetInput | DeviceTarget,
+  options?: CrossEntropyOptions<R>,
 ): CrossEntropyResult<R>;
 export function crossEntropy<R extends Reduction = 'mean'>(
-  input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+  input: FloatInput | DeviceBuffer<'float32'>,
+  target: TargetInput | DeviceTarget,
+  options?: CrossEntropyOptions<R>,
 ): CrossEntropyResult<R> | DeviceLossResult<R> {
   const p = plan(input as FloatInput, target as TargetInput, options);
   if (p.backend === 'reference') return result(p, planReference(p, p.lossOut));
@@ -243,14 +331,20 @@ export function crossEntropy<R extends Reduction = 'mean'>(
  * Argument errors reject the promise (nothing is written).
  */
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
-  input: DeviceBuffer<'float32'>, target: DeviceTarget | Int32Array | Float32Array, options: CrossEntropyOptions<R>,
+  input: DeviceBuffer<'float32'>,
+  target: DeviceTarget | Int32Array | Float32Array,
+  options: CrossEntropyOptions<R>,
 ): Promise<DeviceLossResult<R>>;
 /** Host arrays (or tensors) in, host arrays out; any backend. */
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
-  input: FloatInput, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+  input: FloatInput,
+  target: TargetInput | DeviceTarget,
+  options?: CrossEntropyOptions<R>,
 ): Promise<CrossEntropyResult<R>>;
 export async function crossEntropyAsync<R extends Reduction = 'mean'>(
-  input: FloatInput | DeviceBuffer<'float32'>, target: TargetInput | DeviceTarget, options?: CrossEntropyOptions<R>,
+  input: FloatInput | DeviceBuffer<'float32'>,
+  target: TargetInput | DeviceTarget,
+  options?: CrossEntropyOptions<R>,
 ): Promise<CrossEntropyResult<R> | DeviceLossResult<R>> {
   const p = plan(input as FloatInput, target as TargetInput, options);
   if (p.backend === 'reference') return result(p, planReference(p, p.lossOut));
@@ -260,4 +354,3 @@ export async function crossEntropyAsync<R extends Reduction = 'mean'>(
   }
   return result(p, await native().crossEntropyAsync(...nativeArgs(p)));
 }
-

@@ -7,7 +7,16 @@ import type { DeviceLossResult, LossResult } from './crossEntropy';
 import { elementwiseReference, type ElementwiseProblem } from '../backends/reference/elementwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike } from '../core/tensor';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
-import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, rangeError, scalarOption, typeError } from '../core/validate';
+import {
+  backendFor,
+  checkFinite,
+  checkFiniteHost,
+  checkNotDetached,
+  checkOptionNames,
+  rangeError,
+  scalarOption,
+  typeError,
+} from '../core/validate';
 import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 
 /**
@@ -90,7 +99,12 @@ export interface ElementwisePlan {
   backend: Backend;
 }
 
-export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options: object = {}): ElementwisePlan {
+export function planElementwise(
+  spec: ElementwiseSpec,
+  input: FloatInput,
+  target: Float32Array | TensorLike<Float32Array>,
+  options: object = {},
+): ElementwisePlan {
   const name = spec.name;
   if (typeof options !== 'object' || options === null) throw typeError('an options object', `${name} options`, options);
   checkOptionNames(options, spec);
@@ -101,7 +115,8 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const t: unknown = isTensorLike(target) ? target.data : target;
   if (isTensorLike(target) && (target.dims.length !== dims.length || target.dims.some((d, i) => d !== dims[i])))
     throw rangeError(`target.dims [${dims.join(', ')}] (the input's dims)`, 'target.dims', `[${target.dims.join(', ')}]`);
-  if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32')) throw typeError('a Float32Array (the input\'s shape)', 'target', t);
+  if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32'))
+    throw typeError("a Float32Array (the input's shape)", 'target', t);
   const tf = t as Float32Array;
   checkNotDetached(tf, 'target');
   if (tf.length !== numel) throw rangeError(`${numel} elements (the input's shape [${dims.join(', ')}])`, 'target', t);
@@ -120,11 +135,34 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
   const reduction = scalarOption<KlReduction>(o, spec, 'reduction');
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
-  const backend = backendFor(name, scalarOption<Backend>(o, spec, 'backend'), o.backend !== undefined,
-    [x.data, t, weight, posWeight, sampleWeight, o.gradOutput, (o.out as Record<string, unknown> | undefined)?.grad, (o.out as Record<string, unknown> | undefined)?.loss], spec);
+  const backend = backendFor(
+    name,
+    scalarOption<Backend>(o, spec, 'backend'),
+    o.backend !== undefined,
+    [
+      x.data,
+      t,
+      weight,
+      posWeight,
+      sampleWeight,
+      o.gradOutput,
+      (o.out as Record<string, unknown> | undefined)?.grad,
+      (o.out as Record<string, unknown> | undefined)?.loss,
+    ],
+    spec,
+  );
   if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise') {
-    checkFiniteHost(name, [['input', x.data], ['target', t]]);
-    checkFinite([['input', x.data], ['target', t as Float32Array]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+    checkFiniteHost(name, [
+      ['input', x.data],
+      ['target', t],
+    ]);
+    checkFinite(
+      [
+        ['input', x.data],
+        ['target', t as Float32Array],
+      ],
+      backend === 'reference' ? null : (a) => native().firstNonFinite(a),
+    );
   }
   // The loss's own scalar options, each into the native slot its op-table row names (and by name for the reference).
   const params: Record<string, number> = {};
@@ -138,12 +176,41 @@ export function planElementwise(spec: ElementwiseSpec, input: FloatInput, target
 
   const gradOutput = gradOutputOption(o.gradOutput, name, reduction, numel, "the input's shape");
   const { grad, lossOut } = resolveOutputs({
-    name, input: x.data, out: o.out, inplace, reduction, lossLength: numel,
-    inputs: [['target', tf], ['weight', weight], ['posWeight', posWeight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
+    name,
+    input: x.data,
+    out: o.out,
+    inplace,
+    reduction,
+    lossLength: numel,
+    inputs: [
+      ['target', tf],
+      ['weight', weight],
+      ['posWeight', posWeight],
+      ['sampleWeight', sampleWeight],
+      ['gradOutput', gradOutput],
+    ],
   });
   return {
-    spec, grad, lossOut, backend, slots,
-    problem: { name, input: x.data, target: tf, numel, samples, classes, weight, posWeight, sampleWeight, gradOutput, reduction, gradScale, params },
+    spec,
+    grad,
+    lossOut,
+    backend,
+    slots,
+    problem: {
+      name,
+      input: x.data,
+      target: tf,
+      numel,
+      samples,
+      classes,
+      weight,
+      posWeight,
+      sampleWeight,
+      gradOutput,
+      reduction,
+      gradScale,
+      params,
+    },
   };
 }
 
@@ -156,10 +223,28 @@ function nativeOptions(spec: ElementwiseSpec): readonly OptionSpec[] {
 }
 
 export function elementwiseNativeArgs(p: ElementwisePlan) {
-  const q = p.problem, k = p.slots;
+  const q = p.problem,
+    k = p.slots;
   return [
-    p.spec.kind, q.input, q.target, q.numel, q.samples, q.classes, q.weight, q.posWeight, q.sampleWeight, q.gradOutput, p.grad,
-    p.lossOut, REDUCTION_CODE[q.reduction], q.reduction === 'batchmean', q.gradScale, k.p0, k.p1, k.flag, k.flag2,
+    p.spec.kind,
+    q.input,
+    q.target,
+    q.numel,
+    q.samples,
+    q.classes,
+    q.weight,
+    q.posWeight,
+    q.sampleWeight,
+    q.gradOutput,
+    p.grad,
+    p.lossOut,
+    REDUCTION_CODE[q.reduction],
+    q.reduction === 'batchmean',
+    q.gradScale,
+    k.p0,
+    k.p1,
+    k.flag,
+    k.flag2,
   ] as const;
 }
 
@@ -167,14 +252,24 @@ function result<R extends string>(p: ElementwisePlan, loss: number): Elementwise
   return { loss: p.problem.reduction === 'none' ? p.lossOut! : loss, grad: p.grad } as ElementwiseResult<R>;
 }
 
-function runSync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): ElementwiseResult<R> {
+function runSync<R extends string>(
+  spec: ElementwiseSpec,
+  input: FloatInput,
+  target: Float32Array | TensorLike<Float32Array>,
+  options?: object,
+): ElementwiseResult<R> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
   if (p.backend === 'cuda') return result(p, cudaNative().elementwiseLoss(...toNativeArgs(elementwiseNativeArgs(p))));
   return result(p, native().elementwiseLoss(...elementwiseNativeArgs(p)));
 }
 
-async function runAsync<R extends string>(spec: ElementwiseSpec, input: FloatInput, target: Float32Array | TensorLike<Float32Array>, options?: object): Promise<ElementwiseResult<R>> {
+async function runAsync<R extends string>(
+  spec: ElementwiseSpec,
+  input: FloatInput,
+  target: Float32Array | TensorLike<Float32Array>,
+  options?: object,
+): Promise<ElementwiseResult<R>> {
   const p = planElementwise(spec, input, target, options);
   if (p.backend === 'reference') return result(p, elementwiseReference(p.problem, p.grad, p.lossOut));
   if (p.backend === 'cuda') {
@@ -192,19 +287,37 @@ type Target = ElementwiseTarget;
 /** An elementwise loss: host arrays in and out, or DeviceBuffers in and out (backend 'cuda'). */
 export interface ElementwiseLossFn<O> {
   /** On the GPU: input (and target) are DeviceBuffers; the gradient and 'none' losses stay on the GPU. */
-  <R extends string = 'mean'>(input: DeviceBuffer<'float32'>, target: DeviceBuffer<'float32'> | Float32Array, options: O & { reduction?: R }): DeviceLossResult<R>;
+  <R extends string = 'mean'>(
+    input: DeviceBuffer<'float32'>,
+    target: DeviceBuffer<'float32'> | Float32Array,
+    options: O & { reduction?: R },
+  ): DeviceLossResult<R>;
   /** Host arrays (or tensors) in, host arrays out; any backend. */
-  <R extends string = 'mean'>(input: FloatInput, target: Target | DeviceBuffer<'float32'>, options?: O & { reduction?: R }): ElementwiseResult<R>;
+  <R extends string = 'mean'>(
+    input: FloatInput,
+    target: Target | DeviceBuffer<'float32'>,
+    options?: O & { reduction?: R },
+  ): ElementwiseResult<R>;
 }
 /** The async form of an elementwise loss. */
 export interface ElementwiseLossAsyncFn<O> {
   /** On the GPU: input (and target) are DeviceBuffers; the gradient and 'none' losses stay on the GPU. */
-  <R extends string = 'mean'>(input: DeviceBuffer<'float32'>, target: DeviceBuffer<'float32'> | Float32Array, options: O & { reduction?: R }): Promise<DeviceLossResult<R>>;
+  <R extends string = 'mean'>(
+    input: DeviceBuffer<'float32'>,
+    target: DeviceBuffer<'float32'> | Float32Array,
+    options: O & { reduction?: R },
+  ): Promise<DeviceLossResult<R>>;
   /** Host arrays (or tensors) in, host arrays out; any backend. */
-  <R extends string = 'mean'>(input: FloatInput, target: Target | DeviceBuffer<'float32'>, options?: O & { reduction?: R }): Promise<ElementwiseResult<R>>;
+  <R extends string = 'mean'>(
+    input: FloatInput,
+    target: Target | DeviceBuffer<'float32'>,
+    options?: O & { reduction?: R },
+  ): Promise<ElementwiseResult<R>>;
 }
 
-function pair<O extends ElementwiseOptions<string>>(name: ElementwiseSpec['name']): readonly [ElementwiseLossFn<O>, ElementwiseLossAsyncFn<O>] {
+function pair<O extends ElementwiseOptions<string>>(
+  name: ElementwiseSpec['name'],
+): readonly [ElementwiseLossFn<O>, ElementwiseLossAsyncFn<O>] {
   const spec = specOf(name);
   const sync = (input: unknown, target: unknown, options?: object) => runSync(spec, input as FloatInput, target as Target, options);
   const async_ = (input: unknown, target: unknown, options?: object) => runAsync(spec, input as FloatInput, target as Target, options);

@@ -4,10 +4,21 @@
 // (native/src/kernels/linear_cross_entropy.cc) or the float64 reference.
 import { native, type LinearCrossEntropyNativeArgs, type NativeReduction } from '../backends/binding';
 import {
-  linearCrossEntropyReference, type LinearCrossEntropyProblem, type LinearCrossEntropyValues,
+  linearCrossEntropyReference,
+  type LinearCrossEntropyProblem,
+  type LinearCrossEntropyValues,
 } from '../backends/reference/linearCrossEntropy';
 import { floatInput, isTensorLike, type FloatInput, type TargetInput, toInt32 } from '../core/tensor';
-import { backendFor, checkFinite, checkNotDetached, checkOptionNames, overlaps, rangeError, scalarOption, typeError } from '../core/validate';
+import {
+  backendFor,
+  checkFinite,
+  checkNotDetached,
+  checkOptionNames,
+  overlaps,
+  rangeError,
+  scalarOption,
+  typeError,
+} from '../core/validate';
 import { linearCrossEntropySpec as spec, type Reduction } from './ops';
 import { floatArrayOption, gradOutputOption } from './outputs';
 
@@ -127,18 +138,21 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
   let W: Float32Array;
   if (isTensorLike(linearWeight)) {
     const t = floatInput(linearWeight, undefined, 'linearWeight');
-    if (t.dims.length !== 2 || t.dims[1] !== h) throw rangeError(`dims [C, ${h}] (H from input)`, 'linearWeight.dims', `[${t.dims.join(', ')}]`);
+    if (t.dims.length !== 2 || t.dims[1] !== h)
+      throw rangeError(`dims [C, ${h}] (H from input)`, 'linearWeight.dims', `[${t.dims.join(', ')}]`);
     W = t.data;
   } else {
-    if (!(linearWeight instanceof Float32Array)) throw typeError('a Float32Array [C, H] (or a float32 tensor)', 'linearWeight', linearWeight);
+    if (!(linearWeight instanceof Float32Array))
+      throw typeError('a Float32Array [C, H] (or a float32 tensor)', 'linearWeight', linearWeight);
     checkNotDetached(linearWeight, 'linearWeight');
     W = linearWeight;
   }
   if (W.length === 0 || W.length % h !== 0) throw rangeError(`a positive multiple of H = ${h} elements ([C, H])`, 'linearWeight', W);
   const c = W.length / h;
   // target: class ids [N] or probabilities [N, C]
-  let t: unknown = target, tDims: readonly number[] | undefined;
-  if (isTensorLike(target)) (t = target.data), (tDims = target.dims);
+  let t: unknown = target,
+    tDims: readonly number[] | undefined;
+  if (isTensorLike(target)) ((t = target.data), (tDims = target.dims));
   if (t instanceof BigInt64Array) t = toInt32(t, 'target');
   let targetArr: Int32Array | Float32Array;
   if (t instanceof Int32Array) {
@@ -165,18 +179,33 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
   const returnAccuracy = scalarOption<boolean>(opts, spec, 'returnAccuracy');
   const accumulate = scalarOption<boolean>(opts, spec, 'accumulate');
   const chunkSize = options.chunkSize === undefined ? linearCrossEntropyChunkSize(c) : scalarOption<number>(opts, spec, 'chunkSize');
-  if (returnAccuracy && !(targetArr instanceof Int32Array)) throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
+  if (returnAccuracy && !(targetArr instanceof Int32Array))
+    throw new TypeError(`${name}.returnAccuracy needs class-id targets (an Int32Array), not probabilities`);
   const gradOutput = gradOutputOption(options.gradOutput, name, reduction, n, '[N]');
-  const backend = backendFor(name, scalarOption<'native' | 'reference'>(opts, spec, 'backend'), opts.backend !== undefined,
-    [x.data, W, bias, weight, sampleWeight, gradOutput, targetArr], spec) as 'native' | 'reference';
+  const backend = backendFor(
+    name,
+    scalarOption<'native' | 'reference'>(opts, spec, 'backend'),
+    opts.backend !== undefined,
+    [x.data, W, bias, weight, sampleWeight, gradOutput, targetArr],
+    spec,
+  ) as 'native' | 'reference';
   if (scalarOption<string>(opts, spec, 'nanPolicy') === 'raise')
-    checkFinite([['input', x.data], ['linearWeight', W], ['linearBias', bias]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+    checkFinite(
+      [
+        ['input', x.data],
+        ['linearWeight', W],
+        ['linearBias', bias],
+      ],
+      backend === 'reference' ? null : (a) => native().firstNonFinite(a),
+    );
 
   // compute and out
   const compute = options.compute ?? {};
-  if (typeof compute !== 'object' || compute === null) throw typeError('an object { gradInput?, gradLinearWeight?, gradLinearBias? }', `${name}.compute`, compute);
+  if (typeof compute !== 'object' || compute === null)
+    throw typeError('an object { gradInput?, gradLinearWeight?, gradLinearBias? }', `${name}.compute`, compute);
   for (const k of Object.keys(compute))
-    if (!['gradInput', 'gradLinearWeight', 'gradLinearBias'].includes(k)) throw new TypeError(`Unknown key '${k}' in ${name}.compute; expected gradInput, gradLinearWeight, gradLinearBias`);
+    if (!['gradInput', 'gradLinearWeight', 'gradLinearBias'].includes(k))
+      throw new TypeError(`Unknown key '${k}' in ${name}.compute; expected gradInput, gradLinearWeight, gradLinearBias`);
   const want = (k: keyof LinearCrossEntropyCompute) => {
     const v = compute[k] ?? true;
     if (typeof v !== 'boolean') throw typeError('a boolean', `${name}.compute.${k}`, v);
@@ -185,7 +214,8 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
   const out = options.out ?? {};
   if (typeof out !== 'object' || out === null) throw typeError('an object of Float32Arrays', `${name}.out`, out);
   for (const k of Object.keys(out))
-    if (!['gradInput', 'gradLinearWeight', 'gradLinearBias', 'loss', 'lse'].includes(k)) throw new TypeError(`Unknown key '${k}' in ${name}.out; expected gradInput, gradLinearWeight, gradLinearBias, loss, lse`);
+    if (!['gradInput', 'gradLinearWeight', 'gradLinearBias', 'loss', 'lse'].includes(k))
+      throw new TypeError(`Unknown key '${k}' in ${name}.out; expected gradInput, gradLinearWeight, gradLinearBias, loss, lse`);
   const output = (k: keyof LinearCrossEntropyOut, on: boolean, length: number, what: string, grad: boolean): Float32Array | null => {
     if (!on) return null;
     const v = out[k];
@@ -203,25 +233,87 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
   const gradBias = output('gradLinearBias', bias !== null && want('gradLinearBias'), c, '[C]', true);
   const lossOut = output('loss', reduction === 'none', n, '[N]', false);
   const lse = output('lse', returnLse, n, '[N]', false);
-  const outs: [string, Float32Array | null][] = [['out.gradInput', gradInput], ['out.gradLinearWeight', gradWeight], ['out.gradLinearBias', gradBias], ['out.loss', lossOut], ['out.lse', lse]];
-  const ins: [string, ArrayBufferView | null][] = [['input', x.data], ['linearWeight', W], ['linearBias', bias], ['target', targetArr], ['weight', weight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]];
+  const outs: [string, Float32Array | null][] = [
+    ['out.gradInput', gradInput],
+    ['out.gradLinearWeight', gradWeight],
+    ['out.gradLinearBias', gradBias],
+    ['out.loss', lossOut],
+    ['out.lse', lse],
+  ];
+  const ins: [string, ArrayBufferView | null][] = [
+    ['input', x.data],
+    ['linearWeight', W],
+    ['linearBias', bias],
+    ['target', targetArr],
+    ['weight', weight],
+    ['sampleWeight', sampleWeight],
+    ['gradOutput', gradOutput],
+  ];
   for (const [on, o] of outs) {
     if (!o) continue;
     for (const [m, i] of ins) if (i && overlaps(o, i)) throw new RangeError(`${name}: ${on} overlaps ${m}`);
     for (const [m, q] of outs) if (q && q !== o && overlaps(o, q)) throw new RangeError(`${name}: ${on} overlaps ${m}`);
   }
   return {
-    problem: { input: x.data, weight: W, bias, n, h, c, target: targetArr, classWeight: weight, sampleWeight, gradOutput, ignoreIndex, labelSmoothing, reduction, gradScale, lseSquareScale, softcap },
-    gradInput, gradWeight, gradBias, lossOut, lse, accumulate, chunkSize, returnZLoss, returnAccuracy, backend,
+    problem: {
+      input: x.data,
+      weight: W,
+      bias,
+      n,
+      h,
+      c,
+      target: targetArr,
+      classWeight: weight,
+      sampleWeight,
+      gradOutput,
+      ignoreIndex,
+      labelSmoothing,
+      reduction,
+      gradScale,
+      lseSquareScale,
+      softcap,
+    },
+    gradInput,
+    gradWeight,
+    gradBias,
+    lossOut,
+    lse,
+    accumulate,
+    chunkSize,
+    returnZLoss,
+    returnAccuracy,
+    backend,
   };
 }
 
 function nativeArgs(p: Plan, stats: Float64Array): LinearCrossEntropyNativeArgs {
   const q = p.problem;
   return [
-    q.input, q.weight, q.bias, q.target, q.classWeight, q.sampleWeight, q.gradOutput, p.gradInput, p.gradWeight, p.gradBias, p.lossOut, p.lse,
-    stats, q.n, q.h, q.c, q.ignoreIndex, q.labelSmoothing, REDUCTION_CODE[q.reduction], q.gradScale, q.lseSquareScale, q.softcap, p.chunkSize,
-    p.accumulate, p.returnAccuracy,
+    q.input,
+    q.weight,
+    q.bias,
+    q.target,
+    q.classWeight,
+    q.sampleWeight,
+    q.gradOutput,
+    p.gradInput,
+    p.gradWeight,
+    p.gradBias,
+    p.lossOut,
+    p.lse,
+    stats,
+    q.n,
+    q.h,
+    q.c,
+    q.ignoreIndex,
+    q.labelSmoothing,
+    REDUCTION_CODE[q.reduction],
+    q.gradScale,
+    q.lseSquareScale,
+    q.softcap,
+    p.chunkSize,
+    p.accumulate,
+    p.returnAccuracy,
   ];
 }
 
@@ -239,7 +331,11 @@ function result<R extends Reduction>(p: Plan, v: LinearCrossEntropyValues): Line
 }
 
 function reference(p: Plan): LinearCrossEntropyValues {
-  return linearCrossEntropyReference(p.problem, { gradInput: p.gradInput, gradWeight: p.gradWeight, gradBias: p.gradBias, loss: p.lossOut, lse: p.lse }, p.accumulate);
+  return linearCrossEntropyReference(
+    p.problem,
+    { gradInput: p.gradInput, gradWeight: p.gradWeight, gradBias: p.gradBias, loss: p.lossOut, lse: p.lse },
+    p.accumulate,
+  );
 }
 
 /**
@@ -250,7 +346,10 @@ function reference(p: Plan): LinearCrossEntropyValues {
  * `[N]` or probabilities `[N, C]`. Same bits for any thread count.
  */
 export function linearCrossEntropy<R extends Reduction = 'mean'>(
-  input: FloatInput, linearWeight: FloatInput, target: TargetInput, options?: LinearCrossEntropyOptions<R>,
+  input: FloatInput,
+  linearWeight: FloatInput,
+  target: TargetInput,
+  options?: LinearCrossEntropyOptions<R>,
 ): LinearCrossEntropyResult<R> {
   const p = plan(input, linearWeight, target, options);
   if (p.backend === 'reference') return result(p, reference(p));
@@ -264,7 +363,10 @@ export function linearCrossEntropy<R extends Reduction = 'mean'>(
  * arrays until the promise settles. Argument errors reject the promise (nothing is written).
  */
 export async function linearCrossEntropyAsync<R extends Reduction = 'mean'>(
-  input: FloatInput, linearWeight: FloatInput, target: TargetInput, options?: LinearCrossEntropyOptions<R>,
+  input: FloatInput,
+  linearWeight: FloatInput,
+  target: TargetInput,
+  options?: LinearCrossEntropyOptions<R>,
 ): Promise<LinearCrossEntropyResult<R>> {
   const p = plan(input, linearWeight, target, options);
   if (p.backend === 'reference') return result(p, reference(p));

@@ -28,9 +28,16 @@ export function floatArrayOption(v: unknown, name: string, length?: number, what
 
 /** gradOutput: only with reduction 'none', `length` elements. */
 /** what: the expected shape in words (or a function building it, called only for the error message). */
-export function gradOutputOption(v: unknown, name: string, reduction: string, length: number, what: string | (() => string)): Float32Array | null {
+export function gradOutputOption(
+  v: unknown,
+  name: string,
+  reduction: string,
+  length: number,
+  what: string | (() => string),
+): Float32Array | null {
   if (v == null) return null;
-  if (reduction !== 'none') throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
+  if (reduction !== 'none')
+    throw new TypeError(`${name}.gradOutput is only allowed with reduction 'none' (use gradScale with '${reduction}')`);
   if (!(v instanceof Float32Array) && !isF32Device(v)) throw typeError('a Float32Array', `${name}.gradOutput`, v);
   const a = v as Float32Array;
   checkNotDetached(a, 'gradOutput');
@@ -59,7 +66,13 @@ export interface Outputs {
   extra: Record<string, Float32Array>;
 }
 
-function gradOutput(name: string, key: string, out: Record<string, unknown> | undefined, input: Float32Array, inplace: boolean): Float32Array {
+function gradOutput(
+  name: string,
+  key: string,
+  out: Record<string, unknown> | undefined,
+  input: Float32Array,
+  inplace: boolean,
+): Float32Array {
   const v = out?.[key];
   if (v === undefined) return inplace ? input : newLike(input, input.length);
   if (!(v instanceof Float32Array) && !isF32Device(v)) throw typeError('a Float32Array', `${name}.out.${key}`, v);
@@ -74,13 +87,21 @@ function gradOutput(name: string, key: string, out: Record<string, unknown> | un
 }
 
 /** out.<key> (gradient g of input own) against every input and every other gradient output. */
-function checkOwnedOutput(r: OutputRequest, key: string, g: Float32Array, own: Float32Array, grad: Float32Array, extra: Record<string, Float32Array>): void {
+function checkOwnedOutput(
+  r: OutputRequest,
+  key: string,
+  g: Float32Array,
+  own: Float32Array,
+  grad: Float32Array,
+  extra: Record<string, Float32Array>,
+): void {
   const hit = (other: ArrayBufferView | null) => other != null && !(other === own && sameView(g, own)) && overlaps(g, other);
   if (hit(r.input)) throw new RangeError(`${r.name}: out.${key} overlaps input`);
   if (r.extraGrads) for (const [k, i] of r.extraGrads) if (hit(i)) throw new RangeError(`${r.name}: out.${key} overlaps the input of ${k}`);
   for (const [label, other] of r.inputs) if (hit(other)) throw new RangeError(`${r.name}: out.${key} overlaps ${label}`);
   if (key !== 'grad' && overlaps(g, grad)) throw new RangeError(`${r.name}: out.${key} overlaps out.grad`);
-  if (r.extraGrads) for (const [k] of r.extraGrads) if (k !== key && overlaps(g, extra[k])) throw new RangeError(`${r.name}: out.${key} overlaps out.${k}`);
+  if (r.extraGrads)
+    for (const [k] of r.extraGrads) if (k !== key && overlaps(g, extra[k])) throw new RangeError(`${r.name}: out.${key} overlaps out.${k}`);
 }
 
 export function resolveOutputs(r: OutputRequest): Outputs {
@@ -92,7 +113,9 @@ export function resolveOutputs(r: OutputRequest): Outputs {
   if (o)
     for (const k of Object.keys(o))
       if (o[k] !== undefined && k !== 'grad' && k !== 'loss' && !extras?.some(([e]) => e === k))
-        throw new TypeError(`Unknown key '${k}' in ${name}.out; expected ${['grad', 'loss', ...(extras ?? []).map(([e]) => e)].join(', ')}`);
+        throw new TypeError(
+          `Unknown key '${k}' in ${name}.out; expected ${['grad', 'loss', ...(extras ?? []).map(([e]) => e)].join(', ')}`,
+        );
   const grad = gradOutput(name, 'grad', o, r.input, r.inplace);
   const extra: Record<string, Float32Array> = {};
   if (extras) for (const [key, input] of extras) extra[key] = gradOutput(name, key, o, input, r.inplace);

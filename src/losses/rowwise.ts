@@ -3,14 +3,30 @@
 import { cudaNative, native, type RowLossArgs } from '../backends/binding';
 import type { DeviceLossResult, LossResult } from './crossEntropy';
 import {
-  type Backend, cosineEmbeddingLossSpec, type LossSpec, multilabelSoftMarginLossSpec, multiMarginLossSpec, type Reduction,
-  softF1LossSpec, cosineDistanceSpec,
+  type Backend,
+  cosineEmbeddingLossSpec,
+  type LossSpec,
+  multilabelSoftMarginLossSpec,
+  multiMarginLossSpec,
+  type Reduction,
+  softF1LossSpec,
+  cosineDistanceSpec,
 } from './ops';
 import type { LossOptionsBase, LossOutputs } from './options';
 import { floatArrayOption, gradOutputOption, resolveOutputs } from './outputs';
 import { rowLossReference, type RowProblem } from '../backends/reference/rowwise';
 import { floatInput, isTensorLike, type FloatInput, type TensorLike, toInt32 } from '../core/tensor';
-import { backendFor, checkFinite, checkFiniteHost, checkNotDetached, checkOptionNames, hasOption, rangeError, scalarOption, typeError } from '../core/validate';
+import {
+  backendFor,
+  checkFinite,
+  checkFiniteHost,
+  checkNotDetached,
+  checkOptionNames,
+  hasOption,
+  rangeError,
+  scalarOption,
+  typeError,
+} from '../core/validate';
 import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 
 /**
@@ -87,20 +103,24 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   }
 
   let t: unknown = isTensorLike(target) ? target.data : target;
-  let targetIndex: Int32Array | null = null, targetF: Float32Array | null = null;
+  let targetIndex: Int32Array | null = null,
+    targetF: Float32Array | null = null;
   if (name === 'multiMarginLoss') {
     if (t instanceof BigInt64Array) t = toInt32(t, 'target');
-    if (!(t instanceof Int32Array) && !(t instanceof DeviceBuffer && t.dtype === 'int32')) throw typeError('an Int32Array of class ids', 'target', t);
+    if (!(t instanceof Int32Array) && !(t instanceof DeviceBuffer && t.dtype === 'int32'))
+      throw typeError('an Int32Array of class ids', 'target', t);
     const ids = t as Int32Array;
     checkNotDetached(ids, 'target');
     if (ids.length !== n) throw rangeError(`${n} class ids (N)`, 'target', t);
     targetIndex = ids;
   } else {
-    if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32')) throw typeError('a Float32Array', 'target', t);
+    if (!(t instanceof Float32Array) && !(t instanceof DeviceBuffer && t.dtype === 'float32'))
+      throw typeError('a Float32Array', 'target', t);
     const tf = t as Float32Array;
     checkNotDetached(tf, 'target');
     const want = name === 'cosineEmbeddingLoss' ? n : n * c;
-    if (tf.length !== want) throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
+    if (tf.length !== want)
+      throw rangeError(`${want} elements (${name === 'cosineEmbeddingLoss' ? 'N' : "the input's shape"})`, 'target', t);
     targetF = tf;
   }
   const has = (k: string) => hasOption(spec, k);
@@ -110,11 +130,27 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   const gradScale = scalarOption<number>(o, spec, 'gradScale');
   const inplace = scalarOption<boolean>(o, spec, 'inplace');
   const out = o.out as Record<string, unknown> | undefined;
-  const backend = backendFor(name, scalarOption<Backend>(o, spec, 'backend'), o.backend !== undefined,
-    [x.data, x2, targetIndex, targetF, weight, sampleWeight, o.gradOutput, out?.grad, out?.grad2, out?.loss], spec);
+  const backend = backendFor(
+    name,
+    scalarOption<Backend>(o, spec, 'backend'),
+    o.backend !== undefined,
+    [x.data, x2, targetIndex, targetF, weight, sampleWeight, o.gradOutput, out?.grad, out?.grad2, out?.loss],
+    spec,
+  );
   if (scalarOption<string>(o, spec, 'nanPolicy') === 'raise') {
-    checkFiniteHost(name, [['input', x.data], ['input2', x2], ['target', targetF]]);
-    checkFinite([[input2 ? 'input1' : 'input', x.data], ['input2', x2], ['target', targetF]], backend === 'reference' ? null : (a) => native().firstNonFinite(a));
+    checkFiniteHost(name, [
+      ['input', x.data],
+      ['input2', x2],
+      ['target', targetF],
+    ]);
+    checkFinite(
+      [
+        [input2 ? 'input1' : 'input', x.data],
+        ['input2', x2],
+        ['target', targetF],
+      ],
+      backend === 'reference' ? null : (a) => native().firstNonFinite(a),
+    );
   }
   const p = has('p') ? scalarOption<number>(o, spec, 'p') : 1;
   const margin = has('margin') ? scalarOption<number>(o, spec, 'margin') : 0;
@@ -122,20 +158,66 @@ export function planRows(spec: LossSpec, input: FloatInput, target: Target, opti
   const perLabel = name === 'softF1Loss';
   const gradOutput = gradOutputOption(o.gradOutput, name, reduction, perLabel ? c : n, perLabel ? 'C, one per label' : 'N, one per sample');
   const outs = resolveOutputs({
-    name, input: x.data, out: o.out, inplace, reduction, lossLength: perLabel ? c : n,
-    inputs: [['target', targetIndex ?? targetF], ['weight', weight], ['sampleWeight', sampleWeight], ['gradOutput', gradOutput]],
+    name,
+    input: x.data,
+    out: o.out,
+    inplace,
+    reduction,
+    lossLength: perLabel ? c : n,
+    inputs: [
+      ['target', targetIndex ?? targetF],
+      ['weight', weight],
+      ['sampleWeight', sampleWeight],
+      ['gradOutput', gradOutput],
+    ],
     extraGrads: x2 ? [['grad2', x2]] : [],
   });
   return {
-    grad: outs.grad, grad2: outs.extra.grad2 ?? null, lossOut: outs.lossOut, backend,
-    problem: { name, input: x.data, input2: x2, targetIndex, target: targetF, weight, sampleWeight, gradOutput, n, c, reduction, gradScale, p, margin, eps },
+    grad: outs.grad,
+    grad2: outs.extra.grad2 ?? null,
+    lossOut: outs.lossOut,
+    backend,
+    problem: {
+      name,
+      input: x.data,
+      input2: x2,
+      targetIndex,
+      target: targetF,
+      weight,
+      sampleWeight,
+      gradOutput,
+      n,
+      c,
+      reduction,
+      gradScale,
+      p,
+      margin,
+      eps,
+    },
   };
 }
 
 export function rowNativeArgs(p: RowPlan): RowLossArgs {
   const q = p.problem;
-  return [q.input, q.input2, q.targetIndex, q.target, q.weight, q.sampleWeight, q.gradOutput, p.grad, p.grad2, p.lossOut, q.n, q.c,
-    REDUCTION_CODE[q.reduction], q.gradScale, q.p, q.margin, q.eps];
+  return [
+    q.input,
+    q.input2,
+    q.targetIndex,
+    q.target,
+    q.weight,
+    q.sampleWeight,
+    q.gradOutput,
+    p.grad,
+    p.grad2,
+    p.lossOut,
+    q.n,
+    q.c,
+    REDUCTION_CODE[q.reduction],
+    q.gradScale,
+    q.p,
+    q.margin,
+    q.eps,
+  ];
 }
 
 function result<R extends Reduction>(p: RowPlan, loss: number): LossResult<R> & { grad2?: Float32Array } {
@@ -160,21 +242,44 @@ async function runAsync<R extends Reduction>(kernel: Kernel, p: RowPlan) {
 }
 
 /** PyTorch's F.multi_margin_loss: Σ_{c≠y} w_y·max(0, margin − x_y + x_c)^p / C per sample. */
-export function multiMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultiMarginLossOptions<R>): RowResult<I, R> {
+export function multiMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Target,
+  options?: MultiMarginLossOptions<R>,
+): RowResult<I, R> {
   return run<R>('multiMarginLoss', planRows(multiMarginLossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `multiMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function multiMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultiMarginLossOptions<R>): Promise<RowResult<I, R>> {
-  return Promise.resolve().then(() => runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
+export function multiMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Target,
+  options?: MultiMarginLossOptions<R>,
+): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() =>
+    runAsync<R>('multiMarginLoss', planRows(multiMarginLossSpec, input as FloatInput, target as Target, options)),
+  ) as Promise<RowResult<I, R>>;
 }
 
 /** PyTorch's F.multilabel_soft_margin_loss: per sample, the mean over classes of BCE-with-logits. */
-export function multilabelSoftMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultilabelSoftMarginLossOptions<R>): RowResult<I, R> {
-  return run<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
+export function multilabelSoftMarginLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Target,
+  options?: MultilabelSoftMarginLossOptions<R>,
+): RowResult<I, R> {
+  return run<R>(
+    'multilabelSoftMarginLoss',
+    planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options),
+  ) as RowResult<I, R>;
 }
 /** `multilabelSoftMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Target, options?: MultilabelSoftMarginLossOptions<R>): Promise<RowResult<I, R>> {
-  return Promise.resolve().then(() => runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
+export function multilabelSoftMarginLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Target,
+  options?: MultilabelSoftMarginLossOptions<R>,
+): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() =>
+    runAsync<R>('multilabelSoftMarginLoss', planRows(multilabelSoftMarginLossSpec, input as FloatInput, target as Target, options)),
+  ) as Promise<RowResult<I, R>>;
 }
 
 /** cosineEmbeddingLoss's result: the loss, and the gradients w.r.t. both inputs. */
@@ -190,16 +295,28 @@ export interface DeviceCosineEmbeddingResult<R extends Reduction = Reduction> ex
 
 /** PyTorch's F.cosine_embedding_loss of two `[N, D]` inputs; `grad` and `grad2` are the gradients w.r.t. each. */
 export function cosineEmbeddingLoss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
-  input1: I, input2: RowInput, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineEmbeddingLossOptions<R>,
+  input1: I,
+  input2: RowInput,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: CosineEmbeddingLossOptions<R>,
 ): I extends DeviceBuffer ? DeviceCosineEmbeddingResult<R> : CosineEmbeddingResult<R> {
-  return run<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput)) as never;
+  return run<R>(
+    'cosineEmbeddingLoss',
+    planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput),
+  ) as never;
 }
 /** `cosineEmbeddingLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export function cosineEmbeddingLossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
-  input1: I, input2: RowInput, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineEmbeddingLossOptions<R>,
+  input1: I,
+  input2: RowInput,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: CosineEmbeddingLossOptions<R>,
 ): Promise<I extends DeviceBuffer ? DeviceCosineEmbeddingResult<R> : CosineEmbeddingResult<R>> {
-  return Promise.resolve().then(
-    () => runAsync<R>('cosineEmbeddingLoss', planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput)),
+  return Promise.resolve().then(() =>
+    runAsync<R>(
+      'cosineEmbeddingLoss',
+      planRows(cosineEmbeddingLossSpec, input1 as FloatInput, target as Target, options, input2 as FloatInput),
+    ),
   ) as never;
 }
 
@@ -207,19 +324,39 @@ export function cosineEmbeddingLossAsync<R extends Reduction = 'mean', I extends
  * Differentiable macro F1 of multi-label classification from logits: per label c, with p = sigmoid(x),
  * F1_c = 2·Σ_i p·t / (Σ_i (p + t) + eps); the loss is 1 − F1_c, averaged over labels ('mean').
  */
-export function softF1Loss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: SoftF1LossOptions<R>): RowResult<I, R> {
+export function softF1Loss<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: SoftF1LossOptions<R>,
+): RowResult<I, R> {
   return run<R>('softF1Loss', planRows(softF1LossSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `softF1Loss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function softF1LossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: SoftF1LossOptions<R>): Promise<RowResult<I, R>> {
-  return Promise.resolve().then(() => runAsync<R>('softF1Loss', planRows(softF1LossSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
+export function softF1LossAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: SoftF1LossOptions<R>,
+): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() =>
+    runAsync<R>('softF1Loss', planRows(softF1LossSpec, input as FloatInput, target as Target, options)),
+  ) as Promise<RowResult<I, R>>;
 }
 
 /** tf.losses.cosineDistance along the last dim: ℓ = 1 − Σ_d t·x per row of `[N, D]` (no normalisation; gradient −t). */
-export function cosineDistance<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineDistanceOptions<R>): RowResult<I, R> {
+export function cosineDistance<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: CosineDistanceOptions<R>,
+): RowResult<I, R> {
   return run<R>('cosineDistance', planRows(cosineDistanceSpec, input as FloatInput, target as Target, options)) as RowResult<I, R>;
 }
 /** `cosineDistance` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
-export function cosineDistanceAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(input: I, target: Float32Array | TensorLike<Float32Array> | DeviceBuffer, options?: CosineDistanceOptions<R>): Promise<RowResult<I, R>> {
-  return Promise.resolve().then(() => runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input as FloatInput, target as Target, options))) as Promise<RowResult<I, R>>;
+export function cosineDistanceAsync<R extends Reduction = 'mean', I extends RowInput = FloatInput>(
+  input: I,
+  target: Float32Array | TensorLike<Float32Array> | DeviceBuffer,
+  options?: CosineDistanceOptions<R>,
+): Promise<RowResult<I, R>> {
+  return Promise.resolve().then(() =>
+    runAsync<R>('cosineDistance', planRows(cosineDistanceSpec, input as FloatInput, target as Target, options)),
+  ) as Promise<RowResult<I, R>>;
 }

@@ -2,7 +2,12 @@
 // in one native call (all tasks' chunks share the thread pool), with a weighting strategy and its state.
 import { cudaNative, native } from '../backends/binding';
 import { type DeviceBuffer, holding, isDeviceBuffer, toNativeArgs } from '../backends/device';
-import { type CrossEntropyPlan, nativeArgs as ceNativeArgs, plan as planCrossEntropy, planReference as planCrossEntropyReference } from '../losses/crossEntropy';
+import {
+  type CrossEntropyPlan,
+  nativeArgs as ceNativeArgs,
+  plan as planCrossEntropy,
+  planReference as planCrossEntropyReference,
+} from '../losses/crossEntropy';
 import { elementwiseNativeArgs, type ElementwisePlan, planElementwise } from '../losses/elementwise';
 import { type ElementwiseSpec, LOSSES, type LossSpec } from '../losses/ops';
 import { elementwiseReference } from '../backends/reference/elementwise';
@@ -11,7 +16,17 @@ import { rowLossReference } from '../backends/reference/rowwise';
 import { planRows, rowNativeArgs, type RowPlan } from '../losses/rowwise';
 import type { FloatInput } from '../core/tensor';
 import { overlaps, scalarOption, typeError } from '../core/validate';
-import { type EndStepInfo, makeStrategy, type StepWeights, type Strategy, type StrategyName, type StrategyNeeds, strategyNeeds, type UncertaintyForm, type WeightingConfig } from './weighting';
+import {
+  type EndStepInfo,
+  makeStrategy,
+  type StepWeights,
+  type Strategy,
+  type StrategyName,
+  type StrategyNeeds,
+  strategyNeeds,
+  type UncertaintyForm,
+  type WeightingConfig,
+} from './weighting';
 import { floatArrayOption } from '../losses/outputs';
 
 export type { WeightingConfig, EndStepInfo, StrategyName, StrategyNeeds, UncertaintyForm } from './weighting';
@@ -111,7 +126,16 @@ export interface MultiTaskState {
 
 // Native family codes (native/include/fuseloss/multi_task.h).
 /** The native task family codes (native/include/fuseloss/multi_task.h, TaskFamily; test/losses/nativeCodes.test.ts checks them). */
-export const FAMILY = { crossEntropy: 0, nllLoss: 1, elementwise: 2, multiMarginLoss: 3, multilabelSoftMarginLoss: 4, cosineEmbeddingLoss: 5, softF1Loss: 6, cosineDistance: 7 } as const;
+export const FAMILY = {
+  crossEntropy: 0,
+  nllLoss: 1,
+  elementwise: 2,
+  multiMarginLoss: 3,
+  multilabelSoftMarginLoss: 4,
+  cosineEmbeddingLoss: 5,
+  softF1Loss: 6,
+  cosineDistance: 7,
+} as const;
 /** Options that belong to a step's data, not to the task's configuration. */
 const PER_BATCH = new Set(['shape', 'sampleWeight', 'out', 'inplace', 'backend', 'gradOutput']);
 const BATCH_KEYS = new Set(['input', 'target', 'input2', 'shape', 'sampleWeight', 'out', 'inplace']);
@@ -146,9 +170,17 @@ function setupTask(name: string, cfg: unknown): Setup {
   if (!spec) throw typeError(`a loss of the catalogue (${LOSSES.map((s) => s.name).join(', ')})`, `tasks.${name}.loss`, loss);
   for (const k of Object.keys(options)) {
     if (options[k] === undefined) continue;
-    if (PER_BATCH.has(k)) throw new TypeError(`tasks.${name}.${k}: '${k}' belongs to a step's data (compute({ ${name}: { ${k} } })), not to the task's configuration`);
+    if (PER_BATCH.has(k))
+      throw new TypeError(
+        `tasks.${name}.${k}: '${k}' belongs to a step's data (compute({ ${name}: { ${k} } })), not to the task's configuration`,
+      );
     if (!spec.options.some((o) => o.name === k))
-      throw new TypeError(`Unknown option '${k}' for tasks.${name} (${spec.name}); expected one of: ${spec.options.filter((o) => !PER_BATCH.has(o.name)).map((o) => o.name).join(', ')}`);
+      throw new TypeError(
+        `Unknown option '${k}' for tasks.${name} (${spec.name}); expected one of: ${spec.options
+          .filter((o) => !PER_BATCH.has(o.name))
+          .map((o) => o.name)
+          .join(', ')}`,
+      );
   }
   try {
     for (const o of spec.options) {
@@ -161,7 +193,8 @@ function setupTask(name: string, cfg: unknown): Setup {
   }
   // A task needs a scalar loss: losses whose own default is 'none' (sigmoidFocalLoss) default to 'mean' here.
   if (options.reduction === undefined && spec.options.find((o) => o.name === 'reduction')?.default === 'none') options.reduction = 'mean';
-  if (options.reduction === 'none') throw new TypeError(`tasks.${name}.reduction: 'none' has no scalar loss to weight; use 'mean' or 'sum'`);
+  if (options.reduction === 'none')
+    throw new TypeError(`tasks.${name}.reduction: 'none' has no scalar loss to weight; use 'mean' or 'sum'`);
   const family = spec.name in FAMILY ? FAMILY[spec.name as keyof typeof FAMILY] : FAMILY.elementwise;
   return { name, spec, family, options };
 }
@@ -174,7 +207,13 @@ function uncertaintyForm(name: string, cfg: TaskConfig): UncertaintyForm {
 
 function planTask(s: Setup, i: number, item: TaskBatch, gradScale: number): Planned {
   // (Built by a loop: an object spread followed by more keys is ~100x slower in V8 and this runs every step.)
-  const opts: Record<string, unknown> = { gradScale, shape: item.shape, sampleWeight: item.sampleWeight, out: item.out, inplace: item.inplace };
+  const opts: Record<string, unknown> = {
+    gradScale,
+    shape: item.shape,
+    sampleWeight: item.sampleWeight,
+    out: item.out,
+    inplace: item.inplace,
+  };
   for (const k in s.options) if (k !== 'gradScale') opts[k] = s.options[k];
   const spec = s.spec;
   if (s.family !== FAMILY.cosineEmbeddingLoss && item.input2 !== undefined) throw new TypeError(`input2 is only for cosineEmbeddingLoss`);
@@ -182,13 +221,15 @@ function planTask(s: Setup, i: number, item: TaskBatch, gradScale: number): Plan
     case FAMILY.crossEntropy:
     case FAMILY.nllLoss:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
-    {
-      const plan = planCrossEntropy(item.input as FloatInput, item.target as never, opts, spec);
-      const e = plan.extras;
-      if (e && (e.returnZLoss || e.lse || e.returnAccuracy))
-        throw new TypeError(`tasks: returnZLoss, returnLse and returnAccuracy are for crossEntropy calls; a MultiTaskLoss task takes lseSquareScale and softcap`);
-      return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan };
-    }
+      {
+        const plan = planCrossEntropy(item.input as FloatInput, item.target as never, opts, spec);
+        const e = plan.extras;
+        if (e && (e.returnZLoss || e.lse || e.returnAccuracy))
+          throw new TypeError(
+            `tasks: returnZLoss, returnLse and returnAccuracy are for crossEntropy calls; a MultiTaskLoss task takes lseSquareScale and softcap`,
+          );
+        return { i, kind: s.family === FAMILY.crossEntropy ? 'ce' : 'nll', plan };
+      }
     case FAMILY.elementwise:
       if (item.out?.grad2 !== undefined) throw new TypeError(`out.grad2 is only for cosineEmbeddingLoss`);
       return { i, kind: 'ew', plan: planElementwise(spec as ElementwiseSpec, item.input as FloatInput, item.target as never, opts) };
@@ -209,10 +250,12 @@ function arraysOf(p: Planned): ArrayBufferView[] {
 }
 
 function checkClassIds(p: Planned): void {
-  let ids: Int32Array | null = null, c = 0, ignore: number | null = null;
+  let ids: Int32Array | null = null,
+    c = 0,
+    ignore: number | null = null;
   if ((p.kind === 'ce' || p.kind === 'nll') && p.plan.problem.target instanceof Int32Array)
-    ids = p.plan.problem.target, c = p.plan.problem.c, ignore = p.plan.problem.ignoreIndex;
-  else if (p.kind === 'row' && p.plan.problem.targetIndex) ids = p.plan.problem.targetIndex, c = p.plan.problem.c;
+    ((ids = p.plan.problem.target), (c = p.plan.problem.c), (ignore = p.plan.problem.ignoreIndex));
+  else if (p.kind === 'row' && p.plan.problem.targetIndex) ((ids = p.plan.problem.targetIndex), (c = p.plan.problem.c));
   if (!ids) return;
   for (let k = 0; k < ids.length; k++) {
     const y = ids[k];
@@ -240,10 +283,17 @@ function isEmpty(p: Planned): boolean {
 function pushNativeTask(flat: unknown[], p: Planned): void {
   let family: number, args: readonly unknown[];
   switch (p.kind) {
-    case 'ce': family = FAMILY.crossEntropy, args = ceNativeArgs(p.plan); break;
-    case 'nll': family = FAMILY.nllLoss, args = ceNativeArgs(p.plan); break;
-    case 'ew': family = FAMILY.elementwise, args = elementwiseNativeArgs(p.plan); break;
-    default: family = FAMILY[p.plan.problem.name], args = rowNativeArgs(p.plan);
+    case 'ce':
+      ((family = FAMILY.crossEntropy), (args = ceNativeArgs(p.plan)));
+      break;
+    case 'nll':
+      ((family = FAMILY.nllLoss), (args = ceNativeArgs(p.plan)));
+      break;
+    case 'ew':
+      ((family = FAMILY.elementwise), (args = elementwiseNativeArgs(p.plan)));
+      break;
+    default:
+      ((family = FAMILY[p.plan.problem.name]), (args = rowNativeArgs(p.plan)));
   }
   flat.push(family, args.length);
   for (const a of args) flat.push(a);
@@ -251,10 +301,14 @@ function pushNativeTask(flat: unknown[], p: Planned): void {
 
 function referenceTask(p: Planned): number {
   switch (p.kind) {
-    case 'ce': return planCrossEntropyReference(p.plan, null);
-    case 'nll': return nllLossReference(p.plan.problem, p.plan.grad, null);
-    case 'ew': return elementwiseReference(p.plan.problem, p.plan.grad, null);
-    default: return rowLossReference(p.plan.problem, p.plan.grad, p.plan.grad2, null);
+    case 'ce':
+      return planCrossEntropyReference(p.plan, null);
+    case 'nll':
+      return nllLossReference(p.plan.problem, p.plan.grad, null);
+    case 'ew':
+      return elementwiseReference(p.plan.problem, p.plan.grad, null);
+    default:
+      return rowLossReference(p.plan.problem, p.plan.grad, p.plan.grad2, null);
   }
 }
 
@@ -262,10 +316,15 @@ function referenceTask(p: Planned): number {
 function ruleWeights(sw: StepWeights, L: Float64Array, empty: Uint8Array, idx: readonly number[]): number[] {
   const w = idx.map(() => 0);
   if (sw.rule === 1) {
-    let logSum = 0, count = 0;
-    idx.forEach((_, k) => { if (!empty[k]) (logSum += Math.log(L[k])), count++; });
+    let logSum = 0,
+      count = 0;
+    idx.forEach((_, k) => {
+      if (!empty[k]) ((logSum += Math.log(L[k])), count++);
+    });
     const g = count ? Math.exp(logSum / count) : 0;
-    idx.forEach((_, k) => { if (!empty[k]) w[k] = g / (count * L[k]); });
+    idx.forEach((_, k) => {
+      if (!empty[k]) w[k] = g / (count * L[k]);
+    });
   } else if (sw.rule === 2) {
     let norm = 0;
     idx.forEach((t, k) => {
@@ -273,7 +332,10 @@ function ruleWeights(sw: StepWeights, L: Float64Array, empty: Uint8Array, idx: r
       w[k] = sw.coef[t] / (L[k] - sw.offset[t] + sw.eps);
       norm += w[k];
     });
-    if (sw.normalize) idx.forEach((_, k) => { if (!empty[k]) w[k] /= norm; });
+    if (sw.normalize)
+      idx.forEach((_, k) => {
+        if (!empty[k]) w[k] /= norm;
+      });
   }
   return w;
 }
@@ -299,7 +361,8 @@ export class MultiTaskLoss {
   constructor(config: MultiTaskConfig) {
     if (typeof config !== 'object' || config === null) throw typeError('{ tasks, weighting? }', 'MultiTaskLoss config', config);
     for (const k of Object.keys(config))
-      if (!['tasks', 'weighting', 'backend'].includes(k)) throw new TypeError(`Unknown key '${k}' in the MultiTaskLoss config; expected tasks, weighting, backend`);
+      if (!['tasks', 'weighting', 'backend'].includes(k))
+        throw new TypeError(`Unknown key '${k}' in the MultiTaskLoss config; expected tasks, weighting, backend`);
     const tasks = config.tasks;
     if (typeof tasks !== 'object' || tasks === null || Object.keys(tasks).length === 0)
       throw typeError('an object with at least one task', 'tasks', tasks);
@@ -312,15 +375,18 @@ export class MultiTaskLoss {
     this.strategy = this.weighting.name;
     this.strategyNeeds = strategyNeeds(this.strategy);
     const backend = config.backend ?? 'native';
-    if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
+    if (backend !== 'native' && backend !== 'reference' && backend !== 'cuda')
+      throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
     this.backend = backend;
   }
 
   /** A MultiTaskLoss in the state `state()` returned (same config): resumes exactly. */
   static fromState(config: MultiTaskConfig, state: MultiTaskState): MultiTaskLoss {
     const m = new MultiTaskLoss(config);
-    if (typeof state !== 'object' || state === null || state.version !== 1) throw typeError('a MultiTaskLoss state (version 1)', 'state', state);
-    if (state.strategy !== m.strategy) throw new TypeError(`state: saved with the '${state.strategy}' strategy, the config has '${m.strategy}'`);
+    if (typeof state !== 'object' || state === null || state.version !== 1)
+      throw typeError('a MultiTaskLoss state (version 1)', 'state', state);
+    if (state.strategy !== m.strategy)
+      throw new TypeError(`state: saved with the '${state.strategy}' strategy, the config has '${m.strategy}'`);
     if (!Array.isArray(state.tasks) || state.tasks.join('\u0000') !== m.taskNames.join('\u0000'))
       throw new TypeError(`state: saved for tasks [${String(state.tasks)}], the config has [${m.taskNames.join(', ')}]`);
     if (!Number.isInteger(state.step) || !Number.isInteger(state.epoch) || state.step < 0 || state.epoch < 0)
@@ -334,9 +400,16 @@ export class MultiTaskLoss {
 
   /** JSON-serialisable snapshot: strategy parameters, loss history, RNG, optimizer moments, counters. */
   state(): MultiTaskState {
-    return JSON.parse(JSON.stringify({
-      version: 1, strategy: this.strategy, tasks: [...this.taskNames], step: this.steps, epoch: this.epochs, params: this.weighting.params(),
-    })) as MultiTaskState;
+    return JSON.parse(
+      JSON.stringify({
+        version: 1,
+        strategy: this.strategy,
+        tasks: [...this.taskNames],
+        step: this.steps,
+        epoch: this.epochs,
+        params: this.weighting.params(),
+      }),
+    ) as MultiTaskState;
   }
 
   /** Steps and epochs ended so far. */
@@ -357,7 +430,8 @@ export class MultiTaskLoss {
 
   /** Ends a training step: strategies that learn or redraw per step advance (see the README's table). */
   endStep(info?: EndStepInfo): void {
-    if (info !== undefined && (typeof info !== 'object' || info === null)) throw typeError('{ gradNorms?, lossesAfter? }', 'endStep info', info);
+    if (info !== undefined && (typeof info !== 'object' || info === null))
+      throw typeError('{ gradNorms?, lossesAfter? }', 'endStep info', info);
     this.weighting.endStep(info);
     this.steps++;
   }
@@ -401,13 +475,15 @@ export class MultiTaskLoss {
     if (typeof batch !== 'object' || batch === null) throw typeError('an object keyed by task', 'batch', batch);
     // (for-in and a Set: no key array per step; this runs every step)
     for (const k in batch)
-      if (Object.hasOwn(batch, k) && !this.nameSet.has(k)) throw new TypeError(`Unknown task '${k}' in the batch; expected ${this.taskNames.join(', ')}`);
+      if (Object.hasOwn(batch, k) && !this.nameSet.has(k))
+        throw new TypeError(`Unknown task '${k}' in the batch; expected ${this.taskNames.join(', ')}`);
     let g = 1;
     if (options !== undefined) {
       if (typeof options !== 'object' || options === null) throw typeError('{ gradScale? }', 'compute options', options);
       for (const k of Object.keys(options)) if (k !== 'gradScale') throw new TypeError(`Unknown compute option '${k}'; expected gradScale`);
       if (options.gradScale !== undefined) {
-        if (typeof options.gradScale !== 'number' || !Number.isFinite(options.gradScale)) throw typeError('a finite number', 'gradScale', options.gradScale);
+        if (typeof options.gradScale !== 'number' || !Number.isFinite(options.gradScale))
+          throw typeError('a finite number', 'gradScale', options.gradScale);
         g = options.gradScale;
       }
     }
@@ -419,7 +495,8 @@ export class MultiTaskLoss {
       try {
         if (typeof item !== 'object') throw typeError('{ input, target, … }', 'batch entry', item);
         for (const k in item)
-          if (Object.hasOwn(item, k) && !BATCH_KEYS.has(k)) throw new TypeError(`Unknown key '${k}' in the batch entry; expected ${[...BATCH_KEYS].join(', ')}`);
+          if (Object.hasOwn(item, k) && !BATCH_KEYS.has(k))
+            throw new TypeError(`Unknown key '${k}' in the batch entry; expected ${[...BATCH_KEYS].join(', ')}`);
         const own = s.options.gradScale === undefined ? 1 : (s.options.gradScale as number);
         planned.push(planTask(s, i, item, own * g * (weights.rule === 0 ? weights.w[i] : 1)));
       } catch (e) {
@@ -428,18 +505,22 @@ export class MultiTaskLoss {
     });
     if (this.backend !== 'cuda')
       for (const t of planned)
-        if (t.plan.backend === 'cuda')  // the planners pick 'cuda' when an array is a DeviceBuffer
-          throw new TypeError(`tasks.${this.taskNames[t.i]}: DeviceBuffer arguments live on the GPU; they need the config's backend 'cuda' (this MultiTaskLoss has '${this.backend}')`);
+        if (t.plan.backend === 'cuda')
+          // the planners pick 'cuda' when an array is a DeviceBuffer
+          throw new TypeError(
+            `tasks.${this.taskNames[t.i]}: DeviceBuffer arguments live on the GPU; they need the config's backend 'cuda' (this MultiTaskLoss has '${this.backend}')`,
+          );
     // Tasks run side by side: a task's gradient must not overlap another task's arrays (the native core
     // checks this itself before writing; the reference checks here).
-    if (this.backend === 'reference') for (const a of planned)
-      for (const b of planned) {
-        if (a === b) continue;
-        for (const g1 of gradsOf(a))
-          for (const other of [...arraysOf(b), ...gradsOf(b)])
-            if (overlaps(g1, other))
-              throw new RangeError(`tasks.${this.taskNames[a.i]}: its gradient overlaps an array of task '${this.taskNames[b.i]}'`);
-      }
+    if (this.backend === 'reference')
+      for (const a of planned)
+        for (const b of planned) {
+          if (a === b) continue;
+          for (const g1 of gradsOf(a))
+            for (const other of [...arraysOf(b), ...gradsOf(b)])
+              if (overlaps(g1, other))
+                throw new RangeError(`tasks.${this.taskNames[a.i]}: its gradient overlaps an array of task '${this.taskNames[b.i]}'`);
+        }
     return { planned, weights };
   }
 
@@ -482,7 +563,9 @@ export class MultiTaskLoss {
       }
     }
     const k = p.planned.length;
-    const L = new Float64Array(k), W = new Float64Array(k).fill(1), empty = new Uint8Array(k);
+    const L = new Float64Array(k),
+      W = new Float64Array(k).fill(1),
+      empty = new Uint8Array(k);
     p.planned.forEach((t, j) => {
       if (isEmpty(t)) {
         empty[j] = 1;
@@ -493,7 +576,12 @@ export class MultiTaskLoss {
       }
     });
     if (p.weights.rule !== 0) {
-      const w = ruleWeights(p.weights, L, empty, p.planned.map((t) => t.i));
+      const w = ruleWeights(
+        p.weights,
+        L,
+        empty,
+        p.planned.map((t) => t.i),
+      );
       p.planned.forEach((t, j) => {
         if (empty[j]) return;
         W[j] = w[j];
@@ -505,9 +593,20 @@ export class MultiTaskLoss {
 
   private finish(p: Prepared, losses: ArrayLike<number>, after: ArrayLike<number>, empty: ArrayLike<number>): MultiTaskResult {
     const T = this.taskNames.length;
-    const L = new Float64Array(T), w = new Float64Array(T);
+    const L = new Float64Array(T),
+      w = new Float64Array(T);
     const used = new Array<boolean>(T).fill(false);
-    const r: MultiTaskResult = { loss: 0, taskLosses: {}, weights: {}, grads: {}, deviceGrads: {}, grads2: {}, deviceGrads2: {}, tasks: [], skipped: [] };
+    const r: MultiTaskResult = {
+      loss: 0,
+      taskLosses: {},
+      weights: {},
+      grads: {},
+      deviceGrads: {},
+      grads2: {},
+      deviceGrads2: {},
+      tasks: [],
+      skipped: [],
+    };
     p.planned.forEach((t, j) => {
       const name = this.taskNames[t.i];
       if (isDeviceBuffer(t.plan.grad)) r.deviceGrads[name] = t.plan.grad as DeviceBuffer<'float32'>;

@@ -31,7 +31,8 @@ export class GradAccumulator<G extends AccumulatedGrad = Float32Array> {
   /** An empty accumulator; the first `add` fixes the gradient names and lengths. */
   constructor(options: GradAccumulatorOptions = {}) {
     if (typeof options !== 'object' || options === null) throw typeError('{ backend? }', 'GradAccumulator options', options);
-    for (const k of Object.keys(options)) if (k !== 'backend') throw new TypeError(`Unknown GradAccumulator option '${k}'; expected backend`);
+    for (const k of Object.keys(options))
+      if (k !== 'backend') throw new TypeError(`Unknown GradAccumulator option '${k}'; expected backend`);
     const b = options.backend;
     if (b !== undefined && b !== 'native' && b !== 'cuda') throw typeError("'native' | 'cuda'", 'GradAccumulator backend', b);
     this.chosen = b;
@@ -52,10 +53,21 @@ export class GradAccumulator<G extends AccumulatedGrad = Float32Array> {
     if (typeof grads !== 'object' || grads === null) throw typeError('an object of Float32Arrays', 'grads', grads);
     const names = Object.keys(grads);
     if (this.acc.size > 0) {
-      for (const k of names) if (!this.acc.has(k)) throw new TypeError(`GradAccumulator.add: unknown gradient '${k}' (the first add fixed the names: ${[...this.acc.keys()].join(', ')})`);
+      for (const k of names)
+        if (!this.acc.has(k))
+          throw new TypeError(
+            `GradAccumulator.add: unknown gradient '${k}' (the first add fixed the names: ${[...this.acc.keys()].join(', ')})`,
+          );
       for (const k of this.acc.keys()) if (!(k in grads)) throw new TypeError(`GradAccumulator.add: gradient '${k}' is missing`);
     }
-    const backend = this.chosen ?? (backendFor('GradAccumulator.add', 'native', false, names.map((k) => grads[k])) as 'native' | 'cuda');
+    const backend =
+      this.chosen ??
+      (backendFor(
+        'GradAccumulator.add',
+        'native',
+        false,
+        names.map((k) => grads[k]),
+      ) as 'native' | 'cuda');
     for (const k of names) {
       const g = grads[k];
       checkF32Arg(g, `grads.${k}`, 'accumulator', backend);
@@ -64,7 +76,8 @@ export class GradAccumulator<G extends AccumulatedGrad = Float32Array> {
     }
     // Every accumulator exists before the first addition (an allocation that fails leaves the sums as they were).
     for (const k of names)
-      if (!this.acc.has(k)) this.acc.set(k, backend === 'cuda' ? DeviceBuffer.alloc(grads[k].length, 'float64') : new Float64Array(grads[k].length));
+      if (!this.acc.has(k))
+        this.acc.set(k, backend === 'cuda' ? DeviceBuffer.alloc(grads[k].length, 'float64') : new Float64Array(grads[k].length));
     this.chosen = backend;
     for (const k of names) {
       const a = this.acc.get(k) as Float64Array | DeviceBuffer<'float64'>;

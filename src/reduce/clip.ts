@@ -10,12 +10,12 @@ function arrays(grads: unknown, name: string): Float32Array[] {
   const list = grads instanceof Float32Array || grads instanceof DeviceBuffer ? [grads] : grads;
   if (!Array.isArray(list)) throw typeError('a Float32Array or an array of them', name, grads);
   list.forEach((g, i) => {
-    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32')) throw typeError('a Float32Array', `${name}[${i}]`, g);
+    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32'))
+      throw typeError('a Float32Array', `${name}[${i}]`, g);
     checkNotDetached(g as Float32Array, `${name}[${i}]`);
   });
   for (let i = 0; i < list.length; i++)
-    for (let j = i + 1; j < list.length; j++)
-      if (overlaps(list[i], list[j])) throw new RangeError(`${name}[${j}] overlaps ${name}[${i}]`);
+    for (let j = i + 1; j < list.length; j++) if (overlaps(list[i], list[j])) throw new RangeError(`${name}[${j}] overlaps ${name}[${i}]`);
   return list as Float32Array[];
 }
 
@@ -37,8 +37,13 @@ export function clipGradNorm(grads: F32Grads, maxNorm: number, normType = 2, opt
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) throw rangeError('a number >= 0', 'maxNorm', maxNorm);
   if (typeof normType !== 'number' || !(normType > 0)) throw rangeError('a number > 0 or Infinity', 'normType', normType);
   const backend = gradientBackend('clipGradNorm', options.backend, list);
-  const ref = backend === 'reference', cuda = backend === 'cuda';
-  const norm = ref ? totalNormReference(list, normType) : cuda ? cudaNative().totalNorm(toNativeArgs(list), normType) : native().totalNorm(list, normType);
+  const ref = backend === 'reference',
+    cuda = backend === 'cuda';
+  const norm = ref
+    ? totalNormReference(list, normType)
+    : cuda
+      ? cudaNative().totalNorm(toNativeArgs(list), normType)
+      : native().totalNorm(list, normType);
   if (!Number.isFinite(norm) && options.errorIfNonfinite)
     throw new RangeError(`clipGradNorm: the total norm of order ${normType} is ${norm}; the gradients were left unchanged`);
   const coef = Math.min(1, maxNorm / (norm + 1e-6));

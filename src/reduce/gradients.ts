@@ -16,7 +16,8 @@ export function taskGrads(grads: unknown, name = 'grads'): Float32Array[] {
   const n = (grads[0] as Float32Array)?.length;
   grads.forEach((g, t) => {
     // a float32 DeviceBuffer stands for a Float32Array here (length and identity are all that is checked)
-    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32')) throw typeError('a Float32Array', `${name}[${t}]`, g);
+    if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer && g.dtype === 'float32'))
+      throw typeError('a Float32Array', `${name}[${t}]`, g);
     checkNotDetached(g as Float32Array, `${name}[${t}]`);
     if (g.length !== n) throw rangeError(`${n} elements (the length of ${name}[0])`, `${name}[${t}]`, g);
   });

@@ -6,7 +6,10 @@ import { gramReference } from '../backends/reference/reduce';
 import { type GradientBackend, gradientBackend, taskGrads } from './gradients';
 
 /** The T×T Gram matrix of the task gradients (row-major Float64Array), one pass over them (on the GPU for DeviceBuffers or backend 'cuda'). */
-export function gramMatrix(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: { backend?: GradientBackend } = {}): Float64Array {
+export function gramMatrix(
+  grads: readonly (Float32Array | DeviceBuffer<'float32'>)[],
+  options: { backend?: GradientBackend } = {},
+): Float64Array {
   const g = taskGrads(grads);
   const backend = gradientBackend('gramMatrix', options.backend, g);
   if (backend === 'reference') return gramReference(g);
@@ -17,7 +20,10 @@ export function gramMatrix(grads: readonly (Float32Array | DeviceBuffer<'float32
 }
 
 /** `gramMatrix` off the event loop; the same bits. */
-export async function gramMatrixAsync(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: { backend?: GradientBackend } = {}): Promise<Float64Array> {
+export async function gramMatrixAsync(
+  grads: readonly (Float32Array | DeviceBuffer<'float32'>)[],
+  options: { backend?: GradientBackend } = {},
+): Promise<Float64Array> {
   const g = taskGrads(grads);
   const backend = gradientBackend('gramMatrix', options.backend, g);
   if (backend === 'reference') return gramReference(g);

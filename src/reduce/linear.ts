@@ -79,7 +79,8 @@ function dims(o: LinearShape, name: string, cuda = false): LinearProblem & { bac
 }
 
 function array(v: unknown, name: string, length: number, what: string): Float32Array {
-  if (v instanceof DeviceBuffer && v.dtype === 'float32') v = v as unknown as Float32Array;  // length and identity only
+  if (v instanceof DeviceBuffer && v.dtype === 'float32')
+    v = v as unknown as Float32Array; // length and identity only
   else if (!(v instanceof Float32Array)) throw typeError(`a Float32Array of ${length} elements (${what})`, name, v);
   const a = v as Float32Array;
   checkNotDetached(a, name);
@@ -108,8 +109,16 @@ function planForward(x0: F32Arg, weight0: F32Arg, bias0: F32Arg | null | undefin
   const b = bias0 == null ? null : array(bias0, 'bias', O, '[outFeatures]');
   p.backend = backendFor('linearForward', p.backend, options.backend !== undefined, [x0, weight0, bias0, options.out?.output]);
   const device = [x0, weight0, bias0].some((a) => a instanceof DeviceBuffer);
-  const y = options.out?.output === undefined ? fresh(B * O, device) : array(options.out.output, 'out.output', B * O, '[batch, outFeatures]');
-  noOverlap([['out.output', y]], [['x', x], ['weight', weight], ['bias', b]]);
+  const y =
+    options.out?.output === undefined ? fresh(B * O, device) : array(options.out.output, 'out.output', B * O, '[batch, outFeatures]');
+  noOverlap(
+    [['out.output', y]],
+    [
+      ['x', x],
+      ['weight', weight],
+      ['bias', b],
+    ],
+  );
   return { p, x, weight, b, y };
 }
 
@@ -123,10 +132,20 @@ type ForwardPlan = ReturnType<typeof planForward>;
 const forwardArgs = (q: ForwardPlan) => [q.x, q.weight, q.b, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.y] as const;
 
 /** On the GPU: x (and weight, bias) DeviceBuffers; the output stays on the GPU. */
-export function linearForward(x: DeviceBuffer<'float32'>, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput<DeviceBuffer<'float32'>>;
+export function linearForward(
+  x: DeviceBuffer<'float32'>,
+  weight: F32Arg,
+  bias: F32Arg | null,
+  options: LinearForwardOptions,
+): LinearOutput<DeviceBuffer<'float32'>>;
 /** y = x·Wᵀ + b for x [batch, inFeatures], W [outFeatures, inFeatures], b [outFeatures] (or null): PyTorch's F.linear, on our own GEMM (float32 FMA sums, the same bits for any thread count). */
 export function linearForward(x: Float32Array, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput;
-export function linearForward(x: F32Arg, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): LinearOutput | LinearOutput<DeviceBuffer<'float32'>> {
+export function linearForward(
+  x: F32Arg,
+  weight: F32Arg,
+  bias: F32Arg | null,
+  options: LinearForwardOptions,
+): LinearOutput | LinearOutput<DeviceBuffer<'float32'>> {
   const q = planForward(x, weight, bias, options);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
   else if (q.p.backend === 'cuda') cudaNative().linearForward(...toNativeArgs(forwardArgs(q)));
@@ -135,10 +154,25 @@ export function linearForward(x: F32Arg, weight: F32Arg, bias: F32Arg | null, op
 }
 
 /** On the GPU, off the event loop: x (and weight, bias) DeviceBuffers; the output stays on the GPU. */
-export async function linearForwardAsync(x: DeviceBuffer<'float32'>, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput<DeviceBuffer<'float32'>>>;
+export async function linearForwardAsync(
+  x: DeviceBuffer<'float32'>,
+  weight: F32Arg,
+  bias: F32Arg | null,
+  options: LinearForwardOptions,
+): Promise<LinearOutput<DeviceBuffer<'float32'>>>;
 /** `linearForward` off the event loop (the GEMM runs on the thread pool); the same bits. */
-export async function linearForwardAsync(x: Float32Array, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput>;
-export async function linearForwardAsync(x: F32Arg, weight: F32Arg, bias: F32Arg | null, options: LinearForwardOptions): Promise<LinearOutput | LinearOutput<DeviceBuffer<'float32'>>> {
+export async function linearForwardAsync(
+  x: Float32Array,
+  weight: F32Arg,
+  bias: F32Arg | null,
+  options: LinearForwardOptions,
+): Promise<LinearOutput>;
+export async function linearForwardAsync(
+  x: F32Arg,
+  weight: F32Arg,
+  bias: F32Arg | null,
+  options: LinearForwardOptions,
+): Promise<LinearOutput | LinearOutput<DeviceBuffer<'float32'>>> {
   const q = planForward(x, weight, bias, options);
   const args = forwardArgs(q);
   if (q.p.backend === 'reference') linearForwardReference(q.p, q.x, q.weight, q.b, q.y);
@@ -149,7 +183,9 @@ export async function linearForwardAsync(x: F32Arg, weight: F32Arg, bias: F32Arg
 
 function planBackward(x0: F32Arg | null, gradOut0: F32Arg, weight0: F32Arg | null, options: LinearBackwardOptions) {
   const p = dims(options, 'linearBackward', true);
-  const x = x0 as Float32Array | null, gradOut = gradOut0 as Float32Array, weight = weight0 as Float32Array | null;
+  const x = x0 as Float32Array | null,
+    gradOut = gradOut0 as Float32Array,
+    weight = weight0 as Float32Array | null;
   const { batch: B, inFeatures: I, outFeatures: O } = p;
   const want = { gradWeight: true, gradBias: true, gradInput: true, ...(options.compute ?? {}) };
   const accumulate = options.accumulate ?? false;
@@ -158,8 +194,14 @@ function planBackward(x0: F32Arg | null, gradOut0: F32Arg, weight0: F32Arg | nul
   if (want.gradWeight) array(x, 'x', B * I, '[batch, inFeatures]');
   if (want.gradInput) array(weight, 'weight', O * I, '[outFeatures, inFeatures]');
   const out = (options.out ?? {}) as LinearGrads<F32Arg>;
-  p.backend = backendFor('linearBackward', p.backend, options.backend !== undefined,
-    [want.gradWeight ? x0 : null, gradOut0, want.gradInput ? weight0 : null, out.gradWeight, out.gradBias, out.gradInput]);
+  p.backend = backendFor('linearBackward', p.backend, options.backend !== undefined, [
+    want.gradWeight ? x0 : null,
+    gradOut0,
+    want.gradInput ? weight0 : null,
+    out.gradWeight,
+    out.gradBias,
+    out.gradInput,
+  ]);
   const device = gradOut0 instanceof DeviceBuffer;
   const make = (k: keyof LinearGrads, len: number, what: string): Float32Array | null => {
     if (!want[k]) return null;
@@ -172,7 +214,18 @@ function planBackward(x0: F32Arg | null, gradOut0: F32Arg, weight0: F32Arg | nul
   const gw = make('gradWeight', O * I, '[outFeatures, inFeatures]');
   const gb = make('gradBias', O, '[outFeatures]');
   const gi = make('gradInput', B * I, '[batch, inFeatures]');
-  noOverlap([['out.gradWeight', gw], ['out.gradBias', gb], ['out.gradInput', gi]], [['x', want.gradWeight ? x : null], ['weight', want.gradInput ? weight : null], ['gradOut', gradOut]]);
+  noOverlap(
+    [
+      ['out.gradWeight', gw],
+      ['out.gradBias', gb],
+      ['out.gradInput', gi],
+    ],
+    [
+      ['x', want.gradWeight ? x : null],
+      ['weight', want.gradInput ? weight : null],
+      ['gradOut', gradOut],
+    ],
+  );
   return { p, x: want.gradWeight ? x : null, gradOut, weight: want.gradInput ? weight : null, gw, gb, gi, accumulate };
 }
 
@@ -185,16 +238,27 @@ function grads(q: ReturnType<typeof planBackward>): LinearGrads {
 }
 
 type BackwardPlan = ReturnType<typeof planBackward>;
-const backwardArgs = (q: BackwardPlan) => [q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate] as const;
+const backwardArgs = (q: BackwardPlan) =>
+  [q.x, q.gradOut, q.weight, q.p.batch, q.p.inFeatures, q.p.outFeatures, q.gw, q.gb, q.gi, q.accumulate] as const;
 
 /** On the GPU: gradOut (and x, weight) DeviceBuffers; the gradients stay on the GPU. */
-export function linearBackward(x: F32Arg | null, gradOut: DeviceBuffer<'float32'>, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads<DeviceBuffer<'float32'>>;
+export function linearBackward(
+  x: F32Arg | null,
+  gradOut: DeviceBuffer<'float32'>,
+  weight: F32Arg | null,
+  options: LinearBackwardOptions,
+): LinearGrads<DeviceBuffer<'float32'>>;
 /**
  * Backward of a linear head: gradWeight = gradOutᵀ·x, gradBias = Σ_b gradOut, gradInput = gradOut·W.
  * `x` may be null when gradWeight is not computed, `weight` when gradInput is not.
  */
 export function linearBackward(x: F32Arg | null, gradOut: Float32Array, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads;
-export function linearBackward(x: F32Arg | null, gradOut: F32Arg, weight: F32Arg | null, options: LinearBackwardOptions): LinearGrads | LinearGrads<DeviceBuffer<'float32'>> {
+export function linearBackward(
+  x: F32Arg | null,
+  gradOut: F32Arg,
+  weight: F32Arg | null,
+  options: LinearBackwardOptions,
+): LinearGrads | LinearGrads<DeviceBuffer<'float32'>> {
   const q = planBackward(x, gradOut, weight, options);
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
   else if (q.p.backend === 'cuda') cudaNative().linearBackward(...toNativeArgs(backwardArgs(q)));
@@ -203,10 +267,25 @@ export function linearBackward(x: F32Arg | null, gradOut: F32Arg, weight: F32Arg
 }
 
 /** On the GPU, off the event loop: gradOut (and x, weight) DeviceBuffers; the gradients stay on the GPU. */
-export async function linearBackwardAsync(x: F32Arg | null, gradOut: DeviceBuffer<'float32'>, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads<DeviceBuffer<'float32'>>>;
+export async function linearBackwardAsync(
+  x: F32Arg | null,
+  gradOut: DeviceBuffer<'float32'>,
+  weight: F32Arg | null,
+  options: LinearBackwardOptions,
+): Promise<LinearGrads<DeviceBuffer<'float32'>>>;
 /** `linearBackward` off the event loop; the same bits. */
-export async function linearBackwardAsync(x: F32Arg | null, gradOut: Float32Array, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads>;
-export async function linearBackwardAsync(x: F32Arg | null, gradOut: F32Arg, weight: F32Arg | null, options: LinearBackwardOptions): Promise<LinearGrads | LinearGrads<DeviceBuffer<'float32'>>> {
+export async function linearBackwardAsync(
+  x: F32Arg | null,
+  gradOut: Float32Array,
+  weight: F32Arg | null,
+  options: LinearBackwardOptions,
+): Promise<LinearGrads>;
+export async function linearBackwardAsync(
+  x: F32Arg | null,
+  gradOut: F32Arg,
+  weight: F32Arg | null,
+  options: LinearBackwardOptions,
+): Promise<LinearGrads | LinearGrads<DeviceBuffer<'float32'>>> {
   const q = planBackward(x, gradOut, weight, options);
   const args = backwardArgs(q);
   if (q.p.backend === 'reference') linearBackwardReference(q.p, q.x, q.gradOut, q.weight, q.gw, q.gb, q.gi, q.accumulate);
@@ -279,11 +358,19 @@ function planHeads(x0: F32Arg, heads: Readonly<Record<string, HeadInput>>, optio
   const p = dims({ ...options, outFeatures: 0 }, 'multiHeadBackward', true);
   const { batch: B, inFeatures: I } = p;
   const x = array(x0, 'x', B * I, '[batch, inFeatures]');
-  if (typeof heads !== 'object' || heads === null || Object.keys(heads).length === 0) throw typeError('an object with at least one head', 'heads', heads);
+  if (typeof heads !== 'object' || heads === null || Object.keys(heads).length === 0)
+    throw typeError('an object with at least one head', 'heads', heads);
   const accumulate = options.accumulate ?? false;
   if (typeof accumulate !== 'boolean') throw typeError('a boolean', 'multiHeadBackward.accumulate', accumulate);
   const names = Object.keys(heads);
-  const given = [x0, options.out?.sharedGrad, ...names.flatMap((n) => { const h = heads[n] ?? {}; return [h.weight, h.gradOut, h.out?.gradWeight, h.out?.gradBias, h.out?.gradInput]; })];
+  const given = [
+    x0,
+    options.out?.sharedGrad,
+    ...names.flatMap((n) => {
+      const h = heads[n] ?? {};
+      return [h.weight, h.gradOut, h.out?.gradWeight, h.out?.gradBias, h.out?.gradInput];
+    }),
+  ];
   p.backend = backendFor('multiHeadBackward', p.backend, options.backend !== undefined, given);
   const device = given.some((a) => a instanceof DeviceBuffer);
   const planned = names.map((name) => {
@@ -308,11 +395,25 @@ function planHeads(x0: F32Arg, heads: Readonly<Record<string, HeadInput>>, optio
     return { name, O, weight, gradOut, gw, gb, gi };
   });
   // every output against every input and every other output
-  const outs = planned.flatMap((h) => [[`heads.${h.name}.out.gradWeight`, h.gw], [`heads.${h.name}.out.gradBias`, h.gb], [`heads.${h.name}.out.gradInput`, h.gi]] as [string, Float32Array | null][]);
-  const ins = [['x', x], ...planned.flatMap((h) => [[`heads.${h.name}.weight`, h.weight], [`heads.${h.name}.gradOut`, h.gradOut]])] as [string, Float32Array][];
+  const outs = planned.flatMap(
+    (h) =>
+      [
+        [`heads.${h.name}.out.gradWeight`, h.gw],
+        [`heads.${h.name}.out.gradBias`, h.gb],
+        [`heads.${h.name}.out.gradInput`, h.gi],
+      ] as [string, Float32Array | null][],
+  );
+  const ins = [
+    ['x', x],
+    ...planned.flatMap((h) => [
+      [`heads.${h.name}.weight`, h.weight],
+      [`heads.${h.name}.gradOut`, h.gradOut],
+    ]),
+  ] as [string, Float32Array][];
   noOverlap(outs, ins);
   const combine = options.combine === undefined ? { method: 'sum' as const } : options.combine;
-  if (combine !== false && (typeof combine !== 'object' || combine === null)) throw typeError('combine options or false', 'multiHeadBackward.combine', combine);
+  if (combine !== false && (typeof combine !== 'object' || combine === null))
+    throw typeError('combine options or false', 'multiHeadBackward.combine', combine);
   return { p, x, planned, accumulate, combine };
 }
 
@@ -325,7 +426,11 @@ function finishHeads(q: ReturnType<typeof planHeads>, gram: Float64Array, option
     gradNorms[h.name] = Math.sqrt(gram[t * T + t]);
   });
   if (q.combine === false) return { heads, sharedGrad: null, coefficients: null, gram, gradNorms };
-  const c = combineWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions, gram);
+  const c = combineWithGram(
+    q.planned.map((h) => h.gi),
+    { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions,
+    gram,
+  );
   return { heads, sharedGrad: c.grad, coefficients: c.coefficients, gram, gradNorms };
 }
 
@@ -343,7 +448,11 @@ function headArgs(q: HeadsPlan): unknown[][] {
 const headBuffers = (q: HeadsPlan) => [q.x, ...q.planned.flatMap((p) => [p.weight, p.gradOut, p.gw, p.gb, p.gi])];
 
 /** On the GPU: x and the heads' arrays DeviceBuffers; every gradient stays on the GPU. */
-export function multiHeadBackward(x: DeviceBuffer<'float32'>, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult<DeviceBuffer<'float32'>>;
+export function multiHeadBackward(
+  x: DeviceBuffer<'float32'>,
+  heads: Readonly<Record<string, HeadInput>>,
+  options: MultiHeadOptions,
+): MultiHeadResult<DeviceBuffer<'float32'>>;
 /**
  * Backward of several linear task heads on the same shared features x [batch, inFeatures]: each head's
  * parameter gradients and its representation gradient gₜ = gradOutₜ·Wₜ (all heads' GEMMs in one pool
@@ -351,7 +460,11 @@ export function multiHeadBackward(x: DeviceBuffer<'float32'>, heads: Readonly<Re
  * the shared representation (combineGradients' methods; the combine pass is a second native call).
  */
 export function multiHeadBackward(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult;
-export function multiHeadBackward(x: F32Arg, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>> {
+export function multiHeadBackward(
+  x: F32Arg,
+  heads: Readonly<Record<string, HeadInput>>,
+  options: MultiHeadOptions,
+): MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>> {
   const q = planHeads(x, heads, options);
   const T = q.planned.length;
   let gram: Float64Array;
@@ -368,18 +481,37 @@ export function multiHeadBackward(x: F32Arg, heads: Readonly<Record<string, Head
 }
 
 /** On the GPU, off the event loop: x and the heads' arrays DeviceBuffers; every gradient stays on the GPU. */
-export async function multiHeadBackwardAsync(x: DeviceBuffer<'float32'>, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult<DeviceBuffer<'float32'>>>;
+export async function multiHeadBackwardAsync(
+  x: DeviceBuffer<'float32'>,
+  heads: Readonly<Record<string, HeadInput>>,
+  options: MultiHeadOptions,
+): Promise<MultiHeadResult<DeviceBuffer<'float32'>>>;
 /** `multiHeadBackward` off the event loop; the same bits. */
-export async function multiHeadBackwardAsync(x: Float32Array, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult>;
-export async function multiHeadBackwardAsync(x: F32Arg, heads: Readonly<Record<string, HeadInput>>, options: MultiHeadOptions): Promise<MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>>> {
+export async function multiHeadBackwardAsync(
+  x: Float32Array,
+  heads: Readonly<Record<string, HeadInput>>,
+  options: MultiHeadOptions,
+): Promise<MultiHeadResult>;
+export async function multiHeadBackwardAsync(
+  x: F32Arg,
+  heads: Readonly<Record<string, HeadInput>>,
+  options: MultiHeadOptions,
+): Promise<MultiHeadResult | MultiHeadResult<DeviceBuffer<'float32'>>> {
   const q = planHeads(x, heads, options);
   if (q.p.backend === 'reference') return multiHeadBackward(x as Float32Array, heads, options);
   const T = q.planned.length;
   const gram = new Float64Array(T * T);
-  if (q.p.backend === 'cuda') await holding(headBuffers(q), () => cudaNative().multiHeadBackwardAsync(toNativeArgs([q.x])[0], q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate));
+  if (q.p.backend === 'cuda')
+    await holding(headBuffers(q), () =>
+      cudaNative().multiHeadBackwardAsync(toNativeArgs([q.x])[0], q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate),
+    );
   else await native().multiHeadBackwardAsync(q.x, q.p.batch, q.p.inFeatures, headArgs(q), gram, q.accumulate);
   if (q.combine === false) return finishHeads(q, gram, options);
   const r = finishHeads({ ...q, combine: false }, gram, options);
-  const c = await combineGradientsAsyncWithGram(q.planned.map((h) => h.gi), { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions, gram);
+  const c = await combineGradientsAsyncWithGram(
+    q.planned.map((h) => h.gi),
+    { ...q.combine, out: options.out?.sharedGrad, backend: q.p.backend } as CombineOptions,
+    gram,
+  );
   return { ...r, sharedGrad: c.grad, coefficients: c.coefficients };
 }

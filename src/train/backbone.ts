@@ -15,12 +15,14 @@ export interface BackboneOptions {
 }
 
 /** A batch for the backbone: an ort.Tensor or a plain { data, dims } (float32). */
-export type BackboneInput = Ort.Tensor | {
-  /** Row-major float32 elements. */
-  data: Float32Array;
-  /** Their dims, batch first. */
-  dims: readonly number[];
-};
+export type BackboneInput =
+  | Ort.Tensor
+  | {
+      /** Row-major float32 elements. */
+      data: Float32Array;
+      /** Their dims, batch first. */
+      dims: readonly number[];
+    };
 
 /** The backbone's output as features: one row per batch element. */
 export interface Features {
@@ -35,11 +37,11 @@ type Meta = { name: string; isTensor: boolean; type?: string; shape?: readonly (
 let ortModule: typeof Ort | null = null;
 /** onnxruntime-node, loaded on first use (the loss kernels never need it). */
 export function ort(): typeof Ort {
-   
   return (ortModule ??= require('onnxruntime-node') as typeof Ort);
 }
 
-const fmtShape = (s: readonly (number | string)[]) => `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : '?')).join(', ')}]`;
+const fmtShape = (s: readonly (number | string)[]) =>
+  `[${s.map((d) => (typeof d === 'number' && d >= 0 ? d : typeof d === 'string' ? d : '?')).join(', ')}]`;
 
 /** A frozen trunk run by ONNX Runtime (onnxruntime-node, CPU), checked at creation (see `create`). */
 export class OnnxBackbone {
@@ -54,7 +56,11 @@ export class OnnxBackbone {
   /** Features per row when the model states them (the product of the output's non-batch dimensions), else null. */
   readonly featureSize: number | null;
 
-  private constructor(private readonly session: Ort.InferenceSession, input: Meta, output: Meta) {
+  private constructor(
+    private readonly session: Ort.InferenceSession,
+    input: Meta,
+    output: Meta,
+  ) {
     this.inputName = input.name;
     this.outputName = output.name;
     this.inputShape = input.shape ?? [];
@@ -65,36 +71,47 @@ export class OnnxBackbone {
 
   /** Loads a model (a path or its bytes) and checks that its input and output fit. */
   static async create(model: string | Uint8Array, options: BackboneOptions = {}): Promise<OnnxBackbone> {
-    if (typeof model !== 'string' && !(model instanceof Uint8Array)) throw typeError('a model path or its bytes (Uint8Array)', 'model', model);
-    if (typeof options !== 'object' || options === null) throw typeError('{ outputName?, inputName?, sessionOptions? }', 'options', options);
+    if (typeof model !== 'string' && !(model instanceof Uint8Array))
+      throw typeError('a model path or its bytes (Uint8Array)', 'model', model);
+    if (typeof options !== 'object' || options === null)
+      throw typeError('{ outputName?, inputName?, sessionOptions? }', 'options', options);
     const o = ort();
-    const session = typeof model === 'string'
-      ? await o.InferenceSession.create(model, options.sessionOptions ?? {})
-      : await o.InferenceSession.create(model, options.sessionOptions ?? {});
+    const session =
+      typeof model === 'string'
+        ? await o.InferenceSession.create(model, options.sessionOptions ?? {})
+        : await o.InferenceSession.create(model, options.sessionOptions ?? {});
     try {
-      const ins = session.inputMetadata as unknown as Meta[], outs = session.outputMetadata as unknown as Meta[];
-      const list = (ms: Meta[]) => ms.map((m) => `${m.name} (${m.isTensor ? `${m.type} ${fmtShape(m.shape ?? [])}` : 'not a tensor'})`).join(', ');
+      const ins = session.inputMetadata as unknown as Meta[],
+        outs = session.outputMetadata as unknown as Meta[];
+      const list = (ms: Meta[]) =>
+        ms.map((m) => `${m.name} (${m.isTensor ? `${m.type} ${fmtShape(m.shape ?? [])}` : 'not a tensor'})`).join(', ');
       let input: Meta | undefined;
       if (options.inputName !== undefined) {
         input = ins.find((m) => m.name === options.inputName);
         if (!input) throw new RangeError(`inputName: the model has no input '${options.inputName}' (its inputs: ${list(ins)})`);
       } else {
-        if (ins.length !== 1) throw new RangeError(`inputName: the model has ${ins.length} inputs (${list(ins)}); say which one takes the batch`);
+        if (ins.length !== 1)
+          throw new RangeError(`inputName: the model has ${ins.length} inputs (${list(ins)}); say which one takes the batch`);
         input = ins[0];
       }
-      if (!input.isTensor || input.type !== 'float32') throw new TypeError(`input '${input.name}': expected a float32 tensor input, the model's is ${list([input])}`);
-      if ((input.shape ?? []).length < 1) throw new RangeError(`input '${input.name}': expected a batch dimension, the model's shape is ${fmtShape(input.shape ?? [])}`);
+      if (!input.isTensor || input.type !== 'float32')
+        throw new TypeError(`input '${input.name}': expected a float32 tensor input, the model's is ${list([input])}`);
+      if ((input.shape ?? []).length < 1)
+        throw new RangeError(`input '${input.name}': expected a batch dimension, the model's shape is ${fmtShape(input.shape ?? [])}`);
       let output: Meta | undefined;
       if (options.outputName !== undefined) {
         output = outs.find((m) => m.name === options.outputName);
         if (!output) throw new RangeError(`outputName: the model has no output '${options.outputName}' (its outputs: ${list(outs)})`);
-        if (!output.isTensor || output.type !== 'float32') throw new TypeError(`outputName: '${output.name}' is not a float32 tensor (${list([output])}); pick a float feature output`);
+        if (!output.isTensor || output.type !== 'float32')
+          throw new TypeError(`outputName: '${output.name}' is not a float32 tensor (${list([output])}); pick a float feature output`);
       } else {
         output = outs.find((m) => m.isTensor && m.type === 'float32');
         if (!output) throw new TypeError(`the model has no float32 output to use as features (its outputs: ${list(outs)})`);
       }
       if ((output.shape ?? []).length < 2)
-        throw new RangeError(`output '${output.name}': expected [batch, features…] (rank >= 2), the model's shape is ${fmtShape(output.shape ?? [])}`);
+        throw new RangeError(
+          `output '${output.name}': expected [batch, features…] (rank >= 2), the model's shape is ${fmtShape(output.shape ?? [])}`,
+        );
       return new OnnxBackbone(session, input, output);
     } catch (e) {
       await session.release();
@@ -112,11 +129,14 @@ export class OnnxBackbone {
       if (typeof input !== 'object' || input === null || !(input.data instanceof Float32Array) || !Array.isArray(input.dims))
         throw typeError('an ort.Tensor or { data: Float32Array, dims: number[] }', 'input', input);
       const n = input.dims.reduce((a, b) => a * b, 1);
-      if (input.dims.some((d) => !Number.isInteger(d) || d < 0)) throw new RangeError(`input.dims: expected non-negative integers, got [${input.dims.join(', ')}]`);
-      if (n !== input.data.length) throw new RangeError(`input: dims [${input.dims.join(', ')}] need ${n} elements, data has ${input.data.length}`);
+      if (input.dims.some((d) => !Number.isInteger(d) || d < 0))
+        throw new RangeError(`input.dims: expected non-negative integers, got [${input.dims.join(', ')}]`);
+      if (n !== input.data.length)
+        throw new RangeError(`input: dims [${input.dims.join(', ')}] need ${n} elements, data has ${input.data.length}`);
       tensor = new o.Tensor('float32', input.data, [...input.dims]);
     }
-    const want = this.inputShape, got = tensor.dims;
+    const want = this.inputShape,
+      got = tensor.dims;
     const bad = got.length !== want.length || want.some((d, i) => typeof d === 'number' && d >= 0 && d !== got[i]);
     if (bad) throw new RangeError(`input: expected dims ${fmtShape(want)} (model input '${this.inputName}'), got [${got.join(', ')}]`);
     return tensor;
@@ -164,7 +184,11 @@ export interface OrtTensors {
  * reduction 'none' the per-element loss comes back as `lossTensor` too, shaped like the input without
  * the dims the loss reduces (`lossDims`, default: the input's first dim).
  */
-export function ortGradients<R extends LossArrays>(result: R, input: { dims: readonly number[] }, lossDims?: readonly number[]): R & OrtTensors {
+export function ortGradients<R extends LossArrays>(
+  result: R,
+  input: { dims: readonly number[] },
+  lossDims?: readonly number[],
+): R & OrtTensors {
   const o = ort();
   const dims = [...input.dims];
   if (dims.reduce((a, b) => a * b, 1) !== result.grad.length)

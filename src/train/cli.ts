@@ -48,7 +48,22 @@ function parse(argv: string[]) {
       o[k] = argv[++i];
     }
   }
-  const known = ['epochs', 'weighting', 'combine', 'model', 'output', 'data', 'config', 'batch-size', 'lr', 'seed', 'neck', 'out', 'quiet', 'help'];
+  const known = [
+    'epochs',
+    'weighting',
+    'combine',
+    'model',
+    'output',
+    'data',
+    'config',
+    'batch-size',
+    'lr',
+    'seed',
+    'neck',
+    'out',
+    'quiet',
+    'help',
+  ];
   for (const k of Object.keys(o)) if (!known.includes(k)) throw new Error(`unknown option --${k}\n${USAGE}`);
   const int = (k: string, d: number, lo: number) => {
     const v = o[k] === undefined ? d : Number(o[k]);
@@ -56,17 +71,30 @@ function parse(argv: string[]) {
     return v;
   };
   const weighting = (o.weighting as string | undefined) ?? 'uncertainty';
-  if (!(STRATEGIES as readonly string[]).includes(weighting)) throw new Error(`--weighting: expected one of ${STRATEGIES.join(', ')}, got ${weighting}`);
+  if (!(STRATEGIES as readonly string[]).includes(weighting))
+    throw new Error(`--weighting: expected one of ${STRATEGIES.join(', ')}, got ${weighting}`);
   const combine = (o.combine as string | undefined) ?? 'sum';
-  if (!(COMBINE_METHODS as readonly string[]).includes(combine)) throw new Error(`--combine: expected one of ${COMBINE_METHODS.join(', ')}, got ${combine}`);
+  if (!(COMBINE_METHODS as readonly string[]).includes(combine))
+    throw new Error(`--combine: expected one of ${COMBINE_METHODS.join(', ')}, got ${combine}`);
   const lr = o.lr === undefined ? 0.01 : Number(o.lr);
   if (!(lr > 0)) throw new Error(`--lr: expected a number > 0, got ${o.lr}`);
-  if (o.data !== undefined && o.config === undefined) throw new Error('--data needs --config (which columns are features and which are tasks)');
+  if (o.data !== undefined && o.config === undefined)
+    throw new Error('--data needs --config (which columns are features and which are tasks)');
   return {
-    epochs: int('epochs', 40, 0), batchSize: int('batch-size', 32, 1), seed: int('seed', 0, 0), neck: int('neck', 32, 0), lr,
-    weighting: weighting as StrategyName, combine: combine as CombineMethod, model: o.model as string | undefined, output: o.output as string | undefined,
-    data: o.data as string | undefined, config: o.config as string | undefined, out: (o.out as string | undefined) ?? 'fuseloss-train-out',
-    quiet: o.quiet === true, help: o.help === true,
+    epochs: int('epochs', 40, 0),
+    batchSize: int('batch-size', 32, 1),
+    seed: int('seed', 0, 0),
+    neck: int('neck', 32, 0),
+    lr,
+    weighting: weighting as StrategyName,
+    combine: combine as CombineMethod,
+    model: o.model as string | undefined,
+    output: o.output as string | undefined,
+    data: o.data as string | undefined,
+    config: o.config as string | undefined,
+    out: (o.out as string | undefined) ?? 'fuseloss-train-out',
+    quiet: o.quiet === true,
+    help: o.help === true,
   };
 }
 
@@ -91,58 +119,126 @@ function packagedModel(name: string): string {
 /** Runs `fuseloss train` with these arguments; resolves to the exit code. */
 export async function train(argv: string[], io: Io): Promise<number> {
   const a = parse(argv);
-  if (a.help) return io.out(USAGE), 0;
+  if (a.help) return (io.out(USAGE), 0);
   const t0 = performance.now();
-  const tableConfig: TableConfig = a.config ? (JSON.parse(readFileSync(a.config, 'utf8')) as TableConfig) : { ...PENGUINS_CONFIG, seed: a.seed };
+  const tableConfig: TableConfig = a.config
+    ? (JSON.parse(readFileSync(a.config, 'utf8')) as TableConfig)
+    : { ...PENGUINS_CONFIG, seed: a.seed };
   const rows = a.data ? readTable(a.data) : penguinsRows();
   const data = prepareTable(rows, tableConfig);
   const modelPath = a.model ?? (a.data ? 'none' : packagedModel('mlp_encoder.onnx'));
   const backbone = modelPath === 'none' ? null : await OnnxBackbone.create(modelPath, { outputName: a.output });
-  const trainer = new MultiTaskTrainer({
-    tasks: data.tasks, inFeatures: backbone ? undefined : data.featureNames.length,
-    neck: a.neck ? { units: a.neck, activation: 'relu' } : null,
-    weighting: { strategy: a.weighting }, combine: { method: a.combine }, optimizer: { type: 'adam', lr: a.lr }, seed: a.seed,
-  }, backbone);
+  const trainer = new MultiTaskTrainer(
+    {
+      tasks: data.tasks,
+      inFeatures: backbone ? undefined : data.featureNames.length,
+      neck: a.neck ? { units: a.neck, activation: 'relu' } : null,
+      weighting: { strategy: a.weighting },
+      combine: { method: a.combine },
+      optimizer: { type: 'adam', lr: a.lr },
+      seed: a.seed,
+    },
+    backbone,
+  );
   const taskNames = trainer.taskNames;
-  io.out(`fuseloss train — ${a.data ?? 'Palmer penguins (vega-datasets)'}: ${data.train.size} train / ${data.test.size} held-out rows` +
-    `${data.dropped ? ` (${data.dropped} dropped: missing features)` : ''}, features ${data.featureNames.length}` +
-    `${backbone ? ` → ${modelPath.split(/[\\/]/).pop()} → ${trainer.inFeatures}` : ''}${a.neck ? ` → neck ${a.neck}` : ''}`);
-  io.out(`tasks: ${taskNames.map((t) => `${t} (${data.tasks[t].loss}, ${data.tasks[t].outputs} out)`).join(', ')}; weighting ${a.weighting}, combine ${a.combine}, Adam lr ${a.lr}, batch ${a.batchSize}, ${a.epochs} epochs`);
-  const head = ['epoch', 'loss', ...taskNames.map((t) => `L ${t}`), ...taskNames.map((t) => `w ${t}`), ...taskNames.map((t) => `held-out ${t}`)];
+  io.out(
+    `fuseloss train — ${a.data ?? 'Palmer penguins (vega-datasets)'}: ${data.train.size} train / ${data.test.size} held-out rows` +
+      `${data.dropped ? ` (${data.dropped} dropped: missing features)` : ''}, features ${data.featureNames.length}` +
+      `${backbone ? ` → ${modelPath.split(/[\\/]/).pop()} → ${trainer.inFeatures}` : ''}${a.neck ? ` → neck ${a.neck}` : ''}`,
+  );
+  io.out(
+    `tasks: ${taskNames.map((t) => `${t} (${data.tasks[t].loss}, ${data.tasks[t].outputs} out)`).join(', ')}; weighting ${a.weighting}, combine ${a.combine}, Adam lr ${a.lr}, batch ${a.batchSize}, ${a.epochs} epochs`,
+  );
+  const head = [
+    'epoch',
+    'loss',
+    ...taskNames.map((t) => `L ${t}`),
+    ...taskNames.map((t) => `w ${t}`),
+    ...taskNames.map((t) => `held-out ${t}`),
+  ];
   const widths = head.map((h, i) => Math.max(h.length, i < 1 ? 5 : i <= 2 * taskNames.length ? 8 : 22));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   io.out(line(head));
   io.out(widths.map((w) => '-'.repeat(w)).join('  '));
   const steps = Math.ceil(data.train.size / a.batchSize);
   const history = await trainer.fit(data.train, {
-    epochs: a.epochs, batchSize: a.batchSize, shuffle: a.seed, validation: data.test,
+    epochs: a.epochs,
+    batchSize: a.batchSize,
+    shuffle: a.seed,
+    validation: data.test,
     onStep: (s) => {
-      if (!a.quiet && io.tty) io.err(`\r${bar(s.step + 1, steps)} epoch ${trainer.epoch + 1}/${a.epochs} step ${s.step + 1}/${steps} loss ${s.loss.toFixed(4)}\x1b[K`);
+      if (!a.quiet && io.tty)
+        io.err(
+          `\r${bar(s.step + 1, steps)} epoch ${trainer.epoch + 1}/${a.epochs} step ${s.step + 1}/${steps} loss ${s.loss.toFixed(4)}\x1b[K`,
+        );
     },
     onEpoch: (e: EpochInfo) => {
       if (!a.quiet && io.tty) io.err('\r\x1b[K');
-      io.out(line([String(e.epoch), e.loss.toFixed(4), ...taskNames.map((t) => (e.taskLosses[t] ?? NaN).toFixed(4)),
-        ...taskNames.map((t) => (e.weights[t] ?? NaN).toFixed(3)), ...taskNames.map((t) => metricText(e.metrics?.[t]))]));
+      io.out(
+        line([
+          String(e.epoch),
+          e.loss.toFixed(4),
+          ...taskNames.map((t) => (e.taskLosses[t] ?? NaN).toFixed(4)),
+          ...taskNames.map((t) => (e.weights[t] ?? NaN).toFixed(3)),
+          ...taskNames.map((t) => metricText(e.metrics?.[t])),
+        ]),
+      );
     },
   });
   const final = await trainer.evaluate(data.test);
   const seconds = (performance.now() - t0) / 1000;
-  io.out(`\nheld-out (${data.test.size} rows): ${taskNames.map((t) => `${t}: ${metricText(final[t])}`).join('; ')} — ${seconds.toFixed(1)} s`);
+  io.out(
+    `\nheld-out (${data.test.size} rows): ${taskNames.map((t) => `${t}: ${metricText(final[t])}`).join('; ')} — ${seconds.toFixed(1)} s`,
+  );
   const dir = resolve(a.out);
   mkdirSync(dir, { recursive: true });
   const epochs = history.map((h) => h.epoch);
-  writeFileSync(join(dir, 'training.svg'), lineCharts(`fuseloss train — ${a.data ?? 'penguins'}: weighting ${a.weighting}, combine ${a.combine}`, [
-    { axis: 'epoch', title: 'loss per epoch (mean over steps)', unit: 'loss', log: false, x: epochs,
-      series: [{ label: 'joint', y: history.map((h) => h.loss) }, ...taskNames.map((t) => ({ label: t, y: history.map((h) => h.taskLosses[t] ?? NaN) }))] },
-    { axis: 'epoch', title: 'task weights', unit: 'weight', log: false, x: epochs, series: taskNames.map((t) => ({ label: t, y: history.map((h) => h.weights[t] ?? NaN) })) },
-  ]));
-  writeFileSync(join(dir, 'training.json'), JSON.stringify({
-    command: ['fuseloss', 'train', ...argv], data: a.data ?? 'vega-datasets/data/penguins.json', model: modelPath, tasks: data.tasks, classes: data.classes,
-    featureNames: data.featureNames, trainRows: data.train.size, testRows: data.test.size, history, heldOut: final, seconds,
-  }, null, 1));
+  writeFileSync(
+    join(dir, 'training.svg'),
+    lineCharts(`fuseloss train — ${a.data ?? 'penguins'}: weighting ${a.weighting}, combine ${a.combine}`, [
+      {
+        axis: 'epoch',
+        title: 'loss per epoch (mean over steps)',
+        unit: 'loss',
+        log: false,
+        x: epochs,
+        series: [
+          { label: 'joint', y: history.map((h) => h.loss) },
+          ...taskNames.map((t) => ({ label: t, y: history.map((h) => h.taskLosses[t] ?? NaN) })),
+        ],
+      },
+      {
+        axis: 'epoch',
+        title: 'task weights',
+        unit: 'weight',
+        log: false,
+        x: epochs,
+        series: taskNames.map((t) => ({ label: t, y: history.map((h) => h.weights[t] ?? NaN) })),
+      },
+    ]),
+  );
+  writeFileSync(
+    join(dir, 'training.json'),
+    JSON.stringify(
+      {
+        command: ['fuseloss', 'train', ...argv],
+        data: a.data ?? 'vega-datasets/data/penguins.json',
+        model: modelPath,
+        tasks: data.tasks,
+        classes: data.classes,
+        featureNames: data.featureNames,
+        trainRows: data.train.size,
+        testRows: data.test.size,
+        history,
+        heldOut: final,
+        seconds,
+      },
+      null,
+      1,
+    ),
+  );
   trainer.save(join(dir, 'model.json'));
   io.out(`wrote ${join(dir, 'training.json')}, ${join(dir, 'training.svg')}, ${join(dir, 'model.json')}`);
   await backbone?.release();
   return 0;
 }
-

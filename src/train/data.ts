@@ -11,7 +11,10 @@ export interface TableConfig {
   features: string[];
   /** Categorical columns, one-hot (categories in sorted order). */
   categorical?: string[];
-  tasks: Record<string, { column: string; type: 'class' | 'binary' | 'regression'; positive?: string; loss?: string; options?: Record<string, unknown> }>;
+  tasks: Record<
+    string,
+    { column: string; type: 'class' | 'binary' | 'regression'; positive?: string; loss?: string; options?: Record<string, unknown> }
+  >;
   /** Held-out fraction (default 0.2) and the seed of the split (default 0). */
   testFraction?: number;
   seed?: number;
@@ -47,15 +50,16 @@ export function readTable(path: string): Row[] {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   const split = (line: string) => {
     const out: string[] = [];
-    let cur = '', quoted = false;
+    let cur = '',
+      quoted = false;
     for (let i = 0; i < line.length; i++) {
       const ch = line[i];
       if (quoted) {
-        if (ch === '"' && line[i + 1] === '"') cur += '"', i++;
+        if (ch === '"' && line[i + 1] === '"') ((cur += '"'), i++);
         else if (ch === '"') quoted = false;
         else cur += ch;
       } else if (ch === '"') quoted = true;
-      else if (ch === ',') out.push(cur), (cur = '');
+      else if (ch === ',') (out.push(cur), (cur = ''));
       else cur += ch;
     }
     out.push(cur);
@@ -64,10 +68,12 @@ export function readTable(path: string): Row[] {
   const header = split(lines[0]);
   return lines.slice(1).map((l) => {
     const cells = split(l);
-    return Object.fromEntries(header.map((h, i) => {
-      const c = cells[i]?.trim() ?? '';
-      return [h, c === '' || c === 'NA' ? null : Number.isFinite(Number(c)) ? Number(c) : c];
-    }));
+    return Object.fromEntries(
+      header.map((h, i) => {
+        const c = cells[i]?.trim() ?? '';
+        return [h, c === '' || c === 'NA' ? null : Number.isFinite(Number(c)) ? Number(c) : c];
+      }),
+    );
   });
 }
 
@@ -91,18 +97,21 @@ export function prepareTable(rows: Row[], config: TableConfig): PreparedData {
   const cats = config.categorical ?? [];
   for (const c of [...config.features, ...cats, ...Object.values(config.tasks).map((t) => t.column)])
     if (!rows.some((r) => c in r)) throw new RangeError(`column '${c}' is in no row (columns: ${Object.keys(rows[0] ?? {}).join(', ')})`);
-  const kept = rows.filter((r) => config.features.every((c) => typeof r[c] === 'number' && Number.isFinite(r[c] as number)) && cats.every((c) => !missing(r[c])));
+  const kept = rows.filter(
+    (r) => config.features.every((c) => typeof r[c] === 'number' && Number.isFinite(r[c] as number)) && cats.every((c) => !missing(r[c])),
+  );
   const dropped = rows.length - kept.length;
   // seeded split
   let s = (config.seed ?? 0) * 2654435761 + 12345;
-  const u = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const u = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   const order = kept.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(u() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
   const nTest = Math.round(kept.length * (config.testFraction ?? 0.2));
-  const testRows = order.slice(0, nTest).map((i) => kept[i]), trainRows = order.slice(nTest).map((i) => kept[i]);
+  const testRows = order.slice(0, nTest).map((i) => kept[i]),
+    trainRows = order.slice(nTest).map((i) => kept[i]);
   const stats = (col: string, list: Row[]) => {
     const v = list.map((r) => r[col]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
     const mean = v.reduce((a, b) => a + b, 0) / v.length;
@@ -117,7 +126,14 @@ export function prepareTable(rows: Row[], config: TableConfig): PreparedData {
   const scales: Record<string, { mean: number; std: number }> = {};
   for (const [name, t] of Object.entries(config.tasks)) {
     if (t.type === 'class') {
-      classes[name] = [...new Set(kept.map((r) => r[t.column]).filter((v) => !missing(v)).map(String))].sort();
+      classes[name] = [
+        ...new Set(
+          kept
+            .map((r) => r[t.column])
+            .filter((v) => !missing(v))
+            .map(String),
+        ),
+      ].sort();
       tasks[name] = { loss: t.loss ?? 'crossEntropy', outputs: classes[name].length, ...t.options };
     } else if (t.type === 'binary') {
       tasks[name] = { loss: t.loss ?? 'binaryCrossEntropyWithLogits', outputs: 1, ...t.options };
@@ -137,13 +153,18 @@ export function prepareTable(rows: Row[], config: TableConfig): PreparedData {
         off += levels[k].length;
       });
     });
-    const targets: Dataset['targets'] = {}, masks: Record<string, Uint8Array> = {};
+    const targets: Dataset['targets'] = {},
+      masks: Record<string, Uint8Array> = {};
     for (const [name, t] of Object.entries(config.tasks)) {
       const mask = Uint8Array.from(list, (r) => (missing(r[t.column]) ? 0 : 1));
       if (mask.includes(0)) masks[name] = mask;
-      if (t.type === 'class') targets[name] = Int32Array.from(list, (r) => (missing(r[t.column]) ? -100 : classes[name].indexOf(String(r[t.column]))));
+      if (t.type === 'class')
+        targets[name] = Int32Array.from(list, (r) => (missing(r[t.column]) ? -100 : classes[name].indexOf(String(r[t.column]))));
       else if (t.type === 'binary') targets[name] = Float32Array.from(list, (r) => (String(r[t.column]) === (t.positive ?? '1') ? 1 : 0));
-      else targets[name] = Float32Array.from(list, (r) => (missing(r[t.column]) ? 0 : ((r[t.column] as number) - scales[name].mean) / scales[name].std));
+      else
+        targets[name] = Float32Array.from(list, (r) =>
+          missing(r[t.column]) ? 0 : ((r[t.column] as number) - scales[name].mean) / scales[name].std,
+        );
     }
     return { inputs, rowDims: [F], size: list.length, targets, masks, scales };
   };

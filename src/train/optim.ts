@@ -80,12 +80,15 @@ export interface OptimizerState {
   /** Steps taken so far. */
   steps: number;
   /** Per parameter name: the moment buffers as base64 float32. */
-  buffers: Record<string, {
-    /** SGD's momentum buffer, or Adam's first moment. */
-    expAvg?: string;
-    /** Adam's second moment. */
-    expAvgSq?: string;
-  }>;
+  buffers: Record<
+    string,
+    {
+      /** SGD's momentum buffer, or Adam's first moment. */
+      expAvg?: string;
+      /** Adam's second moment. */
+      expAvgSq?: string;
+    }
+  >;
 }
 
 const KIND = { sgd: 0, adam: 1, adamw: 2 } as const;
@@ -110,11 +113,19 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
   protected constructor(params: Record<string, P>, hyper: Omit<OptimHyper, 'step'>, backend: unknown) {
     if (typeof params !== 'object' || params === null) throw typeError('an object of name → Float32Array', 'params', params);
     this.names = Object.keys(params);
-    if (backend !== undefined && backend !== 'native' && backend !== 'reference' && backend !== 'cuda') throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
-    this.backend = backendFor('Optimizer', (backend as OptimizerBackend | undefined) ?? 'native', backend !== undefined, this.names.map((n) => params[n])) as OptimizerBackend;
+    if (backend !== undefined && backend !== 'native' && backend !== 'reference' && backend !== 'cuda')
+      throw typeError("'native' | 'reference' | 'cuda'", 'backend', backend);
+    this.backend = backendFor(
+      'Optimizer',
+      (backend as OptimizerBackend | undefined) ?? 'native',
+      backend !== undefined,
+      this.names.map((n) => params[n]),
+    ) as OptimizerBackend;
     for (const n of this.names) {
       checkF32Arg(params[n], `params.${n}`, 'optimizer', this.backend);
-      for (const m of this.names) if (m < n && overlaps(params[m] as Float32Array, params[n] as Float32Array)) throw new RangeError(`params.${n} overlaps params.${m}`);
+      for (const m of this.names)
+        if (m < n && overlaps(params[m] as Float32Array, params[n] as Float32Array))
+          throw new RangeError(`params.${n} overlaps params.${m}`);
     }
     this.params = params;
     this.hyper = hyper;
@@ -127,7 +138,7 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
         if (hyper.kind !== 'sgd') this.expAvgSq[n] = zeros(params[n]);
       }
     } catch (e) {
-      this.dispose();  // a failed allocation (GPU out of memory) frees the moments made so far
+      this.dispose(); // a failed allocation (GPU out of memory) frees the moments made so far
       throw e;
     }
   }
@@ -139,14 +150,17 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
 
   private plan(grads: Record<string, OptimParam>) {
     if (typeof grads !== 'object' || grads === null) throw typeError('an object of name → Float32Array', 'grads', grads);
-    for (const n of Object.keys(grads)) if (!(n in this.params)) throw new RangeError(`grads.${n}: no parameter of that name (expected ${this.names.join(', ')})`);
+    for (const n of Object.keys(grads))
+      if (!(n in this.params)) throw new RangeError(`grads.${n}: no parameter of that name (expected ${this.names.join(', ')})`);
     const list: [OptimParam, OptimParam, OptimParam | null, OptimParam | null][] = [];
     for (const n of this.names) {
       const g = grads[n];
-      if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer)) throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
+      if (!(g instanceof Float32Array) && !(g instanceof DeviceBuffer))
+        throw typeError(`a Float32Array of ${this.params[n].length} elements`, `grads.${n}`, g);
       checkF32Arg(g, `grads.${n}`, 'optimizer', this.backend);
       checkF32Arg(this.params[n], `params.${n}`, 'optimizer', this.backend);
-      if (g.length !== this.params[n].length) throw rangeError(`${this.params[n].length} elements (the length of params.${n})`, `grads.${n}`, g);
+      if (g.length !== this.params[n].length)
+        throw rangeError(`${this.params[n].length} elements (the length of params.${n})`, `grads.${n}`, g);
       if (overlaps(g as Float32Array, this.params[n] as Float32Array)) throw new RangeError(`grads.${n} overlaps params.${n}`);
       list.push([this.params[n], g, this.expAvg[n] ?? null, this.expAvgSq[n] ?? null]);
     }
@@ -156,13 +170,16 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
   }
 
   private addonCall(list: [OptimParam, OptimParam, OptimParam | null, OptimParam | null][]) {
-    return this.backend === 'cuda' ? { addon: cudaNative(), list: list.map((e) => toNativeArgs(e)) as unknown as Float32Array[][] } : { addon: native(), list: list as Float32Array[][] };
+    return this.backend === 'cuda'
+      ? { addon: cudaNative(), list: list.map((e) => toNativeArgs(e)) as unknown as Float32Array[][] }
+      : { addon: native(), list: list as Float32Array[][] };
   }
 
   /** Updates every parameter in place from its gradient (all names of the constructor's params). */
   step(grads: Record<string, OptimParam>): void {
     const { list, hyper } = this.plan(grads);
-    if (this.backend === 'reference') for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    if (this.backend === 'reference')
+      for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
     else {
       const n = this.addonCall(list);
       n.addon.optimizerStep(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, n.list);
@@ -173,17 +190,20 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
   /** `step` off the event loop. Do not touch the parameters or gradients until it settles. */
   async stepAsync(grads: Record<string, OptimParam>): Promise<void> {
     const { list, hyper } = this.plan(grads);
-    if (this.backend === 'reference') for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
+    if (this.backend === 'reference')
+      for (const [p, g, m, v] of list as Float32Array[][]) optimizerStepReference({ ...this.hyper, step: this.steps + 1 }, p, g, m, v);
     else {
       const n = this.addonCall(list);
-      await holding(list.flat(), () => n.addon.optimizerStepAsync(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, n.list));
+      await holding(list.flat(), () =>
+        n.addon.optimizerStepAsync(KIND[this.hyper.kind], hyper, this.hyper.nesterov, this.hyper.maximize, n.list),
+      );
     }
     this.steps++;
   }
 
   /** JSON-serializable state (hyper-parameters, step count, moment buffers); parameters are not included. */
   state(): OptimizerState {
-    const { kind, ...hyper } = this.hyper;  // every field of OptimizerHyperParameters
+    const { kind, ...hyper } = this.hyper; // every field of OptimizerHyperParameters
     const buffers: OptimizerState['buffers'] = {};
     const host = (a: P) => (a instanceof DeviceBuffer ? a.toHost() : a) as Float32Array;
     for (const n of this.names) {
@@ -196,13 +216,17 @@ export abstract class Optimizer<P extends OptimParam = Float32Array> {
 
   /** Restores `state()` of an optimizer of the same kind over parameters of the same names and sizes. */
   loadState(s: OptimizerState): void {
-    if (typeof s !== 'object' || s === null || s.kind !== this.hyper.kind) throw typeError(`a '${this.hyper.kind}' optimizer state`, 'state', s);
+    if (typeof s !== 'object' || s === null || s.kind !== this.hyper.kind)
+      throw typeError(`a '${this.hyper.kind}' optimizer state`, 'state', s);
     if (!Number.isInteger(s.steps) || s.steps < 0) throw rangeError('an integer >= 0', 'state.steps', s.steps);
     const next: [P, Float32Array][] = [];
     for (const n of this.names) {
       const b = s.buffers?.[n];
       if (!b) throw new RangeError(`state.buffers.${n}: missing`);
-      for (const [key, mine] of [['expAvg', this.expAvg[n]], ['expAvgSq', this.expAvgSq[n]]] as const) {
+      for (const [key, mine] of [
+        ['expAvg', this.expAvg[n]],
+        ['expAvgSq', this.expAvgSq[n]],
+      ] as const) {
         if (!mine) continue;
         const a = decodeFloat32(b[key] as string, `state.buffers.${n}.${key}`);
         if (a.length !== mine.length) throw rangeError(`${mine.length} elements`, `state.buffers.${n}.${key}`, a);
@@ -232,10 +256,22 @@ export class SGD<P extends OptimParam = Float32Array> extends Optimizer<P> {
     const dampening = num(options.dampening ?? 0, 'dampening', -Infinity);
     const nesterov = options.nesterov ?? false;
     if (nesterov && (momentum <= 0 || dampening !== 0)) throw new RangeError('nesterov: requires momentum > 0 and dampening 0');
-    super(params, {
-      kind: 'sgd', lr: num(options.lr, 'lr', 0), momentum, dampening, nesterov, beta1: 0.9, beta2: 0.999, eps: 1e-8,
-      weightDecay: num(options.weightDecay ?? 0, 'weightDecay', 0), maximize: options.maximize ?? false,
-    }, options.backend);
+    super(
+      params,
+      {
+        kind: 'sgd',
+        lr: num(options.lr, 'lr', 0),
+        momentum,
+        dampening,
+        nesterov,
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weightDecay: num(options.weightDecay ?? 0, 'weightDecay', 0),
+        maximize: options.maximize ?? false,
+      },
+      options.backend,
+    );
   }
 }
 
@@ -245,9 +281,16 @@ function adamHyper(kind: 'adam' | 'adamw', options: AdamOptions | undefined, def
   const betas = o.betas ?? [0.9, 0.999];
   if (!Array.isArray(betas) || betas.length !== 2) throw typeError('[beta1, beta2]', 'betas', betas);
   return {
-    kind, lr: num(o.lr ?? 1e-3, 'lr', 0), momentum: 0, dampening: 0, nesterov: false,
-    beta1: num(betas[0], 'betas[0]', 0, 1, true), beta2: num(betas[1], 'betas[1]', 0, 1, true), eps: num(o.eps ?? 1e-8, 'eps', 0),
-    weightDecay: num(o.weightDecay ?? defaultDecay, 'weightDecay', 0), maximize: o.maximize ?? false,
+    kind,
+    lr: num(o.lr ?? 1e-3, 'lr', 0),
+    momentum: 0,
+    dampening: 0,
+    nesterov: false,
+    beta1: num(betas[0], 'betas[0]', 0, 1, true),
+    beta2: num(betas[1], 'betas[1]', 0, 1, true),
+    eps: num(o.eps ?? 1e-8, 'eps', 0),
+    weightDecay: num(o.weightDecay ?? defaultDecay, 'weightDecay', 0),
+    maximize: o.maximize ?? false,
   };
 }
 

@@ -57,12 +57,15 @@ export interface Dataset {
   /** 0 where a row has no label for the task (a sample weight of 0); absent: every row labelled. */
   masks?: Record<string, Uint8Array>;
   /** Regression: the targets' standardization, so MAE / RMSE are reported in the original units. */
-  scales?: Record<string, {
-    /** The mean subtracted from the target. */
-    mean: number;
-    /** The standard deviation it was divided by. */
-    std: number;
-  }>;
+  scales?: Record<
+    string,
+    {
+      /** The mean subtracted from the target. */
+      mean: number;
+      /** The standard deviation it was divided by. */
+      std: number;
+    }
+  >;
 }
 
 /** One task's metrics on a dataset (classification: accuracy, macroF1; regression: mae, rmse). */
@@ -124,7 +127,6 @@ export interface FitOptions {
 }
 
 const IGNORE = -100;
-
 
 /** The permutation of epoch `epoch` (a function of the seed and the epoch only, so resuming reshuffles alike). */
 function permutation(n: number, seed: number, epoch: number): Int32Array {
@@ -220,8 +222,10 @@ export class MultiTaskTrainer {
    * @param backbone the frozen trunk (null: the dataset's rows are the features).
    */
   constructor(config: TrainerConfig, backbone: OnnxBackbone | null = null) {
-    if (typeof config !== 'object' || config === null) throw typeError('{ tasks, neck?, weighting?, combine?, optimizer? }', 'config', config);
-    if (typeof config.tasks !== 'object' || config.tasks === null || !Object.keys(config.tasks).length) throw typeError('an object with at least one task', 'config.tasks', config.tasks);
+    if (typeof config !== 'object' || config === null)
+      throw typeError('{ tasks, neck?, weighting?, combine?, optimizer? }', 'config', config);
+    if (typeof config.tasks !== 'object' || config.tasks === null || !Object.keys(config.tasks).length)
+      throw typeError('an object with at least one task', 'config.tasks', config.tasks);
     this.config = JSON.parse(JSON.stringify(config)) as TrainerConfig;
     this.backbone = backbone;
     const inF = config.inFeatures ?? backbone?.featureSize;
@@ -229,28 +233,35 @@ export class MultiTaskTrainer {
       throw rangeError('an integer >= 1 (or a backbone that states its feature size)', 'config.inFeatures', inF);
     this.inFeatures = inF;
     const neck = config.neck === undefined ? { units: 32, activation: 'relu' as Activation } : config.neck;
-    if (neck !== null && (typeof neck !== 'object' || !Number.isInteger(neck.units) || neck.units < 1)) throw rangeError('{ units: integer >= 1, activation? } or null', 'config.neck', neck);
+    if (neck !== null && (typeof neck !== 'object' || !Number.isInteger(neck.units) || neck.units < 1))
+      throw rangeError('{ units: integer >= 1, activation? } or null', 'config.neck', neck);
     this.hidden = neck ? neck.units : inF;
     this.activation = neck?.activation ?? (neck ? 'relu' : 'none');
-    if (!['relu', 'tanh', 'none'].includes(this.activation)) throw typeError("'relu' | 'tanh' | 'none'", 'config.neck.activation', this.activation);
+    if (!['relu', 'tanh', 'none'].includes(this.activation))
+      throw typeError("'relu' | 'tanh' | 'none'", 'config.neck.activation', this.activation);
     this.taskNames = Object.keys(config.tasks);
     const next = mulberry32(config.seed ?? 0);
     const init = (name: string, n: number, fanIn: number) => {
       const bound = 1 / Math.sqrt(fanIn);
       this.params[name] = Float32Array.from({ length: n }, () => (next() * 2 - 1) * bound);
     };
-    if (neck) init('neck.weight', neck.units * inF, inF), init('neck.bias', neck.units, inF);
+    if (neck) (init('neck.weight', neck.units * inF, inF), init('neck.bias', neck.units, inF));
     for (const t of this.taskNames) {
       const o = config.tasks[t].outputs;
       if (!Number.isInteger(o) || o < 1) throw rangeError('an integer >= 1', `config.tasks.${t}.outputs`, o);
-      init(`${t}.weight`, o * this.hidden, this.hidden), init(`${t}.bias`, o, this.hidden);
+      (init(`${t}.weight`, o * this.hidden, this.hidden), init(`${t}.bias`, o, this.hidden));
     }
-    this.lossTasks = Object.fromEntries(this.taskNames.map((t) => {
-      const { outputs: _, ...loss } = config.tasks[t];
-      return [t, loss];
-    }));
+    this.lossTasks = Object.fromEntries(
+      this.taskNames.map((t) => {
+        const { outputs: _, ...loss } = config.tasks[t];
+        return [t, loss];
+      }),
+    );
     this.loss = new MultiTaskLoss({ tasks: this.lossTasks, weighting: config.weighting, backend: config.backend ?? 'native' });
-    this.optimizer = createOptimizer(this.params, { ...(config.optimizer ?? { type: 'adam', lr: 0.01 }), backend: config.backend ?? 'native' } as OptimizerConfig);
+    this.optimizer = createOptimizer(this.params, {
+      ...(config.optimizer ?? { type: 'adam', lr: 0.01 }),
+      backend: config.backend ?? 'native',
+    } as OptimizerConfig);
   }
 
   private get backend(): 'native' | 'reference' {
@@ -267,7 +278,8 @@ export class MultiTaskTrainer {
       return x;
     }
     const f = await this.backbone.features({ data: x, dims: [rows.length, ...data.rowDims] });
-    if (f.dims[1] !== this.inFeatures) throw new RangeError(`the backbone gives ${f.dims[1]} features per row, the trainer takes ${this.inFeatures}`);
+    if (f.dims[1] !== this.inFeatures)
+      throw new RangeError(`the backbone gives ${f.dims[1]} features per row, the trainer takes ${this.inFeatures}`);
     return f.data;
   }
 
@@ -277,7 +289,8 @@ export class MultiTaskTrainer {
     const z = neck ? linearForward(x, this.params['neck.weight'], this.params['neck.bias'], neck).output : null;
     const a = z ? this.activate(z) : x;
     const outputs: Record<string, Float32Array> = {};
-    for (const t of this.taskNames) outputs[t] = linearForward(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B)).output;
+    for (const t of this.taskNames)
+      outputs[t] = linearForward(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B)).output;
     return { z, a, outputs };
   }
 
@@ -286,7 +299,9 @@ export class MultiTaskTrainer {
     const neck = this.neckShape(B);
     const z = neck ? (await linearForwardAsync(x, this.params['neck.weight'], this.params['neck.bias'], neck)).output : null;
     const a = z ? this.activate(z) : x;
-    const ys = await Promise.all(this.taskNames.map((t) => linearForwardAsync(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B))));
+    const ys = await Promise.all(
+      this.taskNames.map((t) => linearForwardAsync(a, this.params[`${t}.weight`], this.params[`${t}.bias`], this.headShape(t, B))),
+    );
     return { z, a, outputs: Object.fromEntries(this.taskNames.map((t, i) => [t, ys[i].output])) };
   }
 
@@ -309,7 +324,7 @@ export class MultiTaskTrainer {
     const batch: Record<string, TaskBatch> = {};
     for (const t of this.taskNames) {
       const y = data.targets[t];
-      if (!y) continue;  // a task without labels in this dataset contributes nothing
+      if (!y) continue; // a task without labels in this dataset contributes nothing
       const C = this.config.tasks[t].outputs;
       let target: Int32Array | Float32Array;
       if (y instanceof Int32Array) target = Int32Array.from({ length: B }, (_, i) => y[rows[i]]);
@@ -335,11 +350,18 @@ export class MultiTaskTrainer {
     const { z, a, outputs } = await this.forwardAsync(x, B);
     const r = await this.loss.computeAsync(this.batchOf(data, rows, outputs));
     const backend = this.backend;
-    const heads = Object.fromEntries(Object.keys(r.grads).map((t) => [t, { weight: this.params[`${t}.weight`], gradOut: r.grads[t], outFeatures: this.config.tasks[t].outputs }]));
+    const heads = Object.fromEntries(
+      Object.keys(r.grads).map((t) => [
+        t,
+        { weight: this.params[`${t}.weight`], gradOut: r.grads[t], outFeatures: this.config.tasks[t].outputs },
+      ]),
+    );
     const hasNeck = z !== null;
     const combine = this.config.combine ?? { method: 'sum' as CombineMethod };
     const mh = await multiHeadBackwardAsync(a, heads, {
-      batch: B, inFeatures: this.hidden, backend,
+      batch: B,
+      inFeatures: this.hidden,
+      backend,
       combine: hasNeck ? { ...combine, state: this.combineState, losses: Object.keys(r.grads).map((t) => r.taskLosses[t]) } : false,
     });
     const grads: Record<string, Float32Array> = {};
@@ -351,11 +373,23 @@ export class MultiTaskTrainer {
     if (hasNeck) {
       const g = mh.sharedGrad!;
       actBackward(this.activation, z, a, g);
-      const gn = await linearBackwardAsync(x, g, null, { batch: B, inFeatures: this.inFeatures, outFeatures: this.hidden, compute: { gradInput: false }, backend });
+      const gn = await linearBackwardAsync(x, g, null, {
+        batch: B,
+        inFeatures: this.inFeatures,
+        outFeatures: this.hidden,
+        compute: { gradInput: false },
+        backend,
+      });
       grads['neck.weight'] = gn.gradWeight!;
       grads['neck.bias'] = gn.gradBias!;
     }
-    const info: StepInfo = { epoch: this.epoch, step: this.loss.step, loss: r.loss, taskLosses: { ...r.taskLosses }, weights: { ...r.weights } };
+    const info: StepInfo = {
+      epoch: this.epoch,
+      step: this.loss.step,
+      loss: r.loss,
+      taskLosses: { ...r.taskLosses },
+      weights: { ...r.weights },
+    };
     return { loss: r.loss, grads, info, gradNorms: mh.gradNorms };
   }
 
@@ -382,8 +416,13 @@ export class MultiTaskTrainer {
     if (!Number.isInteger(bs) || bs < 1) throw rangeError('an integer >= 1', 'batchSize', bs);
     const history: EpochInfo[] = [];
     for (let e = 0; e < options.epochs; e++) {
-      const order = options.shuffle === false ? Int32Array.from({ length: data.size }, (_, i) => i) : permutation(data.size, options.shuffle ?? 0, this.epoch);
-      let sum = 0, steps = 0, last: StepInfo | null = null;
+      const order =
+        options.shuffle === false
+          ? Int32Array.from({ length: data.size }, (_, i) => i)
+          : permutation(data.size, options.shuffle ?? 0, this.epoch);
+      let sum = 0,
+        steps = 0,
+        last: StepInfo | null = null;
       const taskSums: Record<string, number> = {};
       for (let b = 0; b < data.size; b += bs) {
         const info = await this.step(data, order.subarray(b, Math.min(b + bs, data.size)));
@@ -397,8 +436,10 @@ export class MultiTaskTrainer {
       this.loss.endEpoch();
       this.epoch++;
       const ep: EpochInfo = {
-        epoch: this.epoch, loss: sum / Math.max(1, steps),
-        taskLosses: Object.fromEntries(Object.entries(taskSums).map(([t, v]) => [t, v / steps])), weights: last?.weights ?? {},
+        epoch: this.epoch,
+        loss: sum / Math.max(1, steps),
+        taskLosses: Object.fromEntries(Object.entries(taskSums).map(([t, v]) => [t, v / steps])),
+        weights: last?.weights ?? {},
       };
       if (options.validation) ep.metrics = await this.evaluate(options.validation);
       history.push(ep);
@@ -430,36 +471,45 @@ export class MultiTaskTrainer {
     for (const t of this.taskNames) {
       const y = data.targets[t];
       if (!y) continue;
-      const C = this.config.tasks[t].outputs, p = pred[t], mask = data.masks?.[t];
+      const C = this.config.tasks[t].outputs,
+        p = pred[t],
+        mask = data.masks?.[t];
       const loss = this.config.tasks[t].loss;
       const labelled = (i: number) => !mask || mask[i] !== 0;
       if (loss === 'crossEntropy' || loss === 'nllLoss') {
-        const truth: number[] = [], guess: number[] = [];
+        const truth: number[] = [],
+          guess: number[] = [];
         for (let i = 0; i < data.size; i++) {
           const yi = (y as Int32Array)[i];
           if (yi === IGNORE || !labelled(i)) continue;
           let best = 0;
           for (let c = 1; c < C; c++) if (p[i * C + c] > p[i * C + best]) best = c;
-          truth.push(yi), guess.push(best);
+          (truth.push(yi), guess.push(best));
         }
         metrics[t] = { ...classification(truth, guess, C), count: truth.length };
       } else if (loss === 'binaryCrossEntropyWithLogits' || loss === 'sigmoidFocalLoss') {
-        let acc = 0, f1 = 0, count = 0;
+        let acc = 0,
+          f1 = 0,
+          count = 0;
         for (let c = 0; c < C; c++) {
-          const truth: number[] = [], guess: number[] = [];
-          for (let i = 0; i < data.size; i++) if (labelled(i)) truth.push(y[i * C + c] >= 0.5 ? 1 : 0), guess.push(p[i * C + c] > 0 ? 1 : 0);
+          const truth: number[] = [],
+            guess: number[] = [];
+          for (let i = 0; i < data.size; i++)
+            if (labelled(i)) (truth.push(y[i * C + c] >= 0.5 ? 1 : 0), guess.push(p[i * C + c] > 0 ? 1 : 0));
           const m = classification(truth, guess, 2);
-          acc += m.accuracy, f1 += m.macroF1, count = truth.length;
+          ((acc += m.accuracy), (f1 += m.macroF1), (count = truth.length));
         }
         metrics[t] = { accuracy: acc / C, macroF1: f1 / C, count };
       } else {
         const s = data.scales?.[t] ?? { mean: 0, std: 1 };
-        let ae = 0, se = 0, n = 0;
+        let ae = 0,
+          se = 0,
+          n = 0;
         for (let i = 0; i < data.size; i++) {
           if (!labelled(i)) continue;
           for (let c = 0; c < C; c++) {
             const d = (p[i * C + c] - y[i * C + c]) * s.std;
-            ae += Math.abs(d), se += d * d, n++;
+            ((ae += Math.abs(d)), (se += d * d), n++);
           }
         }
         metrics[t] = { mae: ae / Math.max(1, n), rmse: Math.sqrt(se / Math.max(1, n)), count: n / C };
@@ -471,10 +521,22 @@ export class MultiTaskTrainer {
   /** Everything needed to resume: config, epoch, parameters, optimizer, weighting and combine state. */
   toJSON(): SavedTrainer {
     return {
-      format: 'fuseloss-trainer', version: 1, config: this.config, epoch: this.epoch,
+      format: 'fuseloss-trainer',
+      version: 1,
+      config: this.config,
+      epoch: this.epoch,
       params: Object.fromEntries(Object.entries(this.params).map(([k, v]) => [k, encodeFloat32(v)])),
-      optimizer: this.optimizer.state(), weighting: this.loss.state(),
-      combineState: JSON.parse(JSON.stringify(this.combineState, (_, v) => (v instanceof Float32Array ? { float32: encodeFloat32(v) } : v instanceof Float64Array ? { float64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') } : v))),
+      optimizer: this.optimizer.state(),
+      weighting: this.loss.state(),
+      combineState: JSON.parse(
+        JSON.stringify(this.combineState, (_, v) =>
+          v instanceof Float32Array
+            ? { float32: encodeFloat32(v) }
+            : v instanceof Float64Array
+              ? { float64: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') }
+              : v,
+        ),
+      ),
     };
   }
 
@@ -494,7 +556,10 @@ export class MultiTaskTrainer {
       v.set(a);
     }
     tr.optimizer.loadState(saved.optimizer);
-    (tr as { loss: MultiTaskLoss }).loss = MultiTaskLoss.fromState({ tasks: tr.lossTasks, weighting: saved.config.weighting, backend: saved.config.backend ?? 'native' }, saved.weighting);
+    (tr as { loss: MultiTaskLoss }).loss = MultiTaskLoss.fromState(
+      { tasks: tr.lossTasks, weighting: saved.config.weighting, backend: saved.config.backend ?? 'native' },
+      saved.weighting,
+    );
     tr.epoch = saved.epoch;
     tr.combineState = reviveCombineState(saved.combineState);
     return tr;
@@ -522,14 +587,17 @@ function reviveCombineState(s: Record<string, unknown>): Record<string, unknown>
 
 function classification(truth: number[], guess: number[], C: number): { accuracy: number; macroF1: number } {
   let correct = 0;
-  const tp = new Float64Array(C), fp = new Float64Array(C), fn = new Float64Array(C);
+  const tp = new Float64Array(C),
+    fp = new Float64Array(C),
+    fn = new Float64Array(C);
   for (let i = 0; i < truth.length; i++) {
-    if (truth[i] === guess[i]) correct++, tp[truth[i]]++;
-    else fp[guess[i]]++, fn[truth[i]]++;
+    if (truth[i] === guess[i]) (correct++, tp[truth[i]]++);
+    else (fp[guess[i]]++, fn[truth[i]]++);
   }
-  let f1 = 0, present = 0;
+  let f1 = 0,
+    present = 0;
   for (let c = 0; c < C; c++) {
-    if (tp[c] + fn[c] === 0 && fp[c] === 0) continue;  // a class absent from truth and predictions
+    if (tp[c] + fn[c] === 0 && fp[c] === 0) continue; // a class absent from truth and predictions
     present++;
     const d = 2 * tp[c] + fp[c] + fn[c];
     f1 += d ? (2 * tp[c]) / d : 0;
@@ -541,5 +609,6 @@ function checkDataset(d: Dataset, name: string): void {
   if (typeof d !== 'object' || d === null || !(d.inputs instanceof Float32Array) || !Array.isArray(d.rowDims) || !Number.isInteger(d.size))
     throw typeError('{ inputs: Float32Array, rowDims, size, targets }', name, d);
   const per = d.rowDims.reduce((a, b) => a * b, 1);
-  if (d.inputs.length !== d.size * per) throw new RangeError(`${name}.inputs: expected ${d.size} rows × ${per} = ${d.size * per} values, got ${d.inputs.length}`);
+  if (d.inputs.length !== d.size * per)
+    throw new RangeError(`${name}.inputs: expected ${d.size} rows × ${per} = ${d.size * per} values, got ${d.inputs.length}`);
 }

@@ -14,7 +14,8 @@ import { decode, expectClose, expectSameBits, loadFixtures, mtlBatch, MTL_TASKS,
 
 type AnyLoss = (input: Float32Array, target: Float32Array, options?: object) => { loss: number | Float32Array; grad: Float32Array };
 const ewFn = (name: string) => (fl as unknown as Record<string, AnyLoss>)[name];
-const ewFnAsync = (name: string) => (fl as unknown as Record<string, (...a: Parameters<AnyLoss>) => Promise<ReturnType<AnyLoss>>>)[`${name}Async`];
+const ewFnAsync = (name: string) =>
+  (fl as unknown as Record<string, (...a: Parameters<AnyLoss>) => Promise<ReturnType<AnyLoss>>>)[`${name}Async`];
 
 const available = cuda.available();
 
@@ -32,11 +33,15 @@ if (!available) {
       );
       const mtl = new fl.MultiTaskLoss({ tasks: { a: { loss: 'mseLoss' } }, backend: 'cuda' });
       const mg = new Float32Array(4).fill(7);
-      expect(() => mtl.compute({ a: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: mg } } })).toThrow(CudaUnavailableError);
+      expect(() => mtl.compute({ a: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: mg } } })).toThrow(
+        CudaUnavailableError,
+      );
       expect(mg.every((v) => v === 7)).toBe(true);
       for (const spec of ELEMENTWISE_LOSSES) {
         const grad = new Float32Array(4).fill(7);
-        expect(() => ewFn(spec.name)(new Float32Array(4), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } })).toThrow(CudaUnavailableError);
+        expect(() => ewFn(spec.name)(new Float32Array(4), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } })).toThrow(
+          CudaUnavailableError,
+        );
         expect(grad.every((v) => v === 7)).toBe(true);
       }
     });
@@ -57,9 +62,15 @@ if (!available) {
         const target = c.targetKind === 'index' ? Int32Array.from(c.target as number[]) : decode(c.target);
         const o = c.options;
         const r = crossEntropy(input, target, {
-          shape: c.shape, reduction: o.reduction, ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing,
-          weight: o.weight ? decode(o.weight) : undefined, gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
-          gradScale: o.gradScale, sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined, backend: 'cuda',
+          shape: c.shape,
+          reduction: o.reduction,
+          ignoreIndex: o.ignoreIndex,
+          labelSmoothing: o.labelSmoothing,
+          weight: o.weight ? decode(o.weight) : undefined,
+          gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
+          gradScale: o.gradScale,
+          sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined,
+          backend: 'cuda',
         });
         if (Array.isArray(c.loss)) expectClose(r.loss as Float32Array, decode(c.loss), 2e-5, 2e-6, 'loss');
         else expectClose([r.loss as number], decode([c.loss]), 2e-5, 0, 'loss');
@@ -68,10 +79,27 @@ if (!available) {
     }
 
     // every kernel: warp-per-row (C in 32…1024, each register width), block-per-row (C > 1024), lanes (C < 32 or spatial)
-    const shapes = [[4096, 1000], [256, 32000], [65536, 10], [4, 21, 64, 64], [7, 33], [3, 5, 17], [50, 64], [37, 100], [19, 250], [11, 500], [5, 1024], [9, 1025]];
+    const shapes = [
+      [4096, 1000],
+      [256, 32000],
+      [65536, 10],
+      [4, 21, 64, 64],
+      [7, 33],
+      [3, 5, 17],
+      [50, 64],
+      [37, 100],
+      [19, 250],
+      [11, 500],
+      [5, 1024],
+      [9, 1025],
+    ];
     for (const shape of shapes)
       for (const kind of ['index', 'prob'] as const)
-        for (const [reduction, ls, weighted] of [['mean', 0, false], ['sum', 0.1, true], ['none', 0.05, false]] as const) {
+        for (const [reduction, ls, weighted] of [
+          ['mean', 0, false],
+          ['sum', 0.1, true],
+          ['none', 0.05, false],
+        ] as const) {
           it(`matches the CPU kernels: [${shape}] ${kind} ${reduction} ls=${ls} weight=${weighted}`, async () => {
             const r = rng(shape[0] * 31 + shape[1]);
             const [n, c] = shape;
@@ -81,11 +109,12 @@ if (!available) {
             if (kind === 'index') target = Int32Array.from({ length: n * s }, () => (r.next() < 0.1 ? -100 : r.int(0, c)));
             else {
               target = new Float32Array(n * c * s);
-              for (let i = 0; i < n; i++)
-                for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) target[(i * c + k) * s + j] = 1 / c;
+              for (let i = 0; i < n; i++) for (let j = 0; j < s; j++) for (let k = 0; k < c; k++) target[(i * c + k) * s + j] = 1 / c;
             }
             const opts: CrossEntropyOptions = {
-              shape, reduction, labelSmoothing: ls,
+              shape,
+              reduction,
+              labelSmoothing: ls,
               weight: weighted ? Float32Array.from({ length: c }, () => 0.5 + r.next()) : undefined,
               gradOutput: reduction === 'none' ? r.floats(n * s) : undefined,
             };
@@ -140,7 +169,10 @@ if (!available) {
                 const numel = shape.reduce((a, b) => a * b, 1);
                 const { input, target } = problem(spec.name, sd, numel);
                 const opts: Record<string, unknown> = { ...materialize(spec.name, o, shape, sd), shape, reduction, gradScale: 0.75 };
-                if (withSampleWeight) opts.sampleWeight = rng(sd + 3).floats(shape[0]).map(Math.abs);
+                if (withSampleWeight)
+                  opts.sampleWeight = rng(sd + 3)
+                    .floats(shape[0])
+                    .map(Math.abs);
                 if (reduction === 'none') opts.gradOutput = rng(sd + 1).floats(numel);
                 const cpu = ewFn(spec.name)(input, target, { ...opts, backend: 'native' });
                 const gpu = ewFn(spec.name)(input, target, { ...opts, backend: 'cuda' });
@@ -148,7 +180,8 @@ if (!available) {
                 for (const r of [gpu, gpuAsync]) {
                   // the same bits, NaN for NaN (the GPU's NaN is 0x7fffffff, the CPU's 0x7fc00000)
                   expectSameBits(r.grad, cpu.grad, 'grad', { nanPayloads: false });
-                  if (reduction === 'none') expectSameBits(r.loss as Float32Array, cpu.loss as Float32Array, 'loss', { nanPayloads: false });
+                  if (reduction === 'none')
+                    expectSameBits(r.loss as Float32Array, cpu.loss as Float32Array, 'loss', { nanPayloads: false });
                   else expectClose([r.loss as number], [cpu.loss as number], 1e-12, 0, 'loss');
                 }
               });
@@ -157,8 +190,9 @@ if (!available) {
 
     it('checks arguments before touching the device (nothing written)', () => {
       const grad = new Float32Array(4).fill(7);
-      expect(() => fl.binaryCrossEntropy(Float32Array.from([0.5, 2, 0.1, 0.2]), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } }))
-        .toThrow(/input\[1\]/);
+      expect(() =>
+        fl.binaryCrossEntropy(Float32Array.from([0.5, 2, 0.1, 0.2]), new Float32Array(4), { shape: [4], backend: 'cuda', out: { grad } }),
+      ).toThrow(/input\[1\]/);
       expect(grad.every((v) => v === 7)).toBe(true);
     });
   });
@@ -195,29 +229,51 @@ if (!available) {
 
     // Every row loss as a task, beside a cross-entropy task; an empty row task (N = 0) among them.
     const rowTasks = {
-      margin: { loss: 'multiMarginLoss', p: 2, margin: 0.8 }, multilabel: { loss: 'multilabelSoftMarginLoss' },
-      cosine: { loss: 'cosineEmbeddingLoss', margin: 0.2 }, f1: { loss: 'softF1Loss' }, distance: { loss: 'cosineDistance', reduction: 'sum' },
-      ce: { loss: 'crossEntropy' }, none: { loss: 'multiMarginLoss' },
+      margin: { loss: 'multiMarginLoss', p: 2, margin: 0.8 },
+      multilabel: { loss: 'multilabelSoftMarginLoss' },
+      cosine: { loss: 'cosineEmbeddingLoss', margin: 0.2 },
+      f1: { loss: 'softF1Loss' },
+      distance: { loss: 'cosineDistance', reduction: 'sum' },
+      ce: { loss: 'crossEntropy' },
+      none: { loss: 'multiMarginLoss' },
     } as const;
     const rowBatch = (r: ReturnType<typeof rng>, N: number, C: number, device: boolean) => {
       const d = <T extends Float32Array | Int32Array>(a: T) => (device ? DeviceBuffer.from(a) : a);
       const labels = Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? 1 : 0));
       return {
-        margin: { input: d(r.floats(N * C, 2)), target: d(Int32Array.from({ length: N }, () => r.int(0, C))), shape: [N, C], sampleWeight: d(Float32Array.from({ length: N }, () => 0.5 + r.next())) },
+        margin: {
+          input: d(r.floats(N * C, 2)),
+          target: d(Int32Array.from({ length: N }, () => r.int(0, C))),
+          shape: [N, C],
+          sampleWeight: d(Float32Array.from({ length: N }, () => 0.5 + r.next())),
+        },
         multilabel: { input: d(r.floats(N * C, 2)), target: d(labels), shape: [N, C] },
-        cosine: { input: d(r.floats(N * C)), input2: d(r.floats(N * C)), target: d(Float32Array.from({ length: N }, (_, i) => (i % 3 ? 1 : -1))), shape: [N, C] },
+        cosine: {
+          input: d(r.floats(N * C)),
+          input2: d(r.floats(N * C)),
+          target: d(Float32Array.from({ length: N }, (_, i) => (i % 3 ? 1 : -1))),
+          shape: [N, C],
+        },
         f1: { input: d(r.floats(N * C, 2)), target: d(labels.slice()), shape: [N, C] },
-        distance: { input: d(r.floats(N * C, 1 / C)), target: d(r.floats(N * C)), shape: [N, C] },  // 1 − t·x > 0 (gls takes logs)
+        distance: { input: d(r.floats(N * C, 1 / C)), target: d(r.floats(N * C)), shape: [N, C] }, // 1 − t·x > 0 (gls takes logs)
         ce: { input: d(r.floats(N * C, 2)), target: d(Int32Array.from({ length: N }, () => r.int(0, C))), shape: [N, C] },
         none: { input: d(new Float32Array(0)), target: d(new Int32Array(0)), shape: [0, C] },
       };
     };
-    for (const [strategy, N, C] of [['static', 64, 40], ['gls', 33, 1000], ['dbmtl', 300, 7]] as const) {
+    for (const [strategy, N, C] of [
+      ['static', 64, 40],
+      ['gls', 33, 1000],
+      ['dbmtl', 300, 7],
+    ] as const) {
       it(`row-loss tasks (${strategy}, [${N}, ${C}]): host arrays and DeviceBuffers against the CPU step`, async () => {
         const weighting = strategy === 'static' ? { strategy, weights: [0.5, 2, 1, 3, 0.25, 1.5, 1] } : { strategy };
         const cpu = new fl.MultiTaskLoss({ tasks: rowTasks, weighting }).compute(rowBatch(rng(N + C), N, C, false) as never);
-        const onHost = new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).compute(rowBatch(rng(N + C), N, C, false) as never);
-        const onDevice = await new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).computeAsync(rowBatch(rng(N + C), N, C, true) as never);
+        const onHost = new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).compute(
+          rowBatch(rng(N + C), N, C, false) as never,
+        );
+        const onDevice = await new fl.MultiTaskLoss({ tasks: rowTasks, weighting, backend: 'cuda' }).computeAsync(
+          rowBatch(rng(N + C), N, C, true) as never,
+        );
         for (const r of [onHost, onDevice]) {
           expect(r.tasks).toEqual(cpu.tasks);
           expect(r.skipped).toEqual(['none']);
@@ -242,10 +298,17 @@ if (!available) {
       const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
       const mtl = new fl.MultiTaskLoss({ tasks: { a: { loss: 'multiMarginLoss' }, b: { loss: 'mseLoss' } }, backend: 'cuda' });
       const bGrad = new Float32Array(4).fill(7);
-      expect(() => mtl.compute({
-        a: { input: DeviceBuffer.from(new Float32Array(6)), target: DeviceBuffer.from(Int32Array.of(0, 3)), shape: [2, 3], out: { grad } },
-        b: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: bGrad } },
-      })).toThrow(/tasks\.a: target\[1\] = 3/);
+      expect(() =>
+        mtl.compute({
+          a: {
+            input: DeviceBuffer.from(new Float32Array(6)),
+            target: DeviceBuffer.from(Int32Array.of(0, 3)),
+            shape: [2, 3],
+            out: { grad },
+          },
+          b: { input: new Float32Array(4), target: new Float32Array(4), shape: [4], out: { grad: bGrad } },
+        }),
+      ).toThrow(/tasks\.a: target\[1\] = 3/);
       expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
       expect([...bGrad]).toEqual([7, 7, 7, 7]);
     });
@@ -264,8 +327,18 @@ if (!available) {
     if (!have) return;
     type Ref = { offset: number; length: number; dtype: 'f32' | 'i32' };
     type PeerCase = {
-      name: string; fn: string; shape: number[]; input: Ref; input2?: Ref; target: Ref; options: Record<string, Ref | number | boolean>;
-      reduction: string; loss: number | string | Ref; grad: Ref; grad2?: Ref; gradOutput?: Ref;
+      name: string;
+      fn: string;
+      shape: number[];
+      input: Ref;
+      input2?: Ref;
+      target: Ref;
+      options: Record<string, Ref | number | boolean>;
+      reduction: string;
+      loss: number | string | Ref;
+      grad: Ref;
+      grad2?: Ref;
+      gradOutput?: Ref;
     };
     const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { torch: string; cases: PeerCase[] };
     const data = readFileSync(join(dir, 'data.bin'));
@@ -280,16 +353,24 @@ if (!available) {
         const opts: Record<string, unknown> = { shape: c.shape, reduction: c.reduction };
         for (const [k, v] of Object.entries(c.options)) opts[k] = isRef(v) ? arr(v) : v;
         if (c.gradOutput) opts.gradOutput = arr(c.gradOutput);
-        const x = arr(c.input), x2 = c.input2 ? arr(c.input2) : undefined, t = arr(c.target);
-        const f = (fl as unknown as Record<string, (...a: unknown[]) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer; grad2?: Float32Array | DeviceBuffer }>)[c.fn];
+        const x = arr(c.input),
+          x2 = c.input2 ? arr(c.input2) : undefined,
+          t = arr(c.target);
+        const f = (
+          fl as unknown as Record<
+            string,
+            (...a: unknown[]) => {
+              loss: number | Float32Array | DeviceBuffer;
+              grad: Float32Array | DeviceBuffer;
+              grad2?: Float32Array | DeviceBuffer;
+            }
+          >
+        )[c.fn];
         const fa = (fl as unknown as Record<string, (...a: unknown[]) => Promise<ReturnType<typeof f>>>)[`${c.fn}Async`];
         const call = (g: typeof f, a: unknown, a2: unknown, tt: unknown, o: object) => (x2 ? g(a, a2, tt, o) : g(a, tt, o));
         const dev = (v: unknown) => (v instanceof Float32Array || v instanceof Int32Array ? DeviceBuffer.from(v) : v);
         const devOpts = Object.fromEntries(Object.entries(opts).map(([k, v]) => [k, dev(v)]));
-        const results = [
-          call(f, x, x2, t, { ...opts, backend: 'cuda' }),
-          await call(fa as never, dev(x), x2 && dev(x2), dev(t), devOpts),
-        ];
+        const results = [call(f, x, x2, t, { ...opts, backend: 'cuda' }), await call(fa as never, dev(x), x2 && dev(x2), dev(t), devOpts)];
         for (const [k, r] of results.entries()) {
           const at = `${k ? 'DeviceBuffers' : 'host arrays'}`;
           const h = (v: unknown) => (v instanceof DeviceBuffer ? (v.toHost() as Float32Array) : (v as Float32Array));

@@ -10,9 +10,14 @@ import { ELEMENTWISE_LOSSES } from '../../src/losses/ops';
 import { materialize, optionSets, problem } from '../losses/elementwiseProblems';
 import { expectClose, expectSameBits, mtlBatch, MTL_TASKS, rng } from '../helpers';
 
-type AnyLoss = (input: unknown, target: unknown, options?: object) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer };
+type AnyLoss = (
+  input: unknown,
+  target: unknown,
+  options?: object,
+) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer };
 const ewFn = (name: string) => (fl as unknown as Record<string, AnyLoss>)[name];
-const ewFnAsync = (name: string) => (fl as unknown as Record<string, (...a: Parameters<AnyLoss>) => Promise<ReturnType<AnyLoss>>>)[`${name}Async`];
+const ewFnAsync = (name: string) =>
+  (fl as unknown as Record<string, (...a: Parameters<AnyLoss>) => Promise<ReturnType<AnyLoss>>>)[`${name}Async`];
 const host = (v: unknown) => (v instanceof DeviceBuffer ? (v.toHost() as Float32Array) : (v as Float32Array));
 
 if (!cuda.available()) {
@@ -88,7 +93,9 @@ if (!cuda.available()) {
       const x = DeviceBuffer.alloc(8);
       expect(() => crossEntropy(x, new Int32Array(2), { shape: [2, 4], backend: 'native' })).toThrow(/need backend 'cuda'/);
       expect(() => fl.mseLoss(x, new Float32Array(8), { shape: [8], backend: 'reference' })).toThrow(/need backend 'cuda'/);
-      expect(() => fl.linearForward(x, new Float32Array(4), null, { batch: 2, inFeatures: 4, outFeatures: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
+      expect(() => fl.linearForward(x, new Float32Array(4), null, { batch: 2, inFeatures: 4, outFeatures: 1, backend: 'native' })).toThrow(
+        /need backend 'cuda'/,
+      );
       const mtl = new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss' } } });
       expect(() => mtl.compute({ a: { input: x, target: new Float32Array(8), shape: [8] } })).toThrow(/backend 'cuda'/);
       x.dispose();
@@ -109,20 +116,28 @@ if (!cuda.available()) {
         const [n, C] = c.shape;
         const s = c.shape.slice(2).reduce((a, b) => a * b, 1);
         const input = r.floats(n * C * s, 3);
-        const target = c.kind === 'index'
-          ? Int32Array.from({ length: n * s }, () => (r.next() < 0.1 ? -100 : r.int(0, C)))
-          : Float32Array.from({ length: n * C * s }, () => r.next() / C);
+        const target =
+          c.kind === 'index'
+            ? Int32Array.from({ length: n * s }, () => (r.next() < 0.1 ? -100 : r.int(0, C)))
+            : Float32Array.from({ length: n * C * s }, () => r.next() / C);
         const weight = c.weighted ? Float32Array.from({ length: C }, () => 0.5 + r.next()) : undefined;
         const sampleWeight = Float32Array.from({ length: n }, () => r.next());
         const gradOutput = c.reduction === 'none' ? r.floats(n * s) : undefined;
         const base = { shape: c.shape, reduction: c.reduction, labelSmoothing: c.ls, gradScale: 0.5 } as const;
         const ref = crossEntropy(input, target, { ...base, weight, sampleWeight, gradOutput, backend: 'cuda' });
-        const dx = DeviceBuffer.from(input), dt = DeviceBuffer.from(target as Float32Array);
-        const dw = weight && DeviceBuffer.from(weight), dsw = DeviceBuffer.from(sampleWeight), dgo = gradOutput && DeviceBuffer.from(gradOutput);
+        const dx = DeviceBuffer.from(input),
+          dt = DeviceBuffer.from(target as Float32Array);
+        const dw = weight && DeviceBuffer.from(weight),
+          dsw = DeviceBuffer.from(sampleWeight),
+          dgo = gradOutput && DeviceBuffer.from(gradOutput);
         const all = crossEntropy(dx, dt, { ...base, weight: dw, sampleWeight: dsw, gradOutput: dgo });
         const mixed = crossEntropy(dx, target, { ...base, weight, sampleWeight, gradOutput, backend: 'cuda' });
         const asyncR = await crossEntropyAsync(dx, dt, { ...base, weight: dw, sampleWeight: dsw, gradOutput: dgo });
-        for (const [label, res] of [['device', all], ['mixed', mixed], ['async', asyncR]] as const) {
+        for (const [label, res] of [
+          ['device', all],
+          ['mixed', mixed],
+          ['async', asyncR],
+        ] as const) {
           expect(res.grad).toBeInstanceOf(DeviceBuffer);
           expectSameBits(res.grad.toHost(), ref.grad, `${label} grad`);
           if (c.reduction === 'none') {
@@ -136,7 +151,13 @@ if (!cuda.available()) {
         expect(ip.grad).toBe(dx);
         expectSameBits(dx.toHost(), ref.grad, 'inplace');
         const out = DeviceBuffer.alloc(input.length);
-        const pre = crossEntropy(DeviceBuffer.from(input), dt, { ...base, weight: dw, sampleWeight: dsw, gradOutput: dgo, out: { grad: out } });
+        const pre = crossEntropy(DeviceBuffer.from(input), dt, {
+          ...base,
+          weight: dw,
+          sampleWeight: dsw,
+          gradOutput: dgo,
+          out: { grad: out },
+        });
         expect(pre.grad).toBe(out);
         expectSameBits(out.toHost(), ref.grad, 'out.grad');
       });
@@ -147,7 +168,9 @@ if (!cuda.available()) {
       const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
       expect(() => crossEntropy(x, DeviceBuffer.from(Int32Array.of(0, 3)), { shape: [2, 3], out: { grad } })).toThrow(/target\[1\] = 3/);
       expect(() => crossEntropy(x, DeviceBuffer.from(Int32Array.of(0, 1, 2)), { shape: [2, 3], out: { grad } })).toThrow(/2 class ids/);
-      expect(() => crossEntropy(x, Int32Array.of(0, 1), { shape: [2, 3], weight: DeviceBuffer.from(new Float32Array(4)), out: { grad } })).toThrow(/weight/);
+      expect(() =>
+        crossEntropy(x, Int32Array.of(0, 1), { shape: [2, 3], weight: DeviceBuffer.from(new Float32Array(4)), out: { grad } }),
+      ).toThrow(/weight/);
       const ids = DeviceBuffer.from(Int32Array.of(0, 1));
       expect(() => crossEntropy(x, ids, { shape: [2, 3], out: { grad: ids as never } })).toThrow(TypeError);
       expect(() => crossEntropy(x, Int32Array.of(0, 1), { shape: [2, 3], nanPolicy: 'raise' })).toThrow(/nanPolicy 'raise'/);
@@ -183,13 +206,17 @@ if (!cuda.available()) {
         const input = r.floats(n * C * s, 3);
         const target = Int32Array.from({ length: n * s }, () => ('allIgnored' in c || r.next() < 0.1 ? -100 : r.int(0, C)));
         const opts = {
-          shape: c.shape, reduction: c.reduction, gradScale: 0.5, sampleWeight: Float32Array.from({ length: n }, () => r.next()),
+          shape: c.shape,
+          reduction: c.reduction,
+          gradScale: 0.5,
+          sampleWeight: Float32Array.from({ length: n }, () => r.next()),
           weight: c.weighted ? Float32Array.from({ length: C }, () => 0.5 + r.next()) : undefined,
           gradOutput: c.reduction === 'none' ? r.floats(n * s) : undefined,
         } as const;
         const cpu = fl.nllLoss(input, target, opts);
         const gpu = fl.nllLoss(input, target, { ...opts, backend: 'cuda' });
-        const dx = DeviceBuffer.from(input), dt = DeviceBuffer.from(target);
+        const dx = DeviceBuffer.from(input),
+          dt = DeviceBuffer.from(target);
         const dev = fl.nllLoss(dx, dt, opts);
         const devAsync = await fl.nllLossAsync(dx, dt, opts);
         for (const res of [gpu, dev, devAsync]) {
@@ -206,14 +233,24 @@ if (!cuda.available()) {
 
     it('checks class ids before writing, and works as a MultiTaskLoss task', () => {
       const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
-      expect(() => fl.nllLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 5)), { shape: [2, 3], out: { grad } })).toThrow(/target\[1\] = 5/);
+      expect(() =>
+        fl.nllLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 5)), { shape: [2, 3], out: { grad } }),
+      ).toThrow(/target\[1\] = 5/);
       expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
       const r = rng(11);
-      const batch = { a: { input: r.floats(40 * 12), target: Int32Array.from({ length: 40 }, (_, i) => i % 12), shape: [40, 12] },
-        b: { input: r.floats(40 * 3), target: r.floats(40 * 3), shape: [40, 3] } };
-      const tasks = { a: { loss: 'nllLoss', weight: Float32Array.from({ length: 12 }, (_, i) => 1 + i / 10) }, b: { loss: 'mseLoss' } } as const;
+      const batch = {
+        a: { input: r.floats(40 * 12), target: Int32Array.from({ length: 40 }, (_, i) => i % 12), shape: [40, 12] },
+        b: { input: r.floats(40 * 3), target: r.floats(40 * 3), shape: [40, 3] },
+      };
+      const tasks = {
+        a: { loss: 'nllLoss', weight: Float32Array.from({ length: 12 }, (_, i) => 1 + i / 10) },
+        b: { loss: 'mseLoss' },
+      } as const;
       const cpu = new MultiTaskLoss({ tasks, weighting: { strategy: 'static', weights: [0.5, 2] } }).compute(batch);
-      const gpu = new MultiTaskLoss({ tasks, weighting: { strategy: 'static', weights: [0.5, 2] }, backend: 'cuda' }).compute({ ...batch, a: { ...batch.a, input: DeviceBuffer.from(batch.a.input) } });
+      const gpu = new MultiTaskLoss({ tasks, weighting: { strategy: 'static', weights: [0.5, 2] }, backend: 'cuda' }).compute({
+        ...batch,
+        a: { ...batch.a, input: DeviceBuffer.from(batch.a.input) },
+      });
       expectSameBits(gpu.deviceGrads.a.toHost(), cpu.grads.a, 'nll task');
       expectSameBits(gpu.grads.b, cpu.grads.b, 'mse task');
       expect(gpu.loss / cpu.loss).toBeCloseTo(1, 12);
@@ -231,14 +268,21 @@ if (!cuda.available()) {
           const { input, target } = problem(spec.name, sd, numel);
           const o = optionSets[spec.name][optionSets[spec.name].length - 1];
           const opts: Record<string, unknown> = { ...materialize(spec.name, o, shape, sd), shape, reduction, gradScale: 0.75 };
-          opts.sampleWeight = rng(sd + 3).floats(64).map(Math.abs);
+          opts.sampleWeight = rng(sd + 3)
+            .floats(64)
+            .map(Math.abs);
           if (reduction === 'none') opts.gradOutput = rng(sd + 1).floats(numel);
           const cpu = ewFn(spec.name)(input, target, { ...opts, backend: 'native' });
           const dev: Record<string, unknown> = { ...opts };
           for (const k of ['weight', 'posWeight', 'sampleWeight', 'gradOutput'])
             if (dev[k] instanceof Float32Array) dev[k] = DeviceBuffer.from(dev[k] as Float32Array);
-          const dx = DeviceBuffer.from(input), dt = DeviceBuffer.from(target);
-          for (const r of [ewFn(spec.name)(dx, dt, dev), await ewFnAsync(spec.name)(dx, dt, dev), ewFn(spec.name)(dx, target, { ...opts, backend: 'cuda' })]) {
+          const dx = DeviceBuffer.from(input),
+            dt = DeviceBuffer.from(target);
+          for (const r of [
+            ewFn(spec.name)(dx, dt, dev),
+            await ewFnAsync(spec.name)(dx, dt, dev),
+            ewFn(spec.name)(dx, target, { ...opts, backend: 'cuda' }),
+          ]) {
             expect(r.grad).toBeInstanceOf(DeviceBuffer);
             expectSameBits(host(r.grad), cpu.grad as Float32Array, 'grad', { nanPayloads: false });
             if (reduction === 'none') expectSameBits(host(r.loss), cpu.loss as Float32Array, 'loss', { nanPayloads: false });
@@ -247,7 +291,7 @@ if (!cuda.available()) {
         });
       }
 
-    it("binaryCrossEntropy checks device-resident probabilities on the device before writing", () => {
+    it('binaryCrossEntropy checks device-resident probabilities on the device before writing', () => {
       const grad = DeviceBuffer.from(new Float32Array(5).fill(7));
       const x = DeviceBuffer.from(Float32Array.of(0.5, 0.2, 1, 0, 1.5));
       expect(() => fl.binaryCrossEntropy(x, new Float32Array(5), { shape: [5], out: { grad } })).toThrow(/input\[4\] = 1\.5/);
@@ -264,8 +308,16 @@ if (!cuda.available()) {
       it(`${strategy}: gradients stay on the device and equal the host-array step bit for bit`, async () => {
         const weighting = strategy === 'static' ? { strategy, weights: [0.5, 2, 1, 3] } : { strategy };
         const hostR = new MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).compute(data);
-        const dev = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, { ...v, input: DeviceBuffer.from(v.input), target: DeviceBuffer.from(v.target as Float32Array) }]));
-        for (const r of [new MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).compute(dev), await new MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).computeAsync(dev)]) {
+        const dev = Object.fromEntries(
+          Object.entries(data).map(([k, v]) => [
+            k,
+            { ...v, input: DeviceBuffer.from(v.input), target: DeviceBuffer.from(v.target as Float32Array) },
+          ]),
+        );
+        for (const r of [
+          new MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).compute(dev),
+          await new MultiTaskLoss({ tasks, weighting, backend: 'cuda' }).computeAsync(dev),
+        ]) {
           expect(Object.keys(r.grads)).toEqual([]);
           expect(r.skipped).toEqual(['masked']);
           expect(r.loss).toBe(hostR.loss);
@@ -286,13 +338,15 @@ if (!cuda.available()) {
       expect(gpu.backend).toBe('cuda');
       expect(gpu.steps).toBe(4);
       for (const mean of [true, false]) {
-        const want = cpu.read({ mean }), got = gpu.read({ mean });
+        const want = cpu.read({ mean }),
+          got = gpu.read({ mean });
         for (const k of ['w', 'b']) {
           expect(got[k]).toBeInstanceOf(DeviceBuffer);
           expectSameBits(got[k].toHost(), want[k], `${k} mean=${mean}`);
         }
       }
-      const outW = new Float32Array(70001), outB = DeviceBuffer.alloc(129);
+      const outW = new Float32Array(70001),
+        outB = DeviceBuffer.alloc(129);
       const into = gpu.read({ out: { w: outW as never, b: outB } });
       expect(into.w as unknown).toBe(outW);
       expect(into.b).toBe(outB);
@@ -312,13 +366,16 @@ if (!cuda.available()) {
 
   describe('optimizers on CUDA', () => {
     const configs = [
-      ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }], ['sgd', { lr: 0.05 }],
-      ['adam', { lr: 3e-3, weightDecay: 0.1 }], ['adamw', { lr: 1e-2, betas: [0.8, 0.99] }],
+      ['sgd', { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 }],
+      ['sgd', { lr: 0.05 }],
+      ['adam', { lr: 3e-3, weightDecay: 0.1 }],
+      ['adamw', { lr: 1e-2, betas: [0.8, 0.99] }],
     ] as const;
     for (const [type, options] of configs)
       it(`${type} ${JSON.stringify(options)}: DeviceBuffer parameters and moments, the CPU step's bits, state round trip`, async () => {
         const r = rng(type.length + Object.keys(options).length);
-        const w0 = r.floats(70001, 2), b0 = r.floats(9);
+        const w0 = r.floats(70001, 2),
+          b0 = r.floats(9);
         const grads = [0, 1, 2, 3].map(() => ({ w: r.floats(70001, 0.5), b: r.floats(9) }));
         const cpuP = { w: w0.slice(), b: b0.slice() };
         const cpu = fl.createOptimizer(cpuP, { type, ...options } as fl.OptimizerConfig);
@@ -335,7 +392,10 @@ if (!cuda.available()) {
         const state = gpu.state();
         expect(state).toEqual(cpu.state());
         // resume from the state on fresh device parameters: the next step matches the CPU's
-        const again = fl.createOptimizer({ w: DeviceBuffer.from(cpuP.w), b: DeviceBuffer.from(cpuP.b) }, { type, ...options } as fl.OptimizerConfig);
+        const again = fl.createOptimizer({ w: DeviceBuffer.from(cpuP.w), b: DeviceBuffer.from(cpuP.b) }, {
+          type,
+          ...options,
+        } as fl.OptimizerConfig);
         again.loadState(state);
         again.step(grads[0]);
         cpu.step(grads[0]);
@@ -347,7 +407,7 @@ if (!cuda.available()) {
     it('an optimizer whose moments do not fit on the GPU throws, and frees the ones it made', () => {
       const total = cuda.devices()[0].totalMemory;
       const elems = (fraction: number) => Math.floor((total * fraction) / 4);
-      const big = DeviceBuffer.alloc(elems(0.4));  // Adam needs two more of these: the first fits (0.8), the second cannot (1.2)
+      const big = DeviceBuffer.alloc(elems(0.4)); // Adam needs two more of these: the first fits (0.8), the second cannot (1.2)
       expect(() => new fl.Adam({ big })).toThrow(/out of memory/);
       // Had the first moment (0.4) been left to the GC, 0.4 + 0.4 + 0.5 would not fit now.
       const after = DeviceBuffer.alloc(elems(0.5));
@@ -358,7 +418,9 @@ if (!cuda.available()) {
     it('refuses DeviceBuffers on other backends and checks before writing', () => {
       const w = DeviceBuffer.from(Float32Array.of(1, 2, 3));
       expect(() => new fl.SGD({ w }, { lr: 1, backend: 'native' })).toThrow(/need backend 'cuda'/);
-      expect(() => new fl.SGD({ w: Float32Array.of(1, 2, 3) }, { lr: 1 }).step({ w: DeviceBuffer.alloc(3) })).toThrow(/needs backend 'cuda'/);
+      expect(() => new fl.SGD({ w: Float32Array.of(1, 2, 3) }, { lr: 1 }).step({ w: DeviceBuffer.alloc(3) })).toThrow(
+        /needs backend 'cuda'/,
+      );
       const opt = new fl.Adam({ w });
       expect(() => opt.step({ w: DeviceBuffer.alloc(2) })).toThrow(/3 elements/);
       expect(() => opt.step({ w })).toThrow(/overlaps/);
@@ -370,16 +432,23 @@ if (!cuda.available()) {
   describe('a training loop that stays on the device', () => {
     it("README's loop: linear head → MultiTaskLoss → linearBackward → GradAccumulator → optimizer, against the CPU", async () => {
       const r = rng(2718);
-      const n = 64, d = 48, c = 10;
-      const w0 = r.floats(c * d, 0.2), b0 = r.floats(c, 0.1);
+      const n = 64,
+        d = 48,
+        c = 10;
+      const w0 = r.floats(c * d, 0.2),
+        b0 = r.floats(c, 0.1);
       const micro = [0, 1, 2].map(() => ({ x: r.floats(n * d), y: Int32Array.from({ length: n }, () => r.int(0, c)) }));
       const shape = { batch: n, inFeatures: d, outFeatures: c };
       const train = async (device: boolean) => {
-        const w = device ? DeviceBuffer.from(w0) : w0.slice(), b = device ? DeviceBuffer.from(b0) : b0.slice();
+        const w = device ? DeviceBuffer.from(w0) : w0.slice(),
+          b = device ? DeviceBuffer.from(b0) : b0.slice();
         // SGD with momentum: linear in the gradients, so GEMM rounding (GPU tiles vs CPU blocks) stays at float32 noise
         const opt = fl.createOptimizer<fl.OptimParam>({ w, b }, { type: 'sgd', lr: 0.5, momentum: 0.9 });
         const acc = new fl.GradAccumulator<fl.AccumulatedGrad>({ backend: device ? 'cuda' : 'native' });
-        const mtl = new MultiTaskLoss({ tasks: { species: { loss: 'crossEntropy', labelSmoothing: 0.1 } }, backend: device ? 'cuda' : 'native' });
+        const mtl = new MultiTaskLoss({
+          tasks: { species: { loss: 'crossEntropy', labelSmoothing: 0.1 } },
+          backend: device ? 'cuda' : 'native',
+        });
         const losses: number[] = [];
         for (let step = 0; step < 3; step++) {
           for (const m of micro) {
@@ -389,7 +458,10 @@ if (!cuda.available()) {
             losses.push(res.loss);
             const go = device ? res.deviceGrads.species : res.grads.species;
             if (device) expect(go).toBeInstanceOf(DeviceBuffer);
-            const g = fl.linearBackward(x as Float32Array, go as Float32Array, w as Float32Array, { ...shape, compute: { gradInput: false } });
+            const g = fl.linearBackward(x as Float32Array, go as Float32Array, w as Float32Array, {
+              ...shape,
+              compute: { gradInput: false },
+            });
             acc.add({ w: g.gradWeight!, b: g.gradBias! });
           }
           const mean = acc.read();
@@ -401,8 +473,9 @@ if (!cuda.available()) {
         if (device) expect(w).toBeInstanceOf(DeviceBuffer);
         return { w: host(w), b: host(b), losses };
       };
-      const cpu = await train(false), gpu = await train(true);
-      expect(gpu.losses[gpu.losses.length - 1]).toBeLessThan(gpu.losses[0]);  // it learns
+      const cpu = await train(false),
+        gpu = await train(true);
+      expect(gpu.losses[gpu.losses.length - 1]).toBeLessThan(gpu.losses[0]); // it learns
       expectClose(gpu.losses, cpu.losses, 1e-5, 0, 'losses');
       expectClose(gpu.w, cpu.w, 1e-5, 1e-6, 'w');
       expectClose(gpu.b, cpu.b, 1e-5, 1e-6, 'b');
@@ -410,34 +483,60 @@ if (!cuda.available()) {
   });
 
   describe('row losses on CUDA', () => {
-    type RowFn = (...a: unknown[]) => { loss: number | Float32Array | DeviceBuffer; grad: Float32Array | DeviceBuffer; grad2?: Float32Array | DeviceBuffer };
+    type RowFn = (...a: unknown[]) => {
+      loss: number | Float32Array | DeviceBuffer;
+      grad: Float32Array | DeviceBuffer;
+      grad2?: Float32Array | DeviceBuffer;
+    };
     const fn = (name: string) => (fl as unknown as Record<string, RowFn>)[name];
     const fnAsync = (name: string) => (fl as unknown as Record<string, (...a: unknown[]) => Promise<ReturnType<RowFn>>>)[`${name}Async`];
     const names = ['multiMarginLoss', 'multilabelSoftMarginLoss', 'cosineEmbeddingLoss', 'softF1Loss', 'cosineDistance'] as const;
     let seed = 500;
     for (const name of names)
-      for (const [N, C] of [[37, 10], [8, 1000], [1, 33]] as const)
+      for (const [N, C] of [
+        [37, 10],
+        [8, 1000],
+        [1, 33],
+      ] as const)
         for (const reduction of ['mean', 'sum', 'none'] as const) {
           const sd = seed++;
           it(`${name} [${N}, ${C}] ${reduction}: host arrays and DeviceBuffers against the CPU`, async () => {
             const r = rng(sd);
-            const x = r.floats(N * C, 2), x2 = r.floats(N * C, 2);
-            const target = name === 'multiMarginLoss' ? Int32Array.from({ length: N }, () => r.int(0, C))
-              : name === 'cosineEmbeddingLoss' ? Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? -1 : 1))
-                : name === 'cosineDistance' ? r.floats(N * C) : Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? 1 : 0));
+            const x = r.floats(N * C, 2),
+              x2 = r.floats(N * C, 2);
+            const target =
+              name === 'multiMarginLoss'
+                ? Int32Array.from({ length: N }, () => r.int(0, C))
+                : name === 'cosineEmbeddingLoss'
+                  ? Float32Array.from({ length: N }, (_, i) => (i % 3 === 0 ? -1 : 1))
+                  : name === 'cosineDistance'
+                    ? r.floats(N * C)
+                    : Float32Array.from({ length: N * C }, () => (r.next() < 0.3 ? 1 : 0));
             const per = name === 'softF1Loss' ? C : N;
-            const opts: Record<string, unknown> = { shape: [N, C], reduction, gradScale: 0.5, sampleWeight: Float32Array.from({ length: N }, () => 0.25 + r.next()) };
-            if (name === 'multiMarginLoss') Object.assign(opts, { p: sd % 2 ? 2 : 1, margin: 0.7, weight: Float32Array.from({ length: C }, () => 0.5 + r.next()) });
+            const opts: Record<string, unknown> = {
+              shape: [N, C],
+              reduction,
+              gradScale: 0.5,
+              sampleWeight: Float32Array.from({ length: N }, () => 0.25 + r.next()),
+            };
+            if (name === 'multiMarginLoss')
+              Object.assign(opts, { p: sd % 2 ? 2 : 1, margin: 0.7, weight: Float32Array.from({ length: C }, () => 0.5 + r.next()) });
             if (name === 'multilabelSoftMarginLoss') opts.weight = Float32Array.from({ length: C }, () => 0.5 + r.next());
             if (name === 'cosineEmbeddingLoss') opts.margin = 0.1;
             if (reduction === 'none') opts.gradOutput = r.floats(per);
-            const call = (f: RowFn, a: unknown, t: unknown, o: object) => (name === 'cosineEmbeddingLoss' ? f(a, x === a ? x2 : DeviceBuffer.from(x2), t, o) : f(a, t, o));
+            const call = (f: RowFn, a: unknown, t: unknown, o: object) =>
+              name === 'cosineEmbeddingLoss' ? f(a, x === a ? x2 : DeviceBuffer.from(x2), t, o) : f(a, t, o);
             const cpu = call(fn(name), x, target, opts);
             const dev: Record<string, unknown> = { ...opts };
-            for (const k of ['weight', 'sampleWeight', 'gradOutput']) if (dev[k] instanceof Float32Array) dev[k] = DeviceBuffer.from(dev[k] as Float32Array);
-            const dx = DeviceBuffer.from(x), dt = DeviceBuffer.from(target as Float32Array);
-            const results = [call(fn(name), x, target, { ...opts, backend: 'cuda' }), call(fn(name), dx, dt, dev),
-              await (name === 'cosineEmbeddingLoss' ? fnAsync(name)(dx, DeviceBuffer.from(x2), dt, dev) : fnAsync(name)(dx, dt, dev))];
+            for (const k of ['weight', 'sampleWeight', 'gradOutput'])
+              if (dev[k] instanceof Float32Array) dev[k] = DeviceBuffer.from(dev[k] as Float32Array);
+            const dx = DeviceBuffer.from(x),
+              dt = DeviceBuffer.from(target as Float32Array);
+            const results = [
+              call(fn(name), x, target, { ...opts, backend: 'cuda' }),
+              call(fn(name), dx, dt, dev),
+              await (name === 'cosineEmbeddingLoss' ? fnAsync(name)(dx, DeviceBuffer.from(x2), dt, dev) : fnAsync(name)(dx, dt, dev)),
+            ];
             for (const res of results) {
               expectClose(host(res.grad), cpu.grad as Float32Array, 2e-5, 2e-6, 'grad');
               if (cpu.grad2) expectClose(host(res.grad2), cpu.grad2 as Float32Array, 2e-5, 2e-6, 'grad2');
@@ -450,7 +549,12 @@ if (!cuda.available()) {
 
     it('checks class ids on the device before writing, and runs in place', () => {
       const grad = DeviceBuffer.from(new Float32Array(6).fill(7));
-      expect(() => fl.multiMarginLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 3)), { shape: [2, 3], out: { grad } })).toThrow(/target\[1\] = 3/);
+      expect(() =>
+        fl.multiMarginLoss(DeviceBuffer.from(new Float32Array(6)), DeviceBuffer.from(Int32Array.of(0, 3)), {
+          shape: [2, 3],
+          out: { grad },
+        }),
+      ).toThrow(/target\[1\] = 3/);
       expect([...grad.toHost()]).toEqual([7, 7, 7, 7, 7, 7]);
       const x = rng(3).floats(40 * 12);
       const t = Float32Array.from({ length: 40 * 12 }, (_, i) => (i % 5 === 0 ? 1 : 0));
@@ -466,15 +570,26 @@ if (!cuda.available()) {
   describe('linear heads and gradient combination on CUDA', () => {
     // GEMMs sum in another blocking than the CPU: float32 rounding apart (tolerances relative to the largest output)
     const close = (a: Float32Array | DeviceBuffer, e: Float32Array, label: string) => expectClose(host(a), e, 1e-5, 2e-6, label);
-    for (const [B, I, O] of [[300, 257, 129], [1, 7, 1], [64, 1000, 10], [33, 65, 0]] as const) {
+    for (const [B, I, O] of [
+      [300, 257, 129],
+      [1, 7, 1],
+      [64, 1000, 10],
+      [33, 65, 0],
+    ] as const) {
       it(`linearForward / linearBackward [${B}, ${I}→${O}]: host arrays and DeviceBuffers against the CPU`, async () => {
         const r = rng(B + I + O);
-        const x = r.floats(B * I), w = r.floats(O * I), b = r.floats(O), go = r.floats(B * O);
+        const x = r.floats(B * I),
+          w = r.floats(O * I),
+          b = r.floats(O),
+          go = r.floats(B * O);
         const shape = { batch: B, inFeatures: I, outFeatures: O };
         const cpuY = fl.linearForward(x, w, b, shape).output;
         const cpuG = fl.linearBackward(x, go, w, shape);
         close(fl.linearForward(x, w, b, { ...shape, backend: 'cuda' }).output, cpuY, 'y host');
-        const dx = DeviceBuffer.from(x), dw = DeviceBuffer.from(w), db = DeviceBuffer.from(b), dgo = DeviceBuffer.from(go);
+        const dx = DeviceBuffer.from(x),
+          dw = DeviceBuffer.from(w),
+          db = DeviceBuffer.from(b),
+          dgo = DeviceBuffer.from(go);
         const y = fl.linearForward(dx, dw, db, shape).output;
         expect(y).toBeInstanceOf(DeviceBuffer);
         close(y, cpuY, 'y device');
@@ -501,7 +616,8 @@ if (!cuda.available()) {
 
     it('gramMatrix and combineGradients: DeviceBuffers against the CPU (combination bits equal for the same coefficients)', async () => {
       const r = rng(77);
-      const n = 100_003, T = 5;
+      const n = 100_003,
+        T = 5;
       const g = Array.from({ length: T }, (_, t) => r.floats(n).map((v) => v + (t === 2 ? -0.3 : 0.1)));
       const dg = g.map((a) => DeviceBuffer.from(a));
       const cpuGram = fl.gramMatrix(g);
@@ -527,9 +643,14 @@ if (!cuda.available()) {
       expect(() => fl.combineGradients(dg, { method: 'sum', backend: 'native' })).toThrow(/need backend 'cuda'/);
       expect(() => fl.combineGradients([dg[0], DeviceBuffer.alloc(7)], { method: 'sum' })).toThrow(RangeError);
       // graddrop: the CPU's draws and formula, so its bits
-      expectSameBits(fl.combineGradients(dg, { method: 'graddrop', seed: 9 }).grad.toHost(), fl.combineGradients(g, { method: 'graddrop', seed: 9 }).grad, 'graddrop');
+      expectSameBits(
+        fl.combineGradients(dg, { method: 'graddrop', seed: 9 }).grad.toHost(),
+        fl.combineGradients(g, { method: 'graddrop', seed: 9 }).grad,
+        'graddrop',
+      );
       // dbmtl: its EMA buffers live on the GPU, two steps
-      const cpuState = {}, gpuState = {};
+      const cpuState = {},
+        gpuState = {};
       for (let step = 0; step < 2; step++) {
         const cpu = fl.combineGradients(g, { method: 'dbmtl', state: cpuState });
         const gpu = fl.combineGradients(dg, { method: 'dbmtl', state: gpuState });
@@ -558,14 +679,25 @@ if (!cuda.available()) {
 
     it('multiHeadBackward on DeviceBuffers against the CPU', async () => {
       const r = rng(41);
-      const B = 200, I = 96;
+      const B = 200,
+        I = 96;
       const x = r.floats(B * I);
       const spec = { a: 10, b: 3, c: 40 } as const;
-      const hostHeads = Object.fromEntries(Object.entries(spec).map(([k, O]) => [k, { weight: r.floats(O * I), gradOut: r.floats(B * O), outFeatures: O }]));
-      const devHeads = Object.fromEntries(Object.entries(hostHeads).map(([k, h]) => [k, { ...h, weight: DeviceBuffer.from(h.weight), gradOut: DeviceBuffer.from(h.gradOut) }]));
+      const hostHeads = Object.fromEntries(
+        Object.entries(spec).map(([k, O]) => [k, { weight: r.floats(O * I), gradOut: r.floats(B * O), outFeatures: O }]),
+      );
+      const devHeads = Object.fromEntries(
+        Object.entries(hostHeads).map(([k, h]) => [
+          k,
+          { ...h, weight: DeviceBuffer.from(h.weight), gradOut: DeviceBuffer.from(h.gradOut) },
+        ]),
+      );
       const opts = { batch: B, inFeatures: I, combine: { method: 'pcgrad' as const, seed: 1 } };
       const cpu = fl.multiHeadBackward(x, hostHeads, opts);
-      for (const gpu of [fl.multiHeadBackward(DeviceBuffer.from(x), devHeads, opts), await fl.multiHeadBackwardAsync(DeviceBuffer.from(x), devHeads, opts)]) {
+      for (const gpu of [
+        fl.multiHeadBackward(DeviceBuffer.from(x), devHeads, opts),
+        await fl.multiHeadBackwardAsync(DeviceBuffer.from(x), devHeads, opts),
+      ]) {
         for (const k of Object.keys(spec)) {
           expectClose(gpu.heads[k].gradWeight.toHost(), cpu.heads[k].gradWeight, 1e-5, 2e-6, `${k} gradWeight`);
           expectClose(gpu.heads[k].gradBias!.toHost(), cpu.heads[k].gradBias!, 1e-5, 2e-6, `${k} gradBias`);

@@ -5,7 +5,13 @@
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  crossEntropy, crossEntropyAsync, getNumThreads, runtimeInfo, setIsa, setNumThreads, type CrossEntropyOptions,
+  crossEntropy,
+  crossEntropyAsync,
+  getNumThreads,
+  runtimeInfo,
+  setIsa,
+  setNumThreads,
+  type CrossEntropyOptions,
   type Isa,
 } from '../../src/index';
 import { decode, expectSameBits, expectClose, loadFixtures, rng, type FixtureCase } from '../helpers';
@@ -75,7 +81,7 @@ function randomProblem(seed: number, shape: number[], kind: 'index' | 'prob', op
     for (let i = 0; i < n; i++)
       for (let j = 0; j < s; j++) {
         let z = 0;
-        for (let k = 0; k < c; k++) z += (target[(i * c + k) * s + j] = Math.exp(2 * r.next()));
+        for (let k = 0; k < c; k++) z += target[(i * c + k) * s + j] = Math.exp(2 * r.next());
         for (let k = 0; k < c; k++) target[(i * c + k) * s + j] /= z;
       }
   }
@@ -87,7 +93,19 @@ function randomProblem(seed: number, shape: number[], kind: 'index' | 'prob', op
 }
 
 describe('native vs reference on random problems', () => {
-  const shapes = [[1, 1], [9, 3], [13, 16], [7, 17], [5, 100], [3, 1000], [2, 4099], [3, 5, 16], [2, 7, 3, 7], [4, 33], [2, 6, 40]];
+  const shapes = [
+    [1, 1],
+    [9, 3],
+    [13, 16],
+    [7, 17],
+    [5, 100],
+    [3, 1000],
+    [2, 4099],
+    [3, 5, 16],
+    [2, 7, 3, 7],
+    [4, 33],
+    [2, 6, 40],
+  ];
   let seed = 1;
   for (const shape of shapes)
     for (const kind of ['index', 'prob'] as const)
@@ -95,7 +113,9 @@ describe('native vs reference on random problems', () => {
         for (const weight of [false, true])
           for (const labelSmoothing of [0, 0.1]) {
             const opts: Partial<CrossEntropyOptions> = {
-              reduction, labelSmoothing, weight: weight ? new Float32Array(0) : undefined,
+              reduction,
+              labelSmoothing,
+              weight: weight ? new Float32Array(0) : undefined,
               gradOutput: reduction === 'none' ? new Float32Array(0) : undefined,
               gradScale: reduction === 'none' ? 1 : 0.5,
               ignoreIndex: seed % 2 ? -100 : 1,
@@ -157,8 +177,7 @@ describe('determinism', () => {
 
   it('rejects an ISA level this CPU cannot run, or an unknown one', () => {
     const all: Isa[] = ['baseline', 'avx2', 'avx512'];
-    for (const isa of all.filter((x) => !runtimeInfo().supportedIsas.includes(x)))
-      expect(() => setIsa(isa)).toThrow(RangeError);
+    for (const isa of all.filter((x) => !runtimeInfo().supportedIsas.includes(x))) expect(() => setIsa(isa)).toThrow(RangeError);
     expect(() => setIsa('sse9' as Isa)).toThrow(/baseline.*avx2.*avx512/);
   });
 });
@@ -176,11 +195,12 @@ describe('async', () => {
     const r = await pending;
     expect(Object.is(r.loss, sync.loss)).toBe(true);
     expectSameBits(r.grad, sync.grad);
-  }, 60_000);  // 16 M elements made in TypeScript: 5.1 s under ASan on a loaded VM (a hang still fails)
+  }, 60_000); // 16 M elements made in TypeScript: 5.1 s under ASan on a loaded VM (a hang still fails)
 
   it('runs many calls concurrently with the same results as serial calls', async () => {
     const ps = Array.from({ length: 24 }, (_, i) =>
-      randomProblem(300 + i, [32 + i, 50 + 7 * i], i % 2 ? 'prob' : 'index', { reduction: (['mean', 'sum', 'none'] as const)[i % 3] }));
+      randomProblem(300 + i, [32 + i, 50 + 7 * i], i % 2 ? 'prob' : 'index', { reduction: (['mean', 'sum', 'none'] as const)[i % 3] }),
+    );
     const serial = ps.map((p) => crossEntropy(p.input, p.target, p.options));
     const parallel = await Promise.all(ps.map((p) => crossEntropyAsync(p.input, p.target, p.options)));
     parallel.forEach((r, i) => {
@@ -224,7 +244,12 @@ describe('outputs', () => {
     expectSameBits(grad, fresh.grad);
   });
 
-  for (const [shape, kind] of [[[33, 1000], 'index'], [[9, 77], 'prob'], [[2, 5, 6, 7], 'index'], [[2, 5, 6, 7], 'prob']] as const) {
+  for (const [shape, kind] of [
+    [[33, 1000], 'index'],
+    [[9, 77], 'prob'],
+    [[2, 5, 6, 7], 'index'],
+    [[2, 5, 6, 7], 'prob'],
+  ] as const) {
     it(`in place ${kind} [${shape}] equals out of place, native and reference`, () => {
       for (const backend of ['native', 'reference'] as const) {
         const p = randomProblem(403, [...shape], kind, { reduction: 'mean', labelSmoothing: 0.1, weight: new Float32Array(0) });
@@ -277,9 +302,18 @@ describe('tensor inputs', () => {
 });
 
 describe('the reference gradient agrees with finite differences of its loss', () => {
-  for (const [kind, ls, weighted] of [['index', 0, false], ['index', 0.2, true], ['prob', 0.1, true]] as const)
+  for (const [kind, ls, weighted] of [
+    ['index', 0, false],
+    ['index', 0.2, true],
+    ['prob', 0.1, true],
+  ] as const)
     it(`${kind} labelSmoothing=${ls} weight=${weighted}`, () => {
-      const p = randomProblem(900 + ls * 10, [3, 5, 2], kind, { reduction: 'sum', labelSmoothing: ls, weight: weighted ? new Float32Array(0) : undefined, sampleWeight: new Float32Array(0) });
+      const p = randomProblem(900 + ls * 10, [3, 5, 2], kind, {
+        reduction: 'sum',
+        labelSmoothing: ls,
+        weight: weighted ? new Float32Array(0) : undefined,
+        sampleWeight: new Float32Array(0),
+      });
       const opts = { ...p.options, backend: 'reference' as const };
       const g = crossEntropy(p.input, p.target, opts).grad;
       const h = 1e-2;
@@ -291,7 +325,8 @@ describe('the reference gradient agrees with finite differences of its loss', ()
         const down = crossEntropy(p.input, p.target, opts).loss as number;
         p.input[i] = keep;
         const fd = (up - down) / (2 * h);
-        if (!(Math.abs(fd - g[i]) <= 1e-3 * Math.max(1, Math.abs(fd)))) expect.fail(`input[${i}]: gradient ${g[i]}, finite difference ${fd}`);
+        if (!(Math.abs(fd - g[i]) <= 1e-3 * Math.max(1, Math.abs(fd))))
+          expect.fail(`input[${i}]: gradient ${g[i]}, finite difference ${fd}`);
       }
     });
 });

@@ -13,7 +13,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 type AnyLoss = (input: Float32Array, target: Float32Array, options?: object) => { loss: number | Float32Array; grad: Float32Array };
-type AnyLossAsync = (input: Float32Array, target: Float32Array, options?: object) => Promise<{ loss: number | Float32Array; grad: Float32Array }>;
+type AnyLossAsync = (
+  input: Float32Array,
+  target: Float32Array,
+  options?: object,
+) => Promise<{ loss: number | Float32Array; grad: Float32Array }>;
 const fn = (name: ElementwiseName) => (fl as unknown as Record<string, AnyLoss>)[name];
 const fnAsync = (name: ElementwiseName) => (fl as unknown as Record<string, AnyLossAsync>)[`${name}Async`];
 
@@ -28,7 +32,9 @@ interface Fixture {
   loss: number | string | (number | string)[];
   grad: (number | string)[];
 }
-const fixtures: { torch: string; cases: Fixture[] } = JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'elementwise.json'), 'utf8'));
+const fixtures: { torch: string; cases: Fixture[] } = JSON.parse(
+  readFileSync(join(__dirname, '..', 'fixtures', 'elementwise.json'), 'utf8'),
+);
 
 const initialThreads = fl.getNumThreads();
 const initialIsa = fl.runtimeInfo().isa;
@@ -92,7 +98,18 @@ describe('native vs reference', () => {
 
 describe('the reference derivatives agree with finite differences', () => {
   // the reference takes the options by name, booleans as 0 / 1 (as planElementwise builds them from the op table)
-  const params = { beta: 0.6, delta: 0.9, margin: 0.4, logTarget: 0, logInput: 1, full: 1, eps: 1e-8, alpha: 0.25, gamma: 2, epsilon: 1e-7 };
+  const params = {
+    beta: 0.6,
+    delta: 0.9,
+    margin: 0.4,
+    logTarget: 0,
+    logInput: 1,
+    full: 1,
+    eps: 1e-8,
+    alpha: 0.25,
+    gamma: 2,
+    epsilon: 1e-7,
+  };
   for (const spec of ELEMENTWISE_LOSSES) {
     for (const variant of [{}, { logTarget: 1, logInput: 0, alpha: -1, gamma: 1.5 }]) {
       it(`${spec.name} ${JSON.stringify(variant)}`, () => {
@@ -105,7 +122,7 @@ describe('the reference derivatives agree with finite differences', () => {
           const t = spec.name === 'klDiv' && p.logTarget ? Math.log(0.05 + target[i]) : target[i];
           if (spec.name === 'poissonNllLoss' && !p.logInput) x = 0.2 + Math.abs(x);
           if (spec.name === 'binaryCrossEntropy' || spec.name === 'logLoss') x = 0.02 + 0.96 * x;
-          if (spec.name === 'hingeLoss' && Math.abs(1 - (2 * t - 1) * x) < 1e-3) continue;  // the hinge's kink
+          if (spec.name === 'hingeLoss' && Math.abs(1 - (2 * t - 1) * x) < 1e-3) continue; // the hinge's kink
           const pw = 0.5 + r.next() * 2;
           const h = 1e-6;
           // skip points next to a kink (|x - t| at beta/delta/0, margin)
@@ -166,9 +183,24 @@ describe('bad input per loss', () => {
     ['l1Loss', { shape: [2, 3], gradOutput: new Float32Array(6) }, TypeError, /gradOutput is only allowed with reduction 'none'/],
     ['smoothL1Loss', { shape: [2, 3], beta: -0.1 }, RangeError, /≥ 0|>= 0|\[0, Infinity\]/],
     ['huberLoss', { shape: [2, 3], delta: 0 }, RangeError, /huberLoss\.delta/],
-    ['binaryCrossEntropy', { shape: [2, 3], weight: new Float32Array(4) }, RangeError, /6 elements \(the input's shape\) or 3 \(the last dim\) for binaryCrossEntropy\.weight/],
-    ['binaryCrossEntropy', { shape: [2, 3], input: Float32Array.from([0.1, 1.5, 0.3, 0.4, 0.5, 0.6]) }, RangeError, /input\[1\] = 1\.5.*probabilities in \[0, 1\]/],
-    ['binaryCrossEntropyWithLogits', { shape: [2, 3], posWeight: new Float32Array(2) }, RangeError, /3 elements \(the last dim\) for binaryCrossEntropyWithLogits\.posWeight/],
+    [
+      'binaryCrossEntropy',
+      { shape: [2, 3], weight: new Float32Array(4) },
+      RangeError,
+      /6 elements \(the input's shape\) or 3 \(the last dim\) for binaryCrossEntropy\.weight/,
+    ],
+    [
+      'binaryCrossEntropy',
+      { shape: [2, 3], input: Float32Array.from([0.1, 1.5, 0.3, 0.4, 0.5, 0.6]) },
+      RangeError,
+      /input\[1\] = 1\.5.*probabilities in \[0, 1\]/,
+    ],
+    [
+      'binaryCrossEntropyWithLogits',
+      { shape: [2, 3], posWeight: new Float32Array(2) },
+      RangeError,
+      /3 elements \(the last dim\) for binaryCrossEntropyWithLogits\.posWeight/,
+    ],
     ['hingeEmbeddingLoss', { shape: [2, 3], margin: 'wide' }, TypeError, /a number for hingeEmbeddingLoss\.margin/],
     ['klDiv', { shape: [2, 3], logTarget: 1 }, TypeError, /a boolean for klDiv\.logTarget/],
     ['poissonNllLoss', { shape: [2, 3], eps: -1 }, RangeError, /poissonNllLoss\.eps/],

@@ -14,13 +14,33 @@ afterAll(() => {
 });
 
 interface Case {
-  name: string; n: number; h: number; c: number;
-  input: (number | string)[]; linearWeight: (number | string)[]; linearBias?: (number | string)[];
-  targetKind: 'index' | 'prob'; target: (number | string)[];
-  options: { reduction: 'mean' | 'sum' | 'none'; labelSmoothing: number; lseSquareScale: number; gradScale: number; softcap?: number; chunkSize?: number;
-    weight?: (number | string)[]; sampleWeight?: (number | string)[]; gradOutput?: (number | string)[] };
-  loss: number | string | (number | string)[]; zLoss: number | string; lse: (number | string)[]; accuracy: number | string;
-  gradInput: (number | string)[]; gradLinearWeight: (number | string)[]; gradLinearBias?: (number | string)[];
+  name: string;
+  n: number;
+  h: number;
+  c: number;
+  input: (number | string)[];
+  linearWeight: (number | string)[];
+  linearBias?: (number | string)[];
+  targetKind: 'index' | 'prob';
+  target: (number | string)[];
+  options: {
+    reduction: 'mean' | 'sum' | 'none';
+    labelSmoothing: number;
+    lseSquareScale: number;
+    gradScale: number;
+    softcap?: number;
+    chunkSize?: number;
+    weight?: (number | string)[];
+    sampleWeight?: (number | string)[];
+    gradOutput?: (number | string)[];
+  };
+  loss: number | string | (number | string)[];
+  zLoss: number | string;
+  lse: (number | string)[];
+  accuracy: number | string;
+  gradInput: (number | string)[];
+  gradLinearWeight: (number | string)[];
+  gradLinearBias?: (number | string)[];
 }
 const fixtures = loadFixtures('linearCrossEntropy') as unknown as { torch: string; cases: Case[] };
 const num = (v: number | string) => (typeof v === 'string' ? Number(v) : v);
@@ -29,10 +49,20 @@ function args(c: Case) {
   const target = c.targetKind === 'index' ? Int32Array.from(c.target as number[]) : decode(c.target);
   const o = c.options;
   const options: fl.LinearCrossEntropyOptions = {
-    shape: [c.n, c.h], reduction: o.reduction, labelSmoothing: o.labelSmoothing, lseSquareScale: o.lseSquareScale, gradScale: o.gradScale,
-    softcap: o.softcap, chunkSize: o.chunkSize, returnZLoss: true, returnLse: true, returnAccuracy: c.targetKind === 'index',
-    linearBias: c.linearBias ? decode(c.linearBias) : undefined, weight: o.weight ? decode(o.weight) : undefined,
-    sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined, gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
+    shape: [c.n, c.h],
+    reduction: o.reduction,
+    labelSmoothing: o.labelSmoothing,
+    lseSquareScale: o.lseSquareScale,
+    gradScale: o.gradScale,
+    softcap: o.softcap,
+    chunkSize: o.chunkSize,
+    returnZLoss: true,
+    returnLse: true,
+    returnAccuracy: c.targetKind === 'index',
+    linearBias: c.linearBias ? decode(c.linearBias) : undefined,
+    weight: o.weight ? decode(o.weight) : undefined,
+    sampleWeight: o.sampleWeight ? decode(o.sampleWeight) : undefined,
+    gradOutput: o.gradOutput ? decode(o.gradOutput) : undefined,
   };
   return [decode(c.input), decode(c.linearWeight), target, options] as const;
 }
@@ -53,11 +83,15 @@ describe(`linearCrossEntropy vs PyTorch ${fixtures.torch} (float64 autograd)`, (
   it('covers the option matrix', () => {
     expect(fixtures.cases.length).toBeGreaterThan(30);
     for (const k of ['softcap', 'z-loss', 'probabilities', 'all rows ignored', 'C = 1', 'several chunks'])
-      expect(fixtures.cases.some((c) => c.name.includes(k)), k).toBe(true);
+      expect(
+        fixtures.cases.some((c) => c.name.includes(k)),
+        k,
+      ).toBe(true);
   });
   for (const c of fixtures.cases) {
     it(`native: ${c.name}`, () => check(c, fl.linearCrossEntropy(...args(c)), 2e-5));
-    it(`reference: ${c.name}`, () => check(c, fl.linearCrossEntropy(args(c)[0], args(c)[1], args(c)[2], { ...args(c)[3], backend: 'reference' }), 1e-6));
+    it(`reference: ${c.name}`, () =>
+      check(c, fl.linearCrossEntropy(args(c)[0], args(c)[1], args(c)[2], { ...args(c)[3], backend: 'reference' }), 1e-6));
   }
 });
 
@@ -65,13 +99,32 @@ function problem(seed: number, n: number, h: number, c: number) {
   const r = rng(seed);
   const target = Int32Array.from({ length: n }, () => r.int(0, c));
   for (let i = 0; i < n; i += 7) target[i] = -100;
-  return { x: r.floats(n * h), w: r.floats(c * h, 0.2), b: r.floats(c, 0.5), cw: Float32Array.from({ length: c }, () => 0.5 + r.next()), target };
+  return {
+    x: r.floats(n * h),
+    w: r.floats(c * h, 0.2),
+    b: r.floats(c, 0.5),
+    cw: Float32Array.from({ length: c }, () => 0.5 + r.next()),
+    target,
+  };
 }
 
 describe('linearCrossEntropy: bits and agreement', () => {
-  const n = 150, h = 40, c = 2100;  // two vocabulary blocks, several chunks at chunkSize 32
+  const n = 150,
+    h = 40,
+    c = 2100; // two vocabulary blocks, several chunks at chunkSize 32
   const p = problem(3, n, h, c);
-  const opts = { shape: [n, h], linearBias: p.b, weight: p.cw, labelSmoothing: 0.1, lseSquareScale: 1e-3, softcap: 20, chunkSize: 32, returnLse: true, returnZLoss: true, returnAccuracy: true };
+  const opts = {
+    shape: [n, h],
+    linearBias: p.b,
+    weight: p.cw,
+    labelSmoothing: 0.1,
+    lseSquareScale: 1e-3,
+    softcap: 20,
+    chunkSize: 32,
+    returnLse: true,
+    returnZLoss: true,
+    returnAccuracy: true,
+  };
 
   it('the same bits for 1, 2 and 3 threads, sync and async, on every ISA level', async () => {
     for (const isa of fl.runtimeInfo().supportedIsas) {
@@ -114,20 +167,34 @@ describe('linearCrossEntropy: bits and agreement', () => {
     const logits = fl.linearForward(p.x, p.w, p.b, s).output;
     const ce = fl.crossEntropy(logits, p.target, { shape: [n, c], weight: p.cw, labelSmoothing: 0.1 });
     const g = fl.linearBackward(p.x, ce.grad, p.w, s);
-    const r = fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h], linearBias: p.b, weight: p.cw, labelSmoothing: 0.1, chunkSize: 32 });
+    const r = fl.linearCrossEntropy(p.x, p.w, p.target, {
+      shape: [n, h],
+      linearBias: p.b,
+      weight: p.cw,
+      labelSmoothing: 0.1,
+      chunkSize: 32,
+    });
     expectClose([r.loss], [ce.loss], 1e-6, 0, 'loss');
     expectClose(r.gradInput, g.gradInput!, 1e-6, 1e-6, 'gradInput');
     expectClose(r.gradLinearWeight, g.gradWeight!, 1e-6, 1e-6, 'gradLinearWeight');
     expectClose(r.gradLinearBias!, g.gradBias!, 1e-6, 1e-6, 'gradLinearBias');
     // one chunk: the logits, the loss kernel and the gradInput product are those of the unfused calls
-    const one = fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h], linearBias: p.b, weight: p.cw, labelSmoothing: 0.1, chunkSize: n });
+    const one = fl.linearCrossEntropy(p.x, p.w, p.target, {
+      shape: [n, h],
+      linearBias: p.b,
+      weight: p.cw,
+      labelSmoothing: 0.1,
+      chunkSize: n,
+    });
     expect(one.loss).toBe(ce.loss);
     expectSameBits(one.gradInput, g.gradInput!, 'gradInput, one chunk');
   });
 });
 
 describe('linearCrossEntropy: the reference against finite differences', () => {
-  const n = 5, h = 4, c = 6;
+  const n = 5,
+    h = 4,
+    c = 6;
   const p = problem(11, n, h, c);
   p.target[0] = 2;
   const probs = Float32Array.from({ length: n * c }, (_, i) => ((i * 37) % 11) / 11);
@@ -136,30 +203,53 @@ describe('linearCrossEntropy: the reference against finite differences', () => {
     for (let k = 0; k < c; k++) s += probs[i * c + k];
     for (let k = 0; k < c; k++) probs[i * c + k] /= s;
   }
-  for (const [label, target] of [['class ids', p.target], ['probabilities', probs]] as const)
+  for (const [label, target] of [
+    ['class ids', p.target],
+    ['probabilities', probs],
+  ] as const)
     it(`weights, smoothing, z-loss, soft-cap, sample weights (${label})`, () => {
-      const base = { shape: [n, h], weight: p.cw, labelSmoothing: 0.2, lseSquareScale: 0.05, softcap: 1.5, sampleWeight: Float32Array.from({ length: n }, (_, i) => 0.5 + i / 4), backend: 'reference' as const };
-      const x = Float64Array.from(p.x), w = Float64Array.from(p.w), b = Float64Array.from(p.b);
+      const base = {
+        shape: [n, h],
+        weight: p.cw,
+        labelSmoothing: 0.2,
+        lseSquareScale: 0.05,
+        softcap: 1.5,
+        sampleWeight: Float32Array.from({ length: n }, (_, i) => 0.5 + i / 4),
+        backend: 'reference' as const,
+      };
+      const x = Float64Array.from(p.x),
+        w = Float64Array.from(p.w),
+        b = Float64Array.from(p.b);
       const lossAt = (xx: Float64Array, ww: Float64Array, bb: Float64Array) => {
         // the reference in float64 end to end: Float32Array inputs round, so step with float64 copies via the same code
-        return fl.linearCrossEntropy(Float32Array.from(xx), Float32Array.from(ww), target, { ...base, linearBias: Float32Array.from(bb) }).loss;
+        return fl.linearCrossEntropy(Float32Array.from(xx), Float32Array.from(ww), target, { ...base, linearBias: Float32Array.from(bb) })
+          .loss;
       };
       const r = fl.linearCrossEntropy(p.x, p.w, target, { ...base, linearBias: p.b });
-      const eps = 1e-2;  // float32 inputs: a step the rounding of the inputs cannot hide
-      for (const [arr, grad, which] of [[x, r.gradInput, 0], [w, r.gradLinearWeight, 1], [b, r.gradLinearBias!, 2]] as const)
+      const eps = 1e-2; // float32 inputs: a step the rounding of the inputs cannot hide
+      for (const [arr, grad, which] of [
+        [x, r.gradInput, 0],
+        [w, r.gradLinearWeight, 1],
+        [b, r.gradLinearBias!, 2],
+      ] as const)
         for (let i = 0; i < arr.length; i += 3) {
-          const up = Float64Array.from(arr), dn = Float64Array.from(arr);
+          const up = Float64Array.from(arr),
+            dn = Float64Array.from(arr);
           up[i] += eps;
           dn[i] -= eps;
           const f = (a: Float64Array) => lossAt(which === 0 ? a : x, which === 1 ? a : w, which === 2 ? a : b);
           const fd = (f(up) - f(dn)) / (2 * eps);
-          expect(Math.abs(fd - grad[i]), `d/d${['input', 'linearWeight', 'linearBias'][which]}[${i}]`).toBeLessThan(2e-4 + 1e-2 * Math.abs(fd));
+          expect(Math.abs(fd - grad[i]), `d/d${['input', 'linearWeight', 'linearBias'][which]}[${i}]`).toBeLessThan(
+            2e-4 + 1e-2 * Math.abs(fd),
+          );
         }
     });
 });
 
 describe('linearCrossEntropy: outputs, accumulate, compute', () => {
-  const n = 20, h = 8, c = 30;
+  const n = 20,
+    h = 8,
+    c = 30;
   const p = problem(5, n, h, c);
   it('writes into out and adds with accumulate (gradient accumulation over two micro-batches)', () => {
     const out = { gradInput: new Float32Array(n * h), gradLinearWeight: new Float32Array(c * h), gradLinearBias: new Float32Array(c) };
@@ -169,19 +259,39 @@ describe('linearCrossEntropy: outputs, accumulate, compute', () => {
     expect(r.gradLinearBias).toBe(out.gradLinearBias);
     const once = { w: Float32Array.from(out.gradLinearWeight), b: Float32Array.from(out.gradLinearBias) };
     fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h], linearBias: p.b, out, accumulate: true });
-    expectClose(out.gradLinearWeight, once.w.map((v) => 2 * v), 1e-6, 1e-7, 'accumulated gradLinearWeight');
-    expectClose(out.gradLinearBias, once.b.map((v) => 2 * v), 1e-6, 1e-7, 'accumulated gradLinearBias');
+    expectClose(
+      out.gradLinearWeight,
+      once.w.map((v) => 2 * v),
+      1e-6,
+      1e-7,
+      'accumulated gradLinearWeight',
+    );
+    expectClose(
+      out.gradLinearBias,
+      once.b.map((v) => 2 * v),
+      1e-6,
+      1e-7,
+      'accumulated gradLinearBias',
+    );
   });
   it('compute skips gradients (zero-length results), the rest unchanged', () => {
     const all = fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h], linearBias: p.b });
-    const some = fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h], linearBias: p.b, compute: { gradInput: false, gradLinearBias: false } });
+    const some = fl.linearCrossEntropy(p.x, p.w, p.target, {
+      shape: [n, h],
+      linearBias: p.b,
+      compute: { gradInput: false, gradLinearBias: false },
+    });
     expect(some.gradInput.length).toBe(0);
     expect(some.gradLinearBias).toBeUndefined();
     expect(some.loss).toBe(all.loss);
     expectSameBits(some.gradLinearWeight, all.gradLinearWeight, 'gradLinearWeight');
   });
   it('accepts tensors ({ data, dims }) and int64 targets', () => {
-    const a = fl.linearCrossEntropy({ data: p.x, dims: [n, h] }, { data: p.w, dims: [c, h] }, BigInt64Array.from(p.target, (v) => BigInt(v)));
+    const a = fl.linearCrossEntropy(
+      { data: p.x, dims: [n, h] },
+      { data: p.w, dims: [c, h] },
+      BigInt64Array.from(p.target, (v) => BigInt(v)),
+    );
     const b = fl.linearCrossEntropy(p.x, p.w, p.target, { shape: [n, h] });
     expect(a.loss).toBe(b.loss);
   });
@@ -195,10 +305,17 @@ describe('linearCrossEntropy: outputs, accumulate, compute', () => {
 });
 
 describe('linearCrossEntropy: bad input, before anything is written', () => {
-  const n = 6, h = 4, c = 5;
+  const n = 6,
+    h = 4,
+    c = 5;
   const p = problem(9, n, h, c);
   const call = (over: Record<string, unknown>, w: unknown = p.w, target: unknown = p.target, x: unknown = p.x) =>
-    fl.linearCrossEntropy(x as Float32Array, w as Float32Array, target as Int32Array, { shape: [n, h], ...over } as fl.LinearCrossEntropyOptions);
+    fl.linearCrossEntropy(
+      x as Float32Array,
+      w as Float32Array,
+      target as Int32Array,
+      { shape: [n, h], ...over } as fl.LinearCrossEntropyOptions,
+    );
   const cases: [string, () => unknown, RegExp][] = [
     ['linearWeight length not a multiple of H', () => call({}, new Float32Array(c * h + 1)), /linearWeight/],
     ['linearWeight not a Float32Array', () => call({}, [1, 2, 3, 4]), /linearWeight/],
@@ -217,20 +334,36 @@ describe('linearCrossEntropy: bad input, before anything is written', () => {
     ['an unknown out key', () => call({ out: { grad: new Float32Array(1) } }), /Unknown key 'grad'/],
     ['out.gradInput of the wrong length', () => call({ out: { gradInput: new Float32Array(3) } }), /out\.gradInput/],
     ['out.gradInput overlapping input', () => call({ out: { gradInput: p.x } }), /out\.gradInput overlaps input/],
-    ['two outputs overlapping', () => {
-      const buf = new Float32Array(n * h + c * h);
-      return call({ out: { gradInput: buf.subarray(0, n * h), gradLinearWeight: buf.subarray(n * h - 1, n * h - 1 + c * h) } });
-    }, /overlaps/],
+    [
+      'two outputs overlapping',
+      () => {
+        const buf = new Float32Array(n * h + c * h);
+        return call({ out: { gradInput: buf.subarray(0, n * h), gradLinearWeight: buf.subarray(n * h - 1, n * h - 1 + c * h) } });
+      },
+      /overlaps/,
+    ],
     ['accumulate without out', () => call({ accumulate: true }), /accumulate needs out\.gradInput/],
     ['gradOutput with mean', () => call({ gradOutput: new Float32Array(n) }), /gradOutput/],
     ['returnAccuracy with probabilities', () => call({ returnAccuracy: true }, p.w, new Float32Array(n * c)), /class-id targets/],
     ['backend cuda', () => call({ backend: 'cuda' }), /'native' \| 'reference'/],
-    ['nanPolicy raise with a NaN weight', () => { const w = Float32Array.from(p.w); w[7] = NaN; return call({ nanPolicy: 'raise' }, w); }, /linearWeight\[7\]/],
+    [
+      'nanPolicy raise with a NaN weight',
+      () => {
+        const w = Float32Array.from(p.w);
+        w[7] = NaN;
+        return call({ nanPolicy: 'raise' }, w);
+      },
+      /linearWeight\[7\]/,
+    ],
   ];
   for (const [label, f, message] of cases)
     it(label, () => {
       expect(f).toThrow(message);
-      try { f(); } catch (e) { expect(e instanceof TypeError || e instanceof RangeError, String(e)).toBe(true); }
+      try {
+        f();
+      } catch (e) {
+        expect(e instanceof TypeError || e instanceof RangeError, String(e)).toBe(true);
+      }
     });
   it('nothing is written on an error found late (a bad class id after valid outputs)', async () => {
     const out = { gradInput: new Float32Array(n * h).fill(7), gradLinearWeight: new Float32Array(c * h).fill(7) };

@@ -32,7 +32,13 @@ export function setup(name: string) {
 export function call(name: string, s: ReturnType<typeof setup>, options: Record<string, unknown>) {
   const o = { shape: [4, 3], reduction: 'sum', ...options };
   if (name === 'cosineEmbeddingLoss')
-    return (fl.cosineEmbeddingLoss as unknown as (a: Float32Array, b: Float32Array, t: unknown, o: object) => { loss: unknown; grad: Float32Array })(s.input, s.input2!, s.target, o);
+    return (
+      fl.cosineEmbeddingLoss as unknown as (
+        a: Float32Array,
+        b: Float32Array,
+        t: unknown,
+        o: object,
+      ) => { loss: unknown; grad: Float32Array }
+    )(s.input, s.input2!, s.target, o);
   return fn(name)(s.input, s.target, o);
 }
-

@@ -42,7 +42,8 @@ describe('nanPolicy', () => {
 
   it('large inputs: the native scan finds the first offender across chunks', () => {
     const n = 5 * 32768 + 3;
-    const x = new Float32Array(n), t = new Float32Array(n);
+    const x = new Float32Array(n),
+      t = new Float32Array(n);
     x[n - 2] = Infinity;
     x[3 * 32768 + 1] = NaN;
     expect(() => fl.mseLoss(x, t, { shape: [n], nanPolicy: 'raise' })).toThrow(new RegExp(`input\\[${3 * 32768 + 1}\\] = NaN`));
@@ -52,8 +53,12 @@ describe('nanPolicy', () => {
     const m = new fl.MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', nanPolicy: 'raise' }, b: { loss: 'l1Loss' } } });
     const x = Float32Array.from([1, NaN]);
     const g = new Float32Array(2).fill(7);
-    expect(() => m.compute({ a: { input: x, target: new Float32Array(2), shape: [2] }, b: { input: new Float32Array(2), target: new Float32Array(2), shape: [2], out: { grad: g } } }))
-      .toThrow(/tasks\.a: input\[1\] = NaN/);
+    expect(() =>
+      m.compute({
+        a: { input: x, target: new Float32Array(2), shape: [2] },
+        b: { input: new Float32Array(2), target: new Float32Array(2), shape: [2], out: { grad: g } },
+      }),
+    ).toThrow(/tasks\.a: input\[1\] = NaN/);
     expect(g.every((v) => v === 7)).toBe(true);
   });
 });

@@ -18,7 +18,9 @@ function enumOf(header: string, name: string): { values: Map<string, number>; co
 describe('native codes', () => {
   it('ELEMENTWISE_KIND equals FUSELOSS_ELEMENTWISE_KINDS (the list the enum and the dispatch come from), kind for kind', () => {
     const text = readFileSync(join(__dirname, '..', '..', 'native', 'include', 'fuseloss', 'elementwise.h'), 'utf8');
-    const e = { values: new Map([...text.matchAll(/^\s*X\((\w+), (\d+), (\w+)\)/gm)].map((m) => [m[3], Number(m[2])] as [string, number])) };
+    const e = {
+      values: new Map([...text.matchAll(/^\s*X\((\w+), (\d+), (\w+)\)/gm)].map((m) => [m[3], Number(m[2])] as [string, number])),
+    };
     expect(/enum class ElementwiseLoss[\s\S]*FUSELOSS_ELEMENTWISE_KINDS\(FUSELOSS_EW_ENUM\)[\s\S]*kCount,/.test(text)).toBe(true);
     expect(Object.fromEntries(e.values)).toEqual({ ...ELEMENTWISE_KIND });
     for (const spec of ELEMENTWISE_LOSSES) expect(spec.kind).toBe(e.values.get(spec.name));

@@ -101,7 +101,12 @@ const optionSets: Record<Fixture['loss_fn'], Record<string, unknown>[]> = {
 describe('native vs reference', () => {
   let seed = 1;
   for (const name of LOSSES)
-    for (const [n, c] of [[1, 3], [17, 5], [40, 33], [300, 129]])
+    for (const [n, c] of [
+      [1, 3],
+      [17, 5],
+      [40, 33],
+      [300, 129],
+    ])
       for (const reduction of ['mean', 'sum', 'none'] as const)
         for (const o of optionSets[name])
           for (const weighted of [false, true]) {
@@ -143,7 +148,8 @@ describe('the reference gradients agree with finite differences of its loss', ()
           const fd = (up - down) / (2 * h);
           // hinge kinks: skip elements whose margin term changes sign inside [x - h, x + h]
           if (name === 'multiMarginLoss' && Math.abs(fd - g[i]) > 1e-2) continue;
-          if (!(Math.abs(fd - g[i]) <= 2e-3 * Math.max(1, Math.abs(fd)))) expect.fail(`${name} input${which}[${i}]: gradient ${g[i]}, finite difference ${fd}`);
+          if (!(Math.abs(fd - g[i]) <= 2e-3 * Math.max(1, Math.abs(fd))))
+            expect.fail(`${name} input${which}[${i}]: gradient ${g[i]}, finite difference ${fd}`);
         }
       });
     });
@@ -182,21 +188,56 @@ describe('determinism, async, in place', () => {
 describe('bad input per loss', () => {
   const x = () => new Float32Array(6).fill(0.5);
   const SENT = 99;
-  const cases: [Fixture['loss_fn'], () => [Float32Array[], Int32Array | Float32Array, Record<string, unknown>], typeof TypeError | typeof RangeError, RegExp][] = [
+  const cases: [
+    Fixture['loss_fn'],
+    () => [Float32Array[], Int32Array | Float32Array, Record<string, unknown>],
+    typeof TypeError | typeof RangeError,
+    RegExp,
+  ][] = [
     ['nllLoss', () => [[x()], Int32Array.from([0, 3]), { shape: [2, 3] }], RangeError, /target\[1\] = 3: expected a class id in \[0, 3\)/],
     ['nllLoss', () => [[x()], new Float32Array(6), { shape: [2, 3] }], TypeError, /an Int32Array of class ids for target/],
-    ['nllLoss', () => [[x()], Int32Array.from([0, 1]), { shape: [2, 3], labelSmoothing: 0.1 }], TypeError, /Unknown option 'labelSmoothing' for nllLoss/],
+    [
+      'nllLoss',
+      () => [[x()], Int32Array.from([0, 1]), { shape: [2, 3], labelSmoothing: 0.1 }],
+      TypeError,
+      /Unknown option 'labelSmoothing' for nllLoss/,
+    ],
     ['multiMarginLoss', () => [[x()], Int32Array.from([0, 1]), { shape: [2, 3], p: 3 }], RangeError, /\[1, 2\] for multiMarginLoss\.p/],
     ['multiMarginLoss', () => [[x()], Int32Array.from([0, -1]), { shape: [2, 3] }], RangeError, /target\[1\] = -1/],
     ['multiMarginLoss', () => [[x()], Int32Array.from([0]), { shape: [2, 3] }], RangeError, /2 class ids \(N\) for target/],
-    ['multiMarginLoss', () => [[x()], Int32Array.from([0, 1]), { shape: [2, 3], weight: [1, 2] }], RangeError, /3 elements \(C\) for multiMarginLoss\.weight/],
+    [
+      'multiMarginLoss',
+      () => [[x()], Int32Array.from([0, 1]), { shape: [2, 3], weight: [1, 2] }],
+      RangeError,
+      /3 elements \(C\) for multiMarginLoss\.weight/,
+    ],
     ['multilabelSoftMarginLoss', () => [[x()], new Float32Array(5), { shape: [2, 3] }], RangeError, /6 elements .* for target/],
-    ['multilabelSoftMarginLoss', () => [[new Float32Array(24)], new Float32Array(24), { shape: [2, 3, 4] }], RangeError, /\[N, C\] or \[C\] for input shape/],
+    [
+      'multilabelSoftMarginLoss',
+      () => [[new Float32Array(24)], new Float32Array(24), { shape: [2, 3, 4] }],
+      RangeError,
+      /\[N, C\] or \[C\] for input shape/,
+    ],
     ['cosineEmbeddingLoss', () => [[x(), new Float32Array(4)], Float32Array.from([1, -1]), { shape: [2, 3] }], RangeError, /for input2/],
-    ['cosineEmbeddingLoss', () => [[x(), x()], Float32Array.from([1, -1, 1]), { shape: [2, 3] }], RangeError, /2 elements \(N\) for target/],
+    [
+      'cosineEmbeddingLoss',
+      () => [[x(), x()], Float32Array.from([1, -1, 1]), { shape: [2, 3] }],
+      RangeError,
+      /2 elements \(N\) for target/,
+    ],
     ['softF1Loss', () => [[x()], new Float32Array(6), { shape: [2, 3], eps: -1 }], RangeError, /softF1Loss\.eps/],
-    ['softF1Loss', () => [[x()], new Float32Array(6), { shape: [2, 3], reduction: 'none', gradOutput: new Float32Array(2) }], RangeError, /3 elements \(C, one per label\) for softF1Loss\.gradOutput/],
-    ['softF1Loss', () => [[x()], new Float32Array(6), { shape: [2, 3], sampleWeight: [1] }], RangeError, /2 elements \(N\) for softF1Loss\.sampleWeight/],
+    [
+      'softF1Loss',
+      () => [[x()], new Float32Array(6), { shape: [2, 3], reduction: 'none', gradOutput: new Float32Array(2) }],
+      RangeError,
+      /3 elements \(C, one per label\) for softF1Loss\.gradOutput/,
+    ],
+    [
+      'softF1Loss',
+      () => [[x()], new Float32Array(6), { shape: [2, 3], sampleWeight: [1] }],
+      RangeError,
+      /2 elements \(N\) for softF1Loss\.sampleWeight/,
+    ],
   ];
   for (const [name, args, error, message] of cases)
     for (const backend of ['native', 'reference'] as const)
@@ -212,12 +253,38 @@ describe('bad input per loss', () => {
 });
 
 describe('output checks of a two-gradient loss (cosineEmbeddingLoss: out.grad and out.grad2)', () => {
-  const x = () => Float32Array.from({ length: 6 }, (_, i) => i + 1), y = Float32Array.from([1, -1]);
+  const x = () => Float32Array.from({ length: 6 }, (_, i) => i + 1),
+    y = Float32Array.from([1, -1]);
   const cases: [string, () => [Float32Array, Float32Array, Record<string, unknown>], RegExp][] = [
-    ['out.grad2 over input1', () => { const a = x(); return [a, x(), { grad2: a }]; }, /cosineEmbeddingLoss: out\.grad2 overlaps input$/],
-    ['out.grad over input2', () => { const b = x(); return [x(), b, { grad: b }]; }, /cosineEmbeddingLoss: out\.grad overlaps the input of grad2$/],
-    ['out.grad2 over out.grad', () => { const g = new Float32Array(6); return [x(), x(), { grad: g, grad2: g.subarray(0) }]; }, /out\.grad overlaps out\.grad2$/],
-    ['an unknown out key', () => [x(), x(), { grads: new Float32Array(6) }], /Unknown key 'grads' in cosineEmbeddingLoss\.out; expected grad, loss, grad2/],
+    [
+      'out.grad2 over input1',
+      () => {
+        const a = x();
+        return [a, x(), { grad2: a }];
+      },
+      /cosineEmbeddingLoss: out\.grad2 overlaps input$/,
+    ],
+    [
+      'out.grad over input2',
+      () => {
+        const b = x();
+        return [x(), b, { grad: b }];
+      },
+      /cosineEmbeddingLoss: out\.grad overlaps the input of grad2$/,
+    ],
+    [
+      'out.grad2 over out.grad',
+      () => {
+        const g = new Float32Array(6);
+        return [x(), x(), { grad: g, grad2: g.subarray(0) }];
+      },
+      /out\.grad overlaps out\.grad2$/,
+    ],
+    [
+      'an unknown out key',
+      () => [x(), x(), { grads: new Float32Array(6) }],
+      /Unknown key 'grads' in cosineEmbeddingLoss\.out; expected grad, loss, grad2/,
+    ],
   ];
   for (const [name, args, message] of cases)
     for (const backend of ['native', 'reference'] as const)
@@ -226,7 +293,8 @@ describe('output checks of a two-gradient loss (cosineEmbeddingLoss: out.grad an
         expect(() => fl.cosineEmbeddingLoss(a, b, y, { shape: [2, 3], out, backend })).toThrow(message);
       });
   it('out.grad2 may be its own input (in place); the result equals the out-of-place one', () => {
-    const a = x(), b = x().map((v) => 7 - v);
+    const a = x(),
+      b = x().map((v) => 7 - v);
     const ref = fl.cosineEmbeddingLoss(a, b, y, { shape: [2, 3] });
     const b2 = b.slice();
     const r = fl.cosineEmbeddingLoss(a, b2, y, { shape: [2, 3], out: { grad2: b2 } });

@@ -8,7 +8,11 @@ import { type MultiTaskConfig, MultiTaskLoss, type TaskBatch } from '../../src/i
 import { Rng } from '../../src/core/random';
 import { expectClose, expectSameBits, rng } from '../helpers';
 
-type Single = (input: Float32Array, target: never, options: Record<string, unknown>) => { loss: unknown; grad: Float32Array; grad2?: Float32Array };
+type Single = (
+  input: Float32Array,
+  target: never,
+  options: Record<string, unknown>,
+) => { loss: unknown; grad: Float32Array; grad2?: Float32Array };
 
 interface Case {
   loss: string;
@@ -19,7 +23,10 @@ interface Case {
   single(batch: TaskBatch, options: Record<string, unknown>): ReturnType<Single>;
 }
 
-const fns = fl as unknown as Record<string, Single & ((a: Float32Array, b: Float32Array, t: never, o: Record<string, unknown>) => ReturnType<Single>)>;
+const fns = fl as unknown as Record<
+  string,
+  Single & ((a: Float32Array, b: Float32Array, t: never, o: Record<string, unknown>) => ReturnType<Single>)
+>;
 const uniform = (n: number, lo: number, hi: number, seed: number) => {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r.next());
@@ -37,9 +44,16 @@ const ids = (n: number, c: number, seed: number) => {
   return Int32Array.from({ length: n }, () => r.int(0, c));
 };
 
-function simple(loss: string, c: number, options: Record<string, unknown>, input: (k: number, s: number) => Float32Array, target: (k: number, s: number) => Float32Array): Case {
+function simple(
+  loss: string,
+  c: number,
+  options: Record<string, unknown>,
+  input: (k: number, s: number) => Float32Array,
+  target: (k: number, s: number) => Float32Array,
+): Case {
   return {
-    loss, options,
+    loss,
+    options,
     data: (n, seed) => ({ input: input(n * c, seed), target: target(n * c, seed + 1), shape: [n, c] }),
     single: (b, o) => fns[loss](b.input as Float32Array, b.target as never, { ...o, shape: b.shape }),
   };
@@ -48,40 +62,93 @@ function simple(loss: string, c: number, options: Record<string, unknown>, input
 // One case per loss of the catalogue, with non-default options where the loss has them.
 const CASES: Case[] = [
   {
-    loss: 'crossEntropy', options: { labelSmoothing: 0.1, ignoreIndex: 3 },
+    loss: 'crossEntropy',
+    options: { labelSmoothing: 0.1, ignoreIndex: 3 },
     data: (n, s) => ({ input: rng(s).floats(n * 37, 2), target: ids(n, 37, s + 1), shape: [n, 37] }),
     single: (b, o) => fns.crossEntropy(b.input as Float32Array, b.target as never, { ...o, shape: b.shape }),
   },
   {
-    loss: 'nllLoss', options: { weight: uniform(9, 0.5, 2, 9) },
+    loss: 'nllLoss',
+    options: { weight: uniform(9, 0.5, 2, 9) },
     data: (n, s) => ({ input: rng(s).floats(n * 9, 1), target: ids(n, 9, s + 1), shape: [n, 9] }),
     single: (b, o) => fns.nllLoss(b.input as Float32Array, b.target as never, { ...o, shape: b.shape }),
   },
-  simple('mseLoss', 5, {}, (k, s) => rng(s).floats(k), (k, s) => rng(s).floats(k)),
-  simple('l1Loss', 5, { reduction: 'sum' }, (k, s) => rng(s).floats(k), (k, s) => rng(s).floats(k)),
-  simple('smoothL1Loss', 4, { beta: 0.5 }, (k, s) => rng(s).floats(k, 2), (k, s) => rng(s).floats(k)),
-  simple('huberLoss', 8, { delta: 1 }, (k, s) => rng(s).floats(k, 2), (k, s) => rng(s).floats(k)),
-  simple('binaryCrossEntropy', 6, {}, (k, s) => uniform(k, 0.02, 0.98, s), (k, s) => uniform(k, 0, 1, s)),
+  simple(
+    'mseLoss',
+    5,
+    {},
+    (k, s) => rng(s).floats(k),
+    (k, s) => rng(s).floats(k),
+  ),
+  simple(
+    'l1Loss',
+    5,
+    { reduction: 'sum' },
+    (k, s) => rng(s).floats(k),
+    (k, s) => rng(s).floats(k),
+  ),
+  simple(
+    'smoothL1Loss',
+    4,
+    { beta: 0.5 },
+    (k, s) => rng(s).floats(k, 2),
+    (k, s) => rng(s).floats(k),
+  ),
+  simple(
+    'huberLoss',
+    8,
+    { delta: 1 },
+    (k, s) => rng(s).floats(k, 2),
+    (k, s) => rng(s).floats(k),
+  ),
+  simple(
+    'binaryCrossEntropy',
+    6,
+    {},
+    (k, s) => uniform(k, 0.02, 0.98, s),
+    (k, s) => uniform(k, 0, 1, s),
+  ),
   simple('binaryCrossEntropyWithLogits', 100, { posWeight: uniform(100, 0.5, 3, 5) }, (k, s) => rng(s).floats(k, 3), bits01),
   simple('hingeEmbeddingLoss', 3, { margin: 0.7 }, (k, s) => rng(s).floats(k), signs),
-  simple('klDiv', 7, { reduction: 'batchmean' }, (k, s) => uniform(k, -4, -0.1, s), (k, s) => uniform(k, 0.01, 1, s)),
-  simple('poissonNllLoss', 4, {}, (k, s) => rng(s).floats(k), (k, s) => uniform(k, 0, 5, s)),
+  simple(
+    'klDiv',
+    7,
+    { reduction: 'batchmean' },
+    (k, s) => uniform(k, -4, -0.1, s),
+    (k, s) => uniform(k, 0.01, 1, s),
+  ),
+  simple(
+    'poissonNllLoss',
+    4,
+    {},
+    (k, s) => rng(s).floats(k),
+    (k, s) => uniform(k, 0, 5, s),
+  ),
   simple('sigmoidFocalLoss', 10, { gamma: 1.5 }, (k, s) => rng(s).floats(k, 2), bits01),
   simple('hingeLoss', 6, {}, (k, s) => rng(s).floats(k, 2), bits01),
   simple('logLoss', 5, { epsilon: 1e-6 }, (k, s) => uniform(k, 0.02, 0.98, s), bits01),
   {
-    loss: 'multiMarginLoss', options: { p: 2, margin: 0.8 },
+    loss: 'multiMarginLoss',
+    options: { p: 2, margin: 0.8 },
     data: (n, s) => ({ input: rng(s).floats(n * 11), target: ids(n, 11, s + 1), shape: [n, 11] }),
     single: (b, o) => fns.multiMarginLoss(b.input as Float32Array, b.target as never, { ...o, shape: b.shape }),
   },
   simple('multilabelSoftMarginLoss', 12, {}, (k, s) => rng(s).floats(k, 2), bits01),
   {
-    loss: 'cosineEmbeddingLoss', options: { margin: 0.2 },
+    loss: 'cosineEmbeddingLoss',
+    options: { margin: 0.2 },
     data: (n, s) => ({ input: rng(s).floats(n * 16), input2: rng(s + 7).floats(n * 16), target: signs(n, s + 1), shape: [n, 16] }),
-    single: (b, o) => fns.cosineEmbeddingLoss(b.input as Float32Array, b.input2 as Float32Array, b.target as never, { ...o, shape: b.shape }),
+    single: (b, o) =>
+      fns.cosineEmbeddingLoss(b.input as Float32Array, b.input2 as Float32Array, b.target as never, { ...o, shape: b.shape }),
   },
   simple('softF1Loss', 6, {}, (k, s) => rng(s).floats(k, 2), bits01),
-  simple('cosineDistance', 8, {}, (k, s) => rng(s).floats(k), (k, s) => rng(s).floats(k, 0.3)),
+  simple(
+    'cosineDistance',
+    8,
+    {},
+    (k, s) => rng(s).floats(k),
+    (k, s) => rng(s).floats(k, 0.3),
+  ),
 ];
 
 const allTasks = (extra: Record<string, unknown> = {}) =>
@@ -124,7 +191,9 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
   it('native and reference agree (every loss, every strategy that sets the weights after the pass)', () => {
     for (const strategy of ['equal', 'gls', 'dbmtl', 'famo'] as const) {
       const batch = allBatch(40, 5);
-      const [a, b] = (['native', 'reference'] as const).map((backend) => new MultiTaskLoss({ tasks: allTasks(), weighting: { strategy }, backend }).compute(batch));
+      const [a, b] = (['native', 'reference'] as const).map((backend) =>
+        new MultiTaskLoss({ tasks: allTasks(), weighting: { strategy }, backend }).compute(batch),
+      );
       expect(a.loss).toBeCloseTo(b.loss, 4);
       for (const c of CASES) {
         expect(a.taskLosses[c.loss]).toBeCloseTo(b.taskLosses[c.loss], 4);
@@ -137,7 +206,9 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
   it('makes exactly one native call per step', () => {
     const binding = native();
     const spy = vi.spyOn(binding, 'multiTask');
-    const singles = ['crossEntropy', 'elementwiseLoss', 'nllLoss', 'multiMarginLoss', 'softF1Loss'].map((k) => vi.spyOn(binding, k as 'crossEntropy'));
+    const singles = ['crossEntropy', 'elementwiseLoss', 'nllLoss', 'multiMarginLoss', 'softF1Loss'].map((k) =>
+      vi.spyOn(binding, k as 'crossEntropy'),
+    );
     const mtl = new MultiTaskLoss({ tasks: allTasks() });
     mtl.compute(allBatch(8));
     expect(spy).toHaveBeenCalledTimes(1);
@@ -155,7 +226,11 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
           const single = c.single(batch[c.loss], { ...singleOptions(c), backend });
           const w = r.weights[c.loss];
           expect(Object.is(r.taskLosses[c.loss], single.loss)).toBe(true);
-          expectSameBits(r.grads[c.loss], single.grad.map((g: number) => Math.fround(g * w)), `${backend} ${strategy} ${c.loss}`);
+          expectSameBits(
+            r.grads[c.loss],
+            single.grad.map((g: number) => Math.fround(g * w)),
+            `${backend} ${strategy} ${c.loss}`,
+          );
         }
       }
   });
@@ -181,13 +256,24 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
   it('the large 3-task head set (parallel path) matches one-by-one calls', () => {
     const n = 512;
     const r0 = rng(42);
-    const x1 = r0.floats(n * 1000, 2), t1 = ids(n, 1000, 1), x2 = r0.floats(n * 100, 2), t2 = bits01(n * 100, 2), x3 = r0.floats(n * 8), t3 = r0.floats(n * 8);
+    const x1 = r0.floats(n * 1000, 2),
+      t1 = ids(n, 1000, 1),
+      x2 = r0.floats(n * 100, 2),
+      t2 = bits01(n * 100, 2),
+      x3 = r0.floats(n * 8),
+      t3 = r0.floats(n * 8);
     const mtl = new MultiTaskLoss({
-      tasks: { species: { loss: 'crossEntropy', labelSmoothing: 0.1 }, sex: { loss: 'binaryCrossEntropyWithLogits' }, mass: { loss: 'huberLoss', delta: 1 } },
+      tasks: {
+        species: { loss: 'crossEntropy', labelSmoothing: 0.1 },
+        sex: { loss: 'binaryCrossEntropyWithLogits' },
+        mass: { loss: 'huberLoss', delta: 1 },
+      },
       weighting: { strategy: 'uncertainty', init: [0.3, -0.2, 0.1] },
     });
     const r = mtl.compute({
-      species: { input: x1, target: t1, shape: [n, 1000] }, sex: { input: x2, target: t2, shape: [n, 100] }, mass: { input: x3, target: t3, shape: [n, 8] },
+      species: { input: x1, target: t1, shape: [n, 1000] },
+      sex: { input: x2, target: t2, shape: [n, 100] },
+      mass: { input: x3, target: t3, shape: [n, 8] },
     });
     const w = [0.5 * Math.exp(-0.3), 0.5 * Math.exp(0.2), 0.5 * Math.exp(-0.1)];
     expectSameBits(r.grads.species, fl.crossEntropy(x1, t1, { shape: [n, 1000], labelSmoothing: 0.1, gradScale: w[0] }).grad);
@@ -196,11 +282,16 @@ describe('MultiTaskLoss: one native call equals the catalogue one task at a time
   });
 
   it('preallocated outputs, inplace and the compute gradScale', () => {
-    const c = caseOf('mseLoss'), d = caseOf('crossEntropy');
-    const b1 = c.data(20, 1), b2 = d.data(20, 2);
+    const c = caseOf('mseLoss'),
+      d = caseOf('crossEntropy');
+    const b1 = c.data(20, 1),
+      b2 = d.data(20, 2);
     const out = new Float32Array(b1.input.length);
     const x2 = b2.input.slice();
-    const mtl = new MultiTaskLoss({ tasks: { m: { loss: 'mseLoss' }, ce: { loss: 'crossEntropy', ...d.options } }, weighting: { strategy: 'static', weights: { m: 2, ce: 3 } } });
+    const mtl = new MultiTaskLoss({
+      tasks: { m: { loss: 'mseLoss' }, ce: { loss: 'crossEntropy', ...d.options } },
+      weighting: { strategy: 'static', weights: { m: 2, ce: 3 } },
+    });
     const r = mtl.compute({ m: { ...b1, out: { grad: out } }, ce: { ...b2, input: x2, inplace: true } }, { gradScale: 0.5 });
     expect(r.grads.m).toBe(out);
     expect(r.grads.ce).toBe(x2);
@@ -250,7 +341,10 @@ describe('partial labels', () => {
 
     it(`${backend}: an empty batch (N = 0) is skipped too`, () => {
       const d = data();
-      const r = new MultiTaskLoss({ ...config(), backend }).compute({ ...d, b: { input: new Float32Array(0), target: new Float32Array(0), shape: [0, 3] } });
+      const r = new MultiTaskLoss({ ...config(), backend }).compute({
+        ...d,
+        b: { input: new Float32Array(0), target: new Float32Array(0), shape: [0, 3] },
+      });
       expect(r.skipped).toEqual(['b']);
       expect(r.grads.b.length).toBe(0);
     });
@@ -280,21 +374,26 @@ describe('weighting strategies', () => {
     expect(run({ tasks, weighting: { strategy: 'static', weights: { c: 1, a: 2, b: 3 } } }).r.weights).toEqual({ a: 2, b: 3, c: 1 });
   });
 
-  it("uncertainty: weights ½e^(−s) / e^(−s), dL/ds by finite differences, and the optimizer step", () => {
+  it('uncertainty: weights ½e^(−s) / e^(−s), dL/ds by finite differences, and the optimizer step', () => {
     const t = { ...tasks, b: { loss: 'l1Loss', uncertainty: 'classification' as const } };
     const s = [0.4, -0.3, 1.2];
     const { m, r } = run({ tasks: t, weighting: { strategy: 'uncertainty', init: s, optimizer: 'sgd', lr: 0.1 } });
     const c = [0.5, 1, 0.5];
     ['a', 'b', 'c'].forEach((k, i) => expect(r.weights[k]).toBeCloseTo(c[i] * Math.exp(-s[i]), 15));
-    const joint = (sv: number[]) => new MultiTaskLoss({ tasks: t, weighting: { strategy: 'uncertainty', init: sv } }).compute(batchFor([1, 1, 1])).loss;
+    const joint = (sv: number[]) =>
+      new MultiTaskLoss({ tasks: t, weighting: { strategy: 'uncertainty', init: sv } }).compute(batchFor([1, 1, 1])).loss;
     const h = 1e-5;
     ['a', 'b', 'c'].forEach((k, i) => {
-      const up = [...s], dn = [...s];
-      up[i] += h, dn[i] -= h;
+      const up = [...s],
+        dn = [...s];
+      ((up[i] += h), (dn[i] -= h));
       expect(r.logVarGrads![k]).toBeCloseTo((joint(up) - joint(dn)) / (2 * h), 7);
     });
     // joint = Σ cₜe^(−sₜ)Lₜ + ½sₜ
-    expect(r.loss).toBeCloseTo(['a', 'b', 'c'].reduce((acc, k, i) => acc + c[i] * Math.exp(-s[i]) * r.taskLosses[k] + 0.5 * s[i], 0), 12);
+    expect(r.loss).toBeCloseTo(
+      ['a', 'b', 'c'].reduce((acc, k, i) => acc + c[i] * Math.exp(-s[i]) * r.taskLosses[k] + 0.5 * s[i], 0),
+      12,
+    );
     // two computes accumulate; endStep takes s ← s − lr·Σ grad
     const r2 = m.compute(batchFor([1, 1, 1]));
     m.endStep();
@@ -308,13 +407,27 @@ describe('weighting strategies', () => {
     const s = m.state().params.logVars as number[];
     ['a', 'b', 'c'].forEach((k, i) => {
       const g = r.logVarGrads![k];
-      expect(s[i]).toBeCloseTo(-0.01 * g / (Math.abs(g) + 1e-8), 10);
+      expect(s[i]).toBeCloseTo((-0.01 * g) / (Math.abs(g) + 1e-8), 10);
     });
   });
 
   it('dwa: ones for two epochs, then T·softmax(rₜ/τ) from the epoch averages', () => {
     const m = new MultiTaskLoss({ tasks, weighting: { strategy: 'dwa' } });
-    const epochs = [[[1, 1, 1], [2, 2, 2]], [[1, 0.5, 2], [1, 0.5, 2]], [[0.5, 0.5, 1], [0.5, 0.25, 1]], [[1, 1, 1]]];
+    const epochs = [
+      [
+        [1, 1, 1],
+        [2, 2, 2],
+      ],
+      [
+        [1, 0.5, 2],
+        [1, 0.5, 2],
+      ],
+      [
+        [0.5, 0.5, 1],
+        [0.5, 0.25, 1],
+      ],
+      [[1, 1, 1]],
+    ];
     const avg: number[][] = [];
     const expected: number[][] = [];
     for (const [e, steps] of epochs.entries()) {
@@ -351,7 +464,9 @@ describe('weighting strategies', () => {
         return ['a', 'b', 'c'].map((k) => r.weights[k]);
       });
     };
-    const a = seq(7), b = seq(7), c = seq(8);
+    const a = seq(7),
+      b = seq(7),
+      c = seq(8);
     expect(a).toEqual(b);
     expect(a).not.toEqual(c);
     for (const w of a) expect(w.reduce((x, y) => x + y, 0)).toBeCloseTo(1, 14);
@@ -407,7 +522,7 @@ describe('weighting strategies', () => {
     const m = new MultiTaskLoss({ tasks, weighting: { strategy: 'famo', optimizer: 'sgd', lr: 0.5, gamma: 0 } });
     const r = m.compute(batchFor([1, 1, 1]));
     const L = ['a', 'b', 'c'].map((k) => r.taskLosses[k]);
-    const inv = L.map((l) => (1 / 3) / (l + 1e-8));
+    const inv = L.map((l) => 1 / 3 / (l + 1e-8));
     const c = inv[0] + inv[1] + inv[2];
     ['a', 'b', 'c'].forEach((k, i) => expect(r.weights[k]).toBeCloseTo(inv[i] / c, 14));
     expect(r.loss).toBeCloseTo(L.reduce((acc, l) => acc + (1 / 3) * Math.log(l + 1e-8), 0) / c, 13);
@@ -428,7 +543,10 @@ describe('weighting strategies', () => {
   it('dbmtl: joint = Σ log(Lₜ + ε), wₜ = 1/(Lₜ + ε)', () => {
     const { r } = run({ tasks, weighting: { strategy: 'dbmtl' } });
     const L = ['a', 'b', 'c'].map((k) => r.taskLosses[k]);
-    expect(r.loss).toBeCloseTo(L.reduce((acc, l) => acc + Math.log(l + 1e-8), 0), 14);
+    expect(r.loss).toBeCloseTo(
+      L.reduce((acc, l) => acc + Math.log(l + 1e-8), 0),
+      14,
+    );
     ['a', 'b', 'c'].forEach((k, i) => expect(r.weights[k]).toBeCloseTo(1 / (L[i] + 1e-8), 12));
   });
 });
@@ -444,7 +562,10 @@ describe('state() / fromState()', () => {
       gradNorms: { a: 1 + (k % 3), b: 0.5 },
       lossesAfter: { a: r.taskLosses.a * 0.9, b: r.taskLosses.b * (k % 2 ? 1.1 : 0.8) },
     };
-    m.endStep({ gradNorms: m.strategyNeeds.gradNorms ? info.gradNorms : undefined, lossesAfter: m.strategyNeeds.lossesAfterUpdate ? info.lossesAfter : undefined });
+    m.endStep({
+      gradNorms: m.strategyNeeds.gradNorms ? info.gradNorms : undefined,
+      lossesAfter: m.strategyNeeds.lossesAfterUpdate ? info.lossesAfter : undefined,
+    });
     if (k % 3 === 2) m.endEpoch();
     return [r.loss, r.weights.a, r.weights.b];
   };
@@ -468,7 +589,9 @@ describe('state() / fromState()', () => {
     expect(() => MultiTaskLoss.fromState({ tasks, weighting: { strategy: 'rlw' } }, s)).toThrow(/'dwa' strategy/);
     expect(() => MultiTaskLoss.fromState({ tasks: { a: tasks.a }, weighting: { strategy: 'dwa' } }, s)).toThrow(/tasks/);
     expect(() => MultiTaskLoss.fromState({ tasks, weighting: { strategy: 'dwa' } }, { ...s, version: 2 as 1 })).toThrow(TypeError);
-    expect(() => MultiTaskLoss.fromState({ tasks, weighting: { strategy: 'dwa' } }, { ...s, params: { ...s.params, history: 'x' } })).toThrow(/history/);
+    expect(() =>
+      MultiTaskLoss.fromState({ tasks, weighting: { strategy: 'dwa' } }, { ...s, params: { ...s.params, history: 'x' } }),
+    ).toThrow(/history/);
   });
 });
 
@@ -476,20 +599,75 @@ describe('bad configuration and batches: clear errors, nothing computed', () => 
   const ok = { a: { loss: 'crossEntropy' }, b: { loss: 'mseLoss' } };
   const cases: [string, () => unknown, RegExp, typeof TypeError | typeof RangeError][] = [
     ['unknown loss', () => new MultiTaskLoss({ tasks: { a: { loss: 'crossEntropyy' } } }), /tasks\.a\.loss/, TypeError],
-    ['unknown strategy', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'magic' as 'equal' } }), /weighting\.strategy/, TypeError],
+    [
+      'unknown strategy',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'magic' as 'equal' } }),
+      /weighting\.strategy/,
+      TypeError,
+    ],
     ['no tasks', () => new MultiTaskLoss({ tasks: {} }), /tasks/, TypeError],
-    ['unknown loss option', () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', delta: 1 } } }), /Unknown option 'delta' for tasks\.a/, TypeError],
-    ['bad option value', () => new MultiTaskLoss({ tasks: { a: { loss: 'crossEntropy', labelSmoothing: 2 } } }), /tasks\.a: .*labelSmoothing/, RangeError],
+    [
+      'unknown loss option',
+      () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', delta: 1 } } }),
+      /Unknown option 'delta' for tasks\.a/,
+      TypeError,
+    ],
+    [
+      'bad option value',
+      () => new MultiTaskLoss({ tasks: { a: { loss: 'crossEntropy', labelSmoothing: 2 } } }),
+      /tasks\.a: .*labelSmoothing/,
+      RangeError,
+    ],
     ['reduction none', () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', reduction: 'none' } } }), /no scalar loss/, TypeError],
-    ['per-batch option in config', () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', shape: [2, 2] } } }), /belongs to a step's data/, TypeError],
-    ['unknown strategy option', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'equal', temperature: 2 } }), /Unknown option 'temperature'/, TypeError],
+    [
+      'per-batch option in config',
+      () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', shape: [2, 2] } } }),
+      /belongs to a step's data/,
+      TypeError,
+    ],
+    [
+      'unknown strategy option',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'equal', temperature: 2 } }),
+      /Unknown option 'temperature'/,
+      TypeError,
+    ],
     ['static without weights', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static' } }), /weights/, TypeError],
-    ['static weights of the wrong length', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: [1] } }), /2 numbers/, RangeError],
-    ['negative static weight', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: [1, -1] } }), /weighting\.weights\.b/, RangeError],
-    ['static weight missing a task', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: { a: 1 } } }), /missing the weight of task 'b'/, RangeError],
-    ['static weight of an unknown task', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: { a: 1, b: 1, z: 1 } } }), /Unknown task 'z'/, TypeError],
-    ['bad uncertainty form', () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', uncertainty: 'both' as 'regression' } } }), /tasks\.a\.uncertainty/, TypeError],
-    ['bad optimizer', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'uncertainty', optimizer: 'rmsprop' as 'sgd' } }), /optimizer/, TypeError],
+    [
+      'static weights of the wrong length',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: [1] } }),
+      /2 numbers/,
+      RangeError,
+    ],
+    [
+      'negative static weight',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: [1, -1] } }),
+      /weighting\.weights\.b/,
+      RangeError,
+    ],
+    [
+      'static weight missing a task',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: { a: 1 } } }),
+      /missing the weight of task 'b'/,
+      RangeError,
+    ],
+    [
+      'static weight of an unknown task',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'static', weights: { a: 1, b: 1, z: 1 } } }),
+      /Unknown task 'z'/,
+      TypeError,
+    ],
+    [
+      'bad uncertainty form',
+      () => new MultiTaskLoss({ tasks: { a: { loss: 'mseLoss', uncertainty: 'both' as 'regression' } } }),
+      /tasks\.a\.uncertainty/,
+      TypeError,
+    ],
+    [
+      'bad optimizer',
+      () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'uncertainty', optimizer: 'rmsprop' as 'sgd' } }),
+      /optimizer/,
+      TypeError,
+    ],
     ['negative lr', () => new MultiTaskLoss({ tasks: ok, weighting: { strategy: 'gradnorm', lr: -1 } }), /weighting\.lr/, RangeError],
     ['unknown backend', () => new MultiTaskLoss({ tasks: ok, backend: 'gpu' as 'cuda' }), /backend/, TypeError],
   ];
@@ -513,10 +691,20 @@ describe('bad configuration and batches: clear errors, nothing computed', () => 
       ['unknown task', (d) => ({ ...d, c: d.a }), /Unknown task 'c'/, TypeError],
       ['target of the wrong type', (d) => ({ ...d, b: { ...d.b, target: new Float64Array(4) } }), /tasks\.b: .*target/, TypeError],
       ['target of the wrong length', (d) => ({ ...d, b: { ...d.b, target: new Int32Array(3) } }), /tasks\.b: .*target/, RangeError],
-      ['class id out of range', (d) => ({ ...d, b: { ...d.b, target: Int32Array.from([0, 1, 2, 3]) } }), /tasks\.b: target\[3\] = 3/, RangeError],
+      [
+        'class id out of range',
+        (d) => ({ ...d, b: { ...d.b, target: Int32Array.from([0, 1, 2, 3]) } }),
+        /tasks\.b: target\[3\] = 3/,
+        RangeError,
+      ],
       ['unknown batch key', (d) => ({ ...d, a: { ...d.a, weight: [1] } }), /tasks\.a: Unknown key 'weight'/, TypeError],
       ['input2 on a one-input loss', (d) => ({ ...d, a: { ...d.a, input2: new Float32Array(8) } }), /input2/, TypeError],
-      ['a gradient overlapping another task', (d) => ({ ...d, a: { ...d.a, out: { grad: d.b.input.subarray(0, 8) } } }), /tasks\.a: .*overlaps .*(task 'b'|tasks\.b)/, RangeError],
+      [
+        'a gradient overlapping another task',
+        (d) => ({ ...d, a: { ...d.a, out: { grad: d.b.input.subarray(0, 8) } } }),
+        /tasks\.a: .*overlaps .*(task 'b'|tasks\.b)/,
+        RangeError,
+      ],
     ];
     for (const [name, f, message, kind] of batchCases)
       it(`${backend} batch: ${name}`, async () => {

@@ -30,10 +30,17 @@ const lin = (gs: Float32Array[], c: ArrayLike<number>) => {
 };
 
 describe('gramMatrix', () => {
-  for (const [T, n] of [[1, 1], [2, 15], [3, 17], [5, 1000], [10, 100003]] as const)
+  for (const [T, n] of [
+    [1, 1],
+    [2, 15],
+    [3, 17],
+    [5, 1000],
+    [10, 100003],
+  ] as const)
     it(`T = ${T}, n = ${n}: native vs reference, symmetric`, async () => {
       const gs = grads(T, n, T * 7 + n);
-      const G = fl.gramMatrix(gs), R = fl.gramMatrix(gs, { backend: 'reference' });
+      const G = fl.gramMatrix(gs),
+        R = fl.gramMatrix(gs, { backend: 'reference' });
       expectClose(G, R, 1e-12, 1e-13, 'gram');
       for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) expect(G[i * T + j]).toBe(G[j * T + i]);
       expectSameBits(new Float32Array(G.buffer), new Float32Array((await fl.gramMatrixAsync(gs)).buffer));
@@ -60,9 +67,14 @@ describe('gramMatrix', () => {
   it("a pair's product has the same bits whatever T is (the two-gradient path and the blocked one agree)", () => {
     const [a, b, c] = grads(3, 70001, 9);
     const two = fl.gramMatrix([a, b]);
-    for (const gs of [[a, b, c], [c, a, b, c, a, c, c, c, c, c, b]]) {
-      const G = fl.gramMatrix(gs), T = gs.length;
-      const ia = gs.indexOf(a), ib = gs.indexOf(b);
+    for (const gs of [
+      [a, b, c],
+      [c, a, b, c, a, c, c, c, c, c, b],
+    ]) {
+      const G = fl.gramMatrix(gs),
+        T = gs.length;
+      const ia = gs.indexOf(a),
+        ib = gs.indexOf(b);
       expect(G[ia * T + ia]).toBe(two[0]);
       expect(G[ia * T + ib]).toBe(two[1]);
       expect(G[ib * T + ib]).toBe(two[3]);
@@ -71,12 +83,14 @@ describe('gramMatrix', () => {
 });
 
 describe('combineGradients', () => {
-  const g1 = Float32Array.from([1, 0]), g2 = Float32Array.from([-1, 1]);  // conflicting: g1·g2 = −1
+  const g1 = Float32Array.from([1, 0]),
+    g2 = Float32Array.from([-1, 1]); // conflicting: g1·g2 = −1
 
   it('the combine pass equals the reference bit for bit (same float64 arithmetic per element)', () => {
     const gs = grads(7, 50001, 9);
     const coef = Float64Array.from([0.3, -1.2, 2, 0.125, 1e-3, 7, -0.5]);
-    const out = new Float32Array(50001), ref = new Float32Array(50001);
+    const out = new Float32Array(50001),
+      ref = new Float32Array(50001);
     native().combineGradients(gs, coef, out);
     combineReference(gs, coef, ref);
     expectSameBits(out, ref);
@@ -111,8 +125,10 @@ describe('combineGradients', () => {
       const [a, b] = grads(2, 8, 1000 + s);
       const G = fl.gramMatrix([a, b], { backend: 'reference' });
       // each projected gradient alone: run with one of them zero-weighted through the coefficients
-      const ca = projected(G, 0), cb = projected(G, 1);
-      const pa = lin([a, b], ca), pb = lin([a, b], cb);
+      const ca = projected(G, 0),
+        cb = projected(G, 1);
+      const pa = lin([a, b], ca),
+        pb = lin([a, b], cb);
       expect(dot(pa, b)).toBeGreaterThanOrEqual(-1e-12);
       expect(dot(pb, a)).toBeGreaterThanOrEqual(-1e-12);
       const total = pcgradCoefficients(G, 2, 0);
@@ -132,7 +148,8 @@ describe('combineGradients', () => {
   it('pcgrad: the projection order comes from the seed (reproducible, and it matters for T ≥ 3)', () => {
     const gs = grads(5, 64, 77);
     const G = fl.gramMatrix(gs);
-    const a = pcgradCoefficients(G, 5, 1), b = pcgradCoefficients(G, 5, 1);
+    const a = pcgradCoefficients(G, 5, 1),
+      b = pcgradCoefficients(G, 5, 1);
     expect([...a]).toEqual([...b]);
     const seeds = Array.from({ length: 20 }, (_, s) => pcgradCoefficients(G, 5, s).join());
     expect(new Set(seeds).size).toBeGreaterThan(1);
@@ -156,8 +173,8 @@ describe('combineGradients', () => {
       const tol = 1e-9 * Math.max(...Array.from({ length: T }, (_, i) => G[i * T + i]));
       for (let i = 0; i < T; i++) {
         expect(a[i]).toBeGreaterThanOrEqual(0);
-        expect(Ga[i]).toBeGreaterThanOrEqual(aGa - tol);           // stationarity: no vertex improves
-        if (a[i] > 1e-6) expect(Math.abs(Ga[i] - aGa)).toBeLessThanOrEqual(tol);  // complementary slackness
+        expect(Ga[i]).toBeGreaterThanOrEqual(aGa - tol); // stationarity: no vertex improves
+        if (a[i] > 1e-6) expect(Math.abs(Ga[i] - aGa)).toBeLessThanOrEqual(tol); // complementary slackness
       }
     }
   });
@@ -203,7 +220,8 @@ describe('combineGradients', () => {
     // rescale 1 (default) divides by 1 + c²
     const gs = grads(3, 10, 5);
     const G = fl.gramMatrix(gs);
-    const a = cagradCoefficients(G, 3, 0.5, 0).coefficients, b = cagradCoefficients(G, 3, 0.5, 1).coefficients;
+    const a = cagradCoefficients(G, 3, 0.5, 0).coefficients,
+      b = cagradCoefficients(G, 3, 0.5, 1).coefficients;
     for (let t = 0; t < 3; t++) expect(b[t]).toBeCloseTo(a[t] / 1.25, 12);
   });
 
@@ -226,9 +244,11 @@ describe('combineGradients', () => {
     const rr = fl.combineGradients(gs, { method: 'graddrop', seed: 42, backend: 'reference' });
     expectSameBits(r.grad, rr.grad);
     expect(r.coefficients).toBeNull();
-    let pos = 0, neg = 0;
+    let pos = 0,
+      neg = 0;
     for (let k = 0; k < 5003; k++) {
-      const p = gs.reduce((s, g) => s + Math.max(g[k], 0), 0), n = gs.reduce((s, g) => s + Math.min(g[k], 0), 0);
+      const p = gs.reduce((s, g) => s + Math.max(g[k], 0), 0),
+        n = gs.reduce((s, g) => s + Math.min(g[k], 0), 0);
       const v = r.grad[k];
       if (v === Math.fround(p)) pos++;
       else if (v === Math.fround(n)) neg++;
@@ -250,18 +270,22 @@ describe('combineGradients', () => {
       const gs = grads(T, n, 17 + T);
       const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -3.4e38];
       for (let i = 0; i < 64; i++) gs[i % T][(i * 7919) % n] = specials[i % specials.length];
-      gs[0][n - 3] = NaN;  // in the scalar tail
+      gs[0][n - 3] = NaN; // in the scalar tail
       for (const seed of [0, 7, 2 ** 32 - 1]) {
         const ref = fl.combineGradients(gs, { method: 'graddrop', seed, backend: 'reference' }).grad;
         for (const isa of fl.runtimeInfo().supportedIsas)
           for (const threads of [1, 2, 3]) {
             fl.setIsa(isa);
             fl.setNumThreads(threads);
-            expectSameBits(fl.combineGradients(gs, { method: 'graddrop', seed }).grad, ref, `T=${T} seed=${seed} ${isa} ${threads} thread(s)`);
+            expectSameBits(
+              fl.combineGradients(gs, { method: 'graddrop', seed }).grad,
+              ref,
+              `T=${T} seed=${seed} ${isa} ${threads} thread(s)`,
+            );
           }
         fl.setIsa(initialIsa);
         fl.setNumThreads(initialThreads);
-        expect(Number.isNaN(ref[n - 3])).toBe(true);  // a NaN belongs to both parts, so it propagates
+        expect(Number.isNaN(ref[n - 3])).toBe(true); // a NaN belongs to both parts, so it propagates
       }
     }
   });
@@ -270,25 +294,28 @@ describe('combineGradients', () => {
     const state: fl.CombineState = {};
     const first = fl.combineGradients([g1, g2], { method: 'gradvac', state });
     expect([...first.grad]).toEqual([0.5, 1.5]);
-    const cos = -1 / Math.SQRT2;  // cos(g1, g2)
+    const cos = -1 / Math.SQRT2; // cos(g1, g2)
     expect(state.rho![1]).toBeCloseTo(0.5 * cos, 14);
     expect(state.rho![2]).toBeCloseTo(0.5 * cos, 14);
     // step 2: the observed cosine (−0.707) is below the target (−0.354): each gradient is moved until its
     // cosine with the other equals the target, w = ‖gᵢ‖(ρ̂√(1−ρ²) − ρ√(1−ρ̂²)) / (‖gⱼ‖√(1−ρ̂²))
     const target = 0.5 * cos;
     const second = fl.combineGradients([g1, g2], { method: 'gradvac', state });
-    const w01 = (1 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (Math.SQRT2 * Math.sqrt(1 - target * target));
-    const w10 = (Math.SQRT2 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (1 * Math.sqrt(1 - target * target));
+    const w01 =
+      (1 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (Math.SQRT2 * Math.sqrt(1 - target * target));
+    const w10 =
+      (Math.SQRT2 * (target * Math.sqrt(1 - cos * cos) - cos * Math.sqrt(1 - target * target))) / (1 * Math.sqrt(1 - target * target));
     expect(second.coefficients![0]).toBeCloseTo(1 + w10, 12);
     expect(second.coefficients![1]).toBeCloseTo(1 + w01, 12);
-    const moved = [1 + w01 * -1, w01 * 1];  // g1 + w01·g2
+    const moved = [1 + w01 * -1, w01 * 1]; // g1 + w01·g2
     expect(dot(moved, g2) / (Math.hypot(moved[0], moved[1]) * Math.SQRT2)).toBeCloseTo(target, 12);
     expect(state.rho![1]).toBeCloseTo(0.5 * target + 0.5 * cos, 14);
     // beta 0 keeps the targets; a positive target pulls even agreeing gradients closer
-    const a = Float32Array.from([1, 0]), b = Float32Array.from([0.6, 0.8]);  // cos 0.6
+    const a = Float32Array.from([1, 0]),
+      b = Float32Array.from([0.6, 0.8]); // cos 0.6
     const st: fl.CombineState = { rho: [0, 0.9, 0.9, 0] };
     const c = fl.combineGradients([a, b], { method: 'gradvac', state: st, beta: 0 }).coefficients!;
-    expect(c[0]).toBeGreaterThan(1);  // b moved towards a
+    expect(c[0]).toBeGreaterThan(1); // b moved towards a
     expect(st.rho).toEqual([0, 0.9, 0.9, 0]);
   });
 
@@ -319,7 +346,7 @@ describe('combineGradients', () => {
       const r2 = fl.combineGradients(gs, { method: 'upgrad' });
       const d = lin(gs, r2.coefficients!);
       const scale = Math.max(...gs.map((g) => dot(g, g)));
-      for (const g of gs) expect(dot(g, d)).toBeGreaterThanOrEqual(-2e-4 * scale);  // torchjd's 1e-4 regularisation
+      for (const g of gs) expect(dot(g, d)).toBeGreaterThanOrEqual(-2e-4 * scale); // torchjd's 1e-4 regularisation
       expect(r2.coefficients!.every((v) => v >= 0)).toBe(true);
     }
   });
@@ -352,7 +379,8 @@ describe('combineGradients', () => {
       return lambda;
     }
     function solveSym(A: Float64Array, b: Float64Array, n: number) {
-      const M = A.slice(), x = b.slice();
+      const M = A.slice(),
+        x = b.slice();
       for (let c = 0; c < n; c++) {
         for (let r = c + 1; r < n; r++) {
           const f = M[r * n + c] / M[c * n + c];
@@ -385,9 +413,15 @@ describe('combineGradients', () => {
   });
 
   it('dbmtl: the native in-place EMA pass gives the reference buffers bit for bit and the norms of totalNorm, over several steps', () => {
-    const n = 2 * 32768 + 1001;  // more than one pool chunk, and a tail
-    const native_ = {} as fl.CombineState, reference = {} as fl.CombineState;
-    for (const [step, threads] of [[1, 1], [2, 2], [3, 3], [4, 1]]) {
+    const n = 2 * 32768 + 1001; // more than one pool chunk, and a tail
+    const native_ = {} as fl.CombineState,
+      reference = {} as fl.CombineState;
+    for (const [step, threads] of [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 1],
+    ]) {
       fl.setNumThreads(threads);
       const gs = grads(3, n, 50 + step);
       const r = fl.combineGradients(gs, { method: 'dbmtl', state: native_ });
@@ -402,11 +436,13 @@ describe('combineGradients', () => {
       expectClose(r.grad, rr.grad, 1e-6, 1e-7, 'grad');
     }
     fl.setNumThreads(initialThreads);
-    expect(native_.scratch).toBeUndefined();  // no second set of buffers on the CPU
+    expect(native_.scratch).toBeUndefined(); // no second set of buffers on the CPU
     // a buffer that overlaps a gradient is refused before anything is written
     const g = grads(2, 64, 9);
     const before = Float32Array.from(g[0]);
-    expect(() => native().emaUpdate([g[0], new Float32Array(64)], g, 0.5, new Float64Array(2))).toThrow(/buffers\[0\]: overlaps grads\[0\]/);
+    expect(() => native().emaUpdate([g[0], new Float32Array(64)], g, 0.5, new Float64Array(2))).toThrow(
+      /buffers\[0\]: overlaps grads\[0\]/,
+    );
     const shared = new Float32Array(64);
     expect(() => native().emaUpdate([shared, shared], g, 0.5, new Float64Array(2))).toThrow(/buffers\[0\]: overlaps buffers\[1\]/);
     expectSameBits(g[0], before);
@@ -439,15 +475,30 @@ describe('combineGradients', () => {
 
   const cases: [string, () => unknown, RegExp, typeof TypeError | typeof RangeError][] = [
     ['T = 0', () => fl.combineGradients([], { method: 'sum' }), /at least one gradient/, RangeError],
-    ['gradients of different lengths', () => fl.combineGradients([new Float32Array(3), new Float32Array(4)], { method: 'sum' }), /grads\[1\]/, RangeError],
-    ['not a Float32Array', () => fl.combineGradients([new Float32Array(3), [1, 2, 3] as never], { method: 'sum' }), /grads\[1\]/, TypeError],
+    [
+      'gradients of different lengths',
+      () => fl.combineGradients([new Float32Array(3), new Float32Array(4)], { method: 'sum' }),
+      /grads\[1\]/,
+      RangeError,
+    ],
+    [
+      'not a Float32Array',
+      () => fl.combineGradients([new Float32Array(3), [1, 2, 3] as never], { method: 'sum' }),
+      /grads\[1\]/,
+      TypeError,
+    ],
     ['unknown method', () => fl.combineGradients([g1], { method: 'magic' as 'sum' }), /method/, TypeError],
     ['unknown option', () => fl.combineGradients([g1], { method: 'sum', alpha: 1 } as never), /Unknown option 'alpha'/, TypeError],
     ['out of the wrong length', () => fl.combineGradients([g1, g2], { method: 'sum', out: new Float32Array(3) }), /out/, RangeError],
     ['out overlapping a gradient', () => fl.combineGradients([g1, g2], { method: 'sum', out: g1 }), /overlaps grads\[0\]/, RangeError],
     ['negative c', () => fl.combineGradients([g1, g2], { method: 'cagrad', c: -1 }), /c/, RangeError],
     ['fractional seed', () => fl.combineGradients([g1, g2], { method: 'pcgrad', seed: 0.5 }), /seed/, RangeError],
-    ['losses of the wrong length', () => fl.combineGradients([g1, g2], { method: 'mgda', normalization: 'loss', losses: [1] }), /losses/, RangeError],
+    [
+      'losses of the wrong length',
+      () => fl.combineGradients([g1, g2], { method: 'mgda', normalization: 'loss', losses: [1] }),
+      /losses/,
+      RangeError,
+    ],
   ];
   for (const [name, f, message, kind] of cases)
     it(`bad input: ${name}`, () => {
@@ -456,7 +507,9 @@ describe('combineGradients', () => {
     });
 
   it('the native layer checks lengths itself', () => {
-    expect(() => native().combineGradients([g1, new Float32Array(3)], Float64Array.from([1, 1]), new Float32Array(2))).toThrow(/grads\[1\]/);
+    expect(() => native().combineGradients([g1, new Float32Array(3)], Float64Array.from([1, 1]), new Float32Array(2))).toThrow(
+      /grads\[1\]/,
+    );
     expect(() => native().combineGradients([g1, g2], Float64Array.from([1]), new Float32Array(2))).toThrow(/coefficients/);
     expect(() => native().gramMatrix([], new Float64Array(0))).toThrow(RangeError);
   });
@@ -465,14 +518,15 @@ describe('combineGradients', () => {
 describe('clipGradNorm / clipGradValue', () => {
   for (const backend of ['native', 'reference'] as const) {
     it(`${backend}: total norm of every order; scales by maxNorm/(norm + 1e-6) only above maxNorm`, () => {
-      const a = Float32Array.from([3, -4]), b = Float32Array.from([12]);
+      const a = Float32Array.from([3, -4]),
+        b = Float32Array.from([12]);
       expect(fl.clipGradNorm([a.slice(), b.slice()], 100, 2, { backend })).toBeCloseTo(13, 12);
       expect(fl.clipGradNorm([a.slice(), b.slice()], 100, 1, { backend })).toBeCloseTo(19, 12);
       expect(fl.clipGradNorm([a.slice(), b.slice()], 100, Infinity, { backend })).toBe(12);
       expect(fl.clipGradNorm([a.slice(), b.slice()], 100, 3, { backend })).toBeCloseTo((27 + 64 + 1728) ** (1 / 3), 12);
       const x = [a.slice(), b.slice()];
       expect(fl.clipGradNorm(x, 100, 2, { backend })).toBeCloseTo(13, 12);
-      expect([...x[0], ...x[1]]).toEqual([3, -4, 12]);  // untouched below maxNorm
+      expect([...x[0], ...x[1]]).toEqual([3, -4, 12]); // untouched below maxNorm
       const y = [a.slice(), b.slice()];
       fl.clipGradNorm(y, 6.5, 2, { backend });
       const f = Math.fround(6.5 / (13 + 1e-6));
@@ -484,14 +538,22 @@ describe('clipGradNorm / clipGradValue', () => {
       expect(() => fl.clipGradNorm([g], 1, 2, { backend, errorIfNonfinite: true })).toThrow(/NaN/);
       expect(Object.is(g[0], 1)).toBe(true);
       expect(Number.isNaN(fl.clipGradNorm([g], 1, 2, { backend }))).toBe(true);
-      expect(Number.isNaN(g[0])).toBe(true);  // PyTorch multiplies by NaN too
+      expect(Number.isNaN(g[0])).toBe(true); // PyTorch multiplies by NaN too
     });
   }
 
   it('native and reference agree on large inputs; the thread count changes no bits', () => {
     const gs = grads(3, 100001, 6, 0.01);
-    const n1 = fl.clipGradNorm(gs.map((g) => g.slice()), 1);
-    const nr = fl.clipGradNorm(gs.map((g) => g.slice()), 1, 2, { backend: 'reference' });
+    const n1 = fl.clipGradNorm(
+      gs.map((g) => g.slice()),
+      1,
+    );
+    const nr = fl.clipGradNorm(
+      gs.map((g) => g.slice()),
+      1,
+      2,
+      { backend: 'reference' },
+    );
     expect(n1).toBeCloseTo(nr, 10);
     fl.setNumThreads(1);
     const a = gs.map((g) => g.slice());
@@ -522,8 +584,12 @@ describe('GradAccumulator', () => {
     const steps = [grads(2, 1001, 1), grads(2, 1001, 2), grads(2, 1001, 3)];
     for (const [w, b] of steps) acc.add({ w, b });
     expect(acc.steps).toBe(3);
-    const mean = acc.read(), sum = acc.read({ mean: false });
-    for (const [name, t] of [['w', 0], ['b', 1]] as const) {
+    const mean = acc.read(),
+      sum = acc.read({ mean: false });
+    for (const [name, t] of [
+      ['w', 0],
+      ['b', 1],
+    ] as const) {
       const s = f64(steps[0][t]).map((v, k) => v + steps[1][t][k] + steps[2][t][k]);
       expectSameBits(sum[name], Float32Array.from(s));
       expectSameBits(mean[name], Float32Array.from(s.map((v) => v / 3)));
@@ -541,7 +607,8 @@ describe('GradAccumulator', () => {
       for (const g of gs) acc.add({ g });
       return acc.read().g;
     };
-    const a = run(1), b = run(2);
+    const a = run(1),
+      b = run(2);
     fl.setNumThreads(initialThreads);
     expectSameBits(a, b);
     const acc = new fl.GradAccumulator();

@@ -16,8 +16,7 @@ afterAll(() => {
 function expectGemmClose(a: Float32Array, e: Float32Array, k: number, label: string) {
   expect(a.length).toBe(e.length);
   const tol = k * 2 ** -22 + 1e-6;
-  for (let i = 0; i < a.length; i++)
-    if (!(Math.abs(a[i] - e[i]) <= tol)) expect.fail(`${label}[${i}]: ${a[i]} vs ${e[i]} (tol ${tol})`);
+  for (let i = 0; i < a.length; i++) if (!(Math.abs(a[i] - e[i]) <= tol)) expect.fail(`${label}[${i}]: ${a[i]} vs ${e[i]} (tol ${tol})`);
 }
 
 function problem(B: number, I: number, O: number, seed: number) {
@@ -27,7 +26,15 @@ function problem(B: number, I: number, O: number, seed: number) {
 }
 
 const SIZES: [number, number, number][] = [
-  [1, 1, 1], [1, 7, 129], [7, 1, 1000], [129, 7, 1], [7, 129, 13], [33, 1000, 17], [129, 129, 129], [100, 33, 1000], [300, 257, 95],
+  [1, 1, 1],
+  [1, 7, 129],
+  [7, 1, 1000],
+  [129, 7, 1],
+  [7, 129, 13],
+  [33, 1000, 17],
+  [129, 129, 129],
+  [100, 33, 1000],
+  [300, 257, 95],
 ];
 
 describe('linearForward / linearBackward', () => {
@@ -97,9 +104,18 @@ describe('linearForward / linearBackward', () => {
       const out = { gradWeight: once.gradWeight!.slice(), gradBias: once.gradBias!.slice(), gradInput: once.gradInput!.slice() };
       const r = fl.linearBackward(p.x, p.g, p.w, { ...p.shape, backend, out, accumulate: true });
       expect(r.gradWeight).toBe(out.gradWeight);
-      expectSameBits(out.gradWeight, once.gradWeight!.map((v) => Math.fround(v + v)));
-      expectSameBits(out.gradBias, once.gradBias!.map((v) => Math.fround(v + v)));
-      expectSameBits(out.gradInput, once.gradInput!.map((v) => Math.fround(v + v)));
+      expectSameBits(
+        out.gradWeight,
+        once.gradWeight!.map((v) => Math.fround(v + v)),
+      );
+      expectSameBits(
+        out.gradBias,
+        once.gradBias!.map((v) => Math.fround(v + v)),
+      );
+      expectSameBits(
+        out.gradInput,
+        once.gradInput!.map((v) => Math.fround(v + v)),
+      );
       const onlyInput = fl.linearBackward(null, p.g, p.w, { ...p.shape, backend, compute: { gradWeight: false, gradBias: false } });
       expect(Object.keys(onlyInput)).toEqual(['gradInput']);
       expectSameBits(onlyInput.gradInput!, once.gradInput!);
@@ -107,14 +123,27 @@ describe('linearForward / linearBackward', () => {
       expect(Object.keys(onlyWeight).sort()).toEqual(['gradBias', 'gradWeight']);
       const noBias = fl.linearForward(p.x, p.w, null, { ...p.shape, backend }).output;
       const withBias = fl.linearForward(p.x, p.w, p.b, { ...p.shape, backend }).output;
-      expectGemmClose(withBias, noBias.map((v, i) => v + p.b[i % 5]), 10, 'bias');
+      expectGemmClose(
+        withBias,
+        noBias.map((v, i) => v + p.b[i % 5]),
+        10,
+        'bias',
+      );
     });
 
   it('empty shapes: batch 0 gives zero parameter gradients; in 0 gives the bias', () => {
-    const g = fl.linearBackward(new Float32Array(0), new Float32Array(0), new Float32Array(12), { batch: 0, inFeatures: 4, outFeatures: 3 });
+    const g = fl.linearBackward(new Float32Array(0), new Float32Array(0), new Float32Array(12), {
+      batch: 0,
+      inFeatures: 4,
+      outFeatures: 3,
+    });
     expect([...g.gradWeight!]).toEqual(new Array(12).fill(0));
     expect([...g.gradBias!]).toEqual([0, 0, 0]);
-    const y = fl.linearForward(new Float32Array(0), new Float32Array(0), Float32Array.from([1, 2]), { batch: 3, inFeatures: 0, outFeatures: 2 });
+    const y = fl.linearForward(new Float32Array(0), new Float32Array(0), Float32Array.from([1, 2]), {
+      batch: 3,
+      inFeatures: 0,
+      outFeatures: 2,
+    });
     expect([...y.output]).toEqual([1, 2, 1, 2, 1, 2]);
   });
 
@@ -128,12 +157,27 @@ describe('linearForward / linearBackward', () => {
       ['missing shape', () => fl.linearBackward(p.x, p.g, p.w, undefined as never), /options/, TypeError],
       ['gradOut of the wrong length', () => fl.linearBackward(p.x, new Float32Array(7), p.w, p.shape), /gradOut/, RangeError],
       ['x missing for gradWeight', () => fl.linearBackward(null, p.g, p.w, p.shape), /x/, TypeError],
-      ['accumulate without out', () => fl.linearBackward(p.x, p.g, p.w, { ...p.shape, accumulate: true }), /accumulate needs out/, TypeError],
-      ['out overlapping an input', () => fl.linearBackward(p.x, p.g, p.w, { ...p.shape, out: { gradInput: p.x } }), /overlaps x/, RangeError],
-      ['outputs overlapping each other', () => {
-        const buf = new Float32Array(20);
-        return fl.linearBackward(p.x, p.g, p.w, { ...p.shape, out: { gradWeight: buf.subarray(0, 6), gradInput: buf.subarray(4, 16) } });
-      }, /overlaps/, RangeError],
+      [
+        'accumulate without out',
+        () => fl.linearBackward(p.x, p.g, p.w, { ...p.shape, accumulate: true }),
+        /accumulate needs out/,
+        TypeError,
+      ],
+      [
+        'out overlapping an input',
+        () => fl.linearBackward(p.x, p.g, p.w, { ...p.shape, out: { gradInput: p.x } }),
+        /overlaps x/,
+        RangeError,
+      ],
+      [
+        'outputs overlapping each other',
+        () => {
+          const buf = new Float32Array(20);
+          return fl.linearBackward(p.x, p.g, p.w, { ...p.shape, out: { gradWeight: buf.subarray(0, 6), gradInput: buf.subarray(4, 16) } });
+        },
+        /overlaps/,
+        RangeError,
+      ],
     ];
     for (const [name, f, message, kind] of cases)
       it(name, () => {
@@ -152,15 +196,17 @@ describe('linearForward / linearBackward', () => {
 
 describe("fmaPeak: the benchmarks' GEMM roofline", () => {
   it('one thread and all threads at once give positive rates; all threads at most threads × one', () => {
-    const one = fl.internal.fmaPeak(20), all = fl.internal.fmaPeak(20, true);
+    const one = fl.internal.fmaPeak(20),
+      all = fl.internal.fmaPeak(20, true);
     expect(one).toBeGreaterThan(0.1);
     expect(all).toBeGreaterThan(0.1);
-    expect(all).toBeLessThan(fl.getNumThreads() * one * 1.5);  // a margin for timing noise
+    expect(all).toBeLessThan(fl.getNumThreads() * one * 1.5); // a margin for timing noise
   });
 });
 
 describe('multiHeadBackward', () => {
-  const B = 97, I = 70;
+  const B = 97,
+    I = 70;
   const heads = () => {
     const r = rng(31);
     const u = (n: number) => Float32Array.from({ length: n }, () => r.next() * 2 - 1);
@@ -195,10 +241,18 @@ describe('multiHeadBackward', () => {
 
   it('heads sharing their arrays (one packed copy of x and of a shared gradOut, over several K slices) equal linearBackward', () => {
     // batch 900 is three K slices of the gradWeight GEMM, out 200 three slices of gradInput's; in 300 spans two column blocks.
-    const Bb = 900, Ib = 300, O = 200, r = rng(35);
+    const Bb = 900,
+      Ib = 300,
+      O = 200,
+      r = rng(35);
     const u = (n: number) => Float32Array.from({ length: n }, () => r.next() * 2 - 1);
-    const xb = u(Bb * Ib), shared = u(Bb * O);
-    const hs = { a: { weight: u(O * Ib), gradOut: shared, outFeatures: O }, b: { weight: u(O * Ib), gradOut: shared, outFeatures: O }, c: { weight: u(7 * Ib), gradOut: u(Bb * 7), outFeatures: 7 } };
+    const xb = u(Bb * Ib),
+      shared = u(Bb * O);
+    const hs = {
+      a: { weight: u(O * Ib), gradOut: shared, outFeatures: O },
+      b: { weight: u(O * Ib), gradOut: shared, outFeatures: O },
+      c: { weight: u(7 * Ib), gradOut: u(Bb * 7), outFeatures: 7 },
+    };
     for (const threads of [1, initialThreads]) {
       fl.setNumThreads(threads);
       const m = fl.multiHeadBackward(xb, hs, { batch: Bb, inFeatures: Ib, combine: false });
@@ -206,7 +260,12 @@ describe('multiHeadBackward', () => {
         const single = fl.linearBackward(xb, h.gradOut, h.weight, { batch: Bb, inFeatures: Ib, outFeatures: h.outFeatures });
         expectSameBits(m.heads[name].gradWeight, single.gradWeight!, `${name} gradWeight`);
         expectSameBits(m.heads[name].gradInput, single.gradInput!, `${name} gradInput`);
-        const ref = fl.linearBackward(xb, h.gradOut, h.weight, { batch: Bb, inFeatures: Ib, outFeatures: h.outFeatures, backend: 'reference' });
+        const ref = fl.linearBackward(xb, h.gradOut, h.weight, {
+          batch: Bb,
+          inFeatures: Ib,
+          outFeatures: h.outFeatures,
+          backend: 'reference',
+        });
         expectGemmClose(m.heads[name].gradWeight, ref.gradWeight!, Bb, `${name} gradWeight vs reference`);
         expectGemmClose(m.heads[name].gradInput, ref.gradInput!, h.outFeatures, `${name} gradInput vs reference`);
       }
@@ -230,20 +289,29 @@ describe('multiHeadBackward', () => {
     const tasks = { a: { loss: 'mseLoss' }, b: { loss: 'mseLoss' } } as const;
     const r0 = rng(40);
     const W = { a: r0.floats(4 * I), b: r0.floats(2 * I) };
-    const batch = { a: { input: r0.floats(B * 4), target: r0.floats(B * 4), shape: [B, 4] }, b: { input: r0.floats(B * 2), target: r0.floats(B * 2), shape: [B, 2] } };
+    const batch = {
+      a: { input: r0.floats(B * 4), target: r0.floats(B * 4), shape: [B, 4] },
+      b: { input: r0.floats(B * 2), target: r0.floats(B * 2), shape: [B, 2] },
+    };
     const run = (useWeighted: boolean) => {
       const m = new fl.MultiTaskLoss({ tasks, weighting: { strategy: 'gradnorm', optimizer: 'sgd', lr: 0.05 } });
       for (let step = 0; step < 3; step++) {
         const r = m.compute(batch);
-        const mh = fl.multiHeadBackward(x, {
-          a: { weight: W.a, gradOut: r.grads.a, outFeatures: 4 }, b: { weight: W.b, gradOut: r.grads.b, outFeatures: 2 },
-        }, { batch: B, inFeatures: I, combine: false });
+        const mh = fl.multiHeadBackward(
+          x,
+          {
+            a: { weight: W.a, gradOut: r.grads.a, outFeatures: 4 },
+            b: { weight: W.b, gradOut: r.grads.b, outFeatures: 2 },
+          },
+          { batch: B, inFeatures: I, combine: false },
+        );
         if (useWeighted) m.endStep({ weightedGradNorms: mh.gradNorms });
         else m.endStep({ gradNorms: { a: mh.gradNorms.a / r.weights.a, b: mh.gradNorms.b / r.weights.b } });
       }
       return m.currentWeights()!;
     };
-    const a = run(true), b = run(false);
+    const a = run(true),
+      b = run(false);
     expect(a.a).toBeCloseTo(b.a, 12);
     expect(a.b).toBeCloseTo(b.b, 12);
     expect(a.a).not.toBe(1);
@@ -251,11 +319,18 @@ describe('multiHeadBackward', () => {
 
   it('bad input: wrong head shapes, overlapping outputs, missing accumulate buffers', () => {
     const hs = heads();
-    expect(() => fl.multiHeadBackward(x, { ...hs, sex: { ...hs.sex, outFeatures: 2 } }, { batch: B, inFeatures: I })).toThrow(/heads\.sex\.weight/);
+    expect(() => fl.multiHeadBackward(x, { ...hs, sex: { ...hs.sex, outFeatures: 2 } }, { batch: B, inFeatures: I })).toThrow(
+      /heads\.sex\.weight/,
+    );
     expect(() => fl.multiHeadBackward(x, {}, { batch: B, inFeatures: I })).toThrow(/at least one head/);
     const shared = new Float32Array(B * I);
-    expect(() => fl.multiHeadBackward(x, { a: { ...hs.sex, out: { gradInput: shared } }, b: { ...hs.species, out: { gradInput: shared } } }, { batch: B, inFeatures: I }))
-      .toThrow(/overlaps/);
+    expect(() =>
+      fl.multiHeadBackward(
+        x,
+        { a: { ...hs.sex, out: { gradInput: shared } }, b: { ...hs.species, out: { gradInput: shared } } },
+        { batch: B, inFeatures: I },
+      ),
+    ).toThrow(/overlaps/);
     expect(() => fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, accumulate: true })).toThrow(/accumulate needs/);
     expect(() => fl.multiHeadBackward(x, hs, { batch: B, inFeatures: I, combine: { method: 'nope' as 'sum' } })).toThrow(/method/);
   });

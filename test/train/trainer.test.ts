@@ -12,7 +12,8 @@ import * as fl from '../../src/index';
 import { rng } from '../helpers';
 
 const root = join(__dirname, '..', '..');
-const mlp = join(root, 'models', 'mlp_encoder.onnx'), conv = join(root, 'models', 'conv_encoder.onnx');
+const mlp = join(root, 'models', 'mlp_encoder.onnx'),
+  conv = join(root, 'models', 'conv_encoder.onnx');
 const tmp = mkdtempSync(join(tmpdir(), 'fuseloss-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -37,14 +38,24 @@ describe('OnnxBackbone', () => {
 
   it('wrong input shapes, names and a model without a float output give clear errors', async () => {
     const b = await fl.OnnxBackbone.create(mlp);
-    await expect(b.features({ data: new Float32Array(10), dims: [2, 5] })).rejects.toThrow("input: expected dims [batch, 6] (model input 'features'), got [2, 5]");
-    await expect(b.features({ data: new Float32Array(11), dims: [2, 6] })).rejects.toThrow('input: dims [2, 6] need 12 elements, data has 11');
+    await expect(b.features({ data: new Float32Array(10), dims: [2, 5] })).rejects.toThrow(
+      "input: expected dims [batch, 6] (model input 'features'), got [2, 5]",
+    );
+    await expect(b.features({ data: new Float32Array(11), dims: [2, 6] })).rejects.toThrow(
+      'input: dims [2, 6] need 12 elements, data has 11',
+    );
     await expect(b.features({ data: new Float32Array(12), dims: [2, 6, 1] })).rejects.toThrow(RangeError);
-    await expect(b.features(new ort.Tensor('int32', new Int32Array(6), [1, 6]) as unknown as ort.Tensor)).rejects.toThrow('expected a float32 tensor, got int32');
-    await expect(fl.OnnxBackbone.create(mlp, { outputName: 'logits' })).rejects.toThrow("outputName: the model has no output 'logits' (its outputs: embedding (float32 [batch, 32]))");
+    await expect(b.features(new ort.Tensor('int32', new Int32Array(6), [1, 6]) as unknown as ort.Tensor)).rejects.toThrow(
+      'expected a float32 tensor, got int32',
+    );
+    await expect(fl.OnnxBackbone.create(mlp, { outputName: 'logits' })).rejects.toThrow(
+      "outputName: the model has no output 'logits' (its outputs: embedding (float32 [batch, 32]))",
+    );
     await expect(fl.OnnxBackbone.create(mlp, { inputName: 'image' })).rejects.toThrow("inputName: the model has no input 'image'");
     const noFloat = join(__dirname, '..', 'fixtures', 'onnx', 'int_output.onnx');
-    await expect(fl.OnnxBackbone.create(noFloat)).rejects.toThrow('the model has no float32 output to use as features (its outputs: label (int64 [batch]))');
+    await expect(fl.OnnxBackbone.create(noFloat)).rejects.toThrow(
+      'the model has no float32 output to use as features (its outputs: label (int64 [batch]))',
+    );
     await expect(fl.OnnxBackbone.create(noFloat, { outputName: 'label' })).rejects.toThrow(TypeError);
     await expect(fl.OnnxBackbone.create(42 as unknown as string)).rejects.toThrow(TypeError);
     await b.release();
@@ -53,9 +64,23 @@ describe('OnnxBackbone', () => {
 
 const data = prepareTable(penguinsRows(), PENGUINS_CONFIG);
 
-async function penguinTrainer(backend: 'native' | 'reference' = 'native', weighting: fl.StrategyName = 'uncertainty', combine: fl.CombineMethod = 'sum') {
+async function penguinTrainer(
+  backend: 'native' | 'reference' = 'native',
+  weighting: fl.StrategyName = 'uncertainty',
+  combine: fl.CombineMethod = 'sum',
+) {
   const backbone = await fl.OnnxBackbone.create(mlp);
-  return new fl.MultiTaskTrainer({ tasks: data.tasks, weighting: { strategy: weighting }, combine: { method: combine }, optimizer: { type: 'adam', lr: 0.01 }, seed: 0, backend }, backbone);
+  return new fl.MultiTaskTrainer(
+    {
+      tasks: data.tasks,
+      weighting: { strategy: weighting },
+      combine: { method: combine },
+      optimizer: { type: 'adam', lr: 0.01 },
+      seed: 0,
+      backend,
+    },
+    backbone,
+  );
 }
 
 describe('MultiTaskTrainer on the penguins', () => {
@@ -73,7 +98,8 @@ describe('MultiTaskTrainer on the penguins', () => {
       await t.fit(data.train, { epochs: 30, batchSize: 32, shuffle: 7 });
       return { m: await t.evaluate(data.test), params: t.params };
     };
-    const a = await run(), b = await run();
+    const a = await run(),
+      b = await run();
     // measured on this seed: species 1.000, sex 0.866, mass MAE 285 g (RMSE 360 g)
     expect(a.m.species.accuracy).toBeGreaterThanOrEqual(0.95);
     expect(a.m.sex.accuracy).toBeGreaterThanOrEqual(0.8);
@@ -82,7 +108,12 @@ describe('MultiTaskTrainer on the penguins', () => {
     expect(b.m).toEqual(a.m);
   });
 
-  it.each([['uncertainty', 'sum'], ['dwa', 'pcgrad'], ['famo', 'dbmtl'], ['gradnorm', 'mgda']] as const)('save → load → continue = uninterrupted (%s, %s)', async (weighting, combine) => {
+  it.each([
+    ['uncertainty', 'sum'],
+    ['dwa', 'pcgrad'],
+    ['famo', 'dbmtl'],
+    ['gradnorm', 'mgda'],
+  ] as const)('save → load → continue = uninterrupted (%s, %s)', async (weighting, combine) => {
     const a = await penguinTrainer('native', weighting, combine);
     await a.fit(data.train, { epochs: 4, shuffle: 3 });
     const b = await penguinTrainer('native', weighting, combine);
@@ -97,7 +128,12 @@ describe('MultiTaskTrainer on the penguins', () => {
 
   it('fit yields to the event loop while it trains (its kernels run off it)', async () => {
     // no backbone: only the kernels' async forms can yield here
-    const t = new fl.MultiTaskTrainer({ tasks: data.tasks, inFeatures: data.featureNames.length, weighting: { strategy: 'uncertainty' }, seed: 0 });
+    const t = new fl.MultiTaskTrainer({
+      tasks: data.tasks,
+      inFeatures: data.featureNames.length,
+      weighting: { strategy: 'uncertainty' },
+      seed: 0,
+    });
     let fired = false;
     const seen: boolean[] = [];
     setImmediate(() => (fired = true));
@@ -108,24 +144,41 @@ describe('MultiTaskTrainer on the penguins', () => {
   });
 
   it('native and reference trainers agree after a few steps', async () => {
-    const n = await penguinTrainer('native'), r = await penguinTrainer('reference');
+    const n = await penguinTrainer('native'),
+      r = await penguinTrainer('reference');
     await n.fit(data.train, { epochs: 1 });
     await r.fit(data.train, { epochs: 1 });
-    for (const k of Object.keys(n.params)) for (let i = 0; i < n.params[k].length; i++) expect(Math.abs(n.params[k][i] - r.params[k][i]), `${k}[${i}]`).toBeLessThan(2e-4);
+    for (const k of Object.keys(n.params))
+      for (let i = 0; i < n.params[k].length; i++) expect(Math.abs(n.params[k][i] - r.params[k][i]), `${k}[${i}]`).toBeLessThan(2e-4);
   });
 });
 
 describe('end-to-end gradients = finite differences', () => {
   it('neck and heads of a tiny model (static weights, combine sum, reference backend in float64 sums)', async () => {
     const r = rng(4);
-    const N = 6, F = 4;
+    const N = 6,
+      F = 4;
     const ds: fl.Dataset = {
-      inputs: r.floats(N * F), rowDims: [F], size: N,
-      targets: { c: Int32Array.from({ length: N }, (_, i) => i % 3), b: Float32Array.from({ length: N * 2 }, (_, i) => (i * 7) % 3 === 0 ? 1 : 0), y: r.floats(N) },
+      inputs: r.floats(N * F),
+      rowDims: [F],
+      size: N,
+      targets: {
+        c: Int32Array.from({ length: N }, (_, i) => i % 3),
+        b: Float32Array.from({ length: N * 2 }, (_, i) => ((i * 7) % 3 === 0 ? 1 : 0)),
+        y: r.floats(N),
+      },
     };
     const config: fl.TrainerConfig = {
-      tasks: { c: { loss: 'crossEntropy', outputs: 3 }, b: { loss: 'binaryCrossEntropyWithLogits', outputs: 2 }, y: { loss: 'mseLoss', outputs: 1 } },
-      inFeatures: F, neck: { units: 5, activation: 'tanh' }, weighting: { strategy: 'static', weights: [1, 0.5, 2] }, seed: 3, backend: 'reference',
+      tasks: {
+        c: { loss: 'crossEntropy', outputs: 3 },
+        b: { loss: 'binaryCrossEntropyWithLogits', outputs: 2 },
+        y: { loss: 'mseLoss', outputs: 1 },
+      },
+      inFeatures: F,
+      neck: { units: 5, activation: 'tanh' },
+      weighting: { strategy: 'static', weights: [1, 0.5, 2] },
+      seed: 3,
+      backend: 'reference',
     };
     const t = new fl.MultiTaskTrainer(config);
     const rows = Int32Array.from({ length: N }, (_, i) => i);
@@ -133,14 +186,17 @@ describe('end-to-end gradients = finite differences', () => {
     const lossAt = async () => (await t.gradients(ds, rows)).loss;
     for (const [name, p] of Object.entries(t.params)) {
       for (let i = 0; i < p.length; i += Math.max(1, Math.floor(p.length / 5))) {
-        const h = 1e-2, keep = p[i];
+        const h = 1e-2,
+          keep = p[i];
         p[i] = keep + h;
         const up = await lossAt();
         p[i] = keep - h;
         const down = await lossAt();
         p[i] = keep;
         const fd = (up - down) / (2 * h);
-        expect(Math.abs(grads[name][i] - fd), `${name}[${i}]: analytic ${grads[name][i]}, fd ${fd}`).toBeLessThan(2e-3 + 2e-2 * Math.abs(fd));
+        expect(Math.abs(grads[name][i] - fd), `${name}[${i}]: analytic ${grads[name][i]}, fd ${fd}`).toBeLessThan(
+          2e-3 + 2e-2 * Math.abs(fd),
+        );
       }
     }
   });
@@ -150,7 +206,11 @@ describe('fuseloss train (CLI)', () => {
   it('trains on the penguins and writes the log, the chart and the model', async () => {
     const out: string[] = [];
     const dir = join(tmp, 'cli');
-    const code = await train(['--epochs', '12', '--weighting', 'dwa', '--combine', 'pcgrad', '--out', dir], { out: (s) => out.push(s), err: () => {}, tty: false });
+    const code = await train(['--epochs', '12', '--weighting', 'dwa', '--combine', 'pcgrad', '--out', dir], {
+      out: (s) => out.push(s),
+      err: () => {},
+      tty: false,
+    });
     expect(code).toBe(0);
     const text = out.join('\n');
     expect(text).toMatch(/274 train \/ 68 held-out rows/);
@@ -181,12 +241,19 @@ describe('ONNX Runtime interop', () => {
     const x = rng(12).floats(8 * 6);
     const out = await b.features(new ort.Tensor('float32', x, [8, 6]));
     const feats = new ort.Tensor('float32', out.data, out.dims);
-    const target = new ort.Tensor('int64', BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 32)), [8]);
+    const target = new ort.Tensor(
+      'int64',
+      BigInt64Array.from({ length: 8 }, (_, i) => BigInt(i % 32)),
+      [8],
+    );
     const r = fl.ortGradients(fl.crossEntropy(feats, target), feats);
     expect(r.gradTensor).toBeInstanceOf(ort.Tensor);
     expect(r.gradTensor.dims).toEqual([8, 32]);
     expect(r.gradTensor.data).toBe(r.grad);
-    const none = fl.ortGradients(fl.mseLoss(feats, new ort.Tensor('float32', new Float32Array(8 * 32), [8, 32]), { reduction: 'none' }), feats);
+    const none = fl.ortGradients(
+      fl.mseLoss(feats, new ort.Tensor('float32', new Float32Array(8 * 32), [8, 32]), { reduction: 'none' }),
+      feats,
+    );
     expect(none.lossTensor!.dims).toEqual([8, 32]);
     expect(() => fl.ortGradients(r, { dims: [7, 32] })).toThrow(/do not match the gradient's 256 elements/);
     await b.release();

@@ -39,8 +39,7 @@ export function crossEntropyReference(p: CrossEntropyProblem, grad: Float32Array
     for (let q = 0; q < n * S; q++) {
       const y = target[q];
       if (y === ignoreIndex) continue;
-      if (y < 0 || y >= C)
-        throw new RangeError(`target[${q}] = ${y}: expected a class id in [0, ${C}) or ignoreIndex (${ignoreIndex})`);
+      if (y < 0 || y >= C) throw new RangeError(`target[${q}] = ${y}: expected a class id in [0, ${C}) or ignoreIndex (${ignoreIndex})`);
       denom += w(y);
     }
   }

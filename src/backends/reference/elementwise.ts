@@ -34,16 +34,19 @@ export function elementLoss(name: ElementwiseName, x: number, t: number, pw: num
     case 'l1Loss':
       return [Math.abs(x - t), sign(x - t)];
     case 'smoothL1Loss': {
-      const d = x - t, a = Math.abs(d);
+      const d = x - t,
+        a = Math.abs(d);
       if (p.beta === 0) return [a, sign(d)];
       return a < p.beta ? [(0.5 * a * a) / p.beta, d / p.beta] : [a - 0.5 * p.beta, sign(d)];
     }
     case 'huberLoss': {
-      const d = x - t, a = Math.abs(d);
+      const d = x - t,
+        a = Math.abs(d);
       return a < p.delta ? [0.5 * a * a, d] : [p.delta * (a - 0.5 * p.delta), d < -p.delta ? -p.delta : d > p.delta ? p.delta : d];
     }
     case 'binaryCrossEntropy': {
-      const logX = Math.max(Math.log(x), -100), log1mX = Math.max(Math.log1p(-x), -100);
+      const logX = Math.max(Math.log(x), -100),
+        log1mX = Math.max(Math.log1p(-x), -100);
       return [(t - 1) * log1mX - t * logX, (x - t) / Math.max((1 - x) * x, 1e-12)];
     }
     case 'binaryCrossEntropyWithLogits': {
@@ -68,12 +71,16 @@ export function elementLoss(name: ElementwiseName, x: number, t: number, pw: num
       if (p.full && t > 1) loss += t * Math.log(t) - t + 0.5 * Math.log(2 * Math.PI * t);
       return [loss, grad];
     }
-    case 'hingeLoss': {  // tfjs: labels 0/1 read as ±1; relu(1 − y·x), relu' = 0 at 0
-      const y = 2 * t - 1, m = 1 - y * x;
+    case 'hingeLoss': {
+      // tfjs: labels 0/1 read as ±1; relu(1 − y·x), relu' = 0 at 0
+      const y = 2 * t - 1,
+        m = 1 - y * x;
       return [Number.isNaN(m) ? NaN : Math.max(0, m), m > 0 ? -y : 0];
     }
-    case 'logLoss': {  // tfjs: −t·log(x + ε) − (1 − t)·log(1 − x + ε)
-      const a = x + p.epsilon, b = 1 - x + p.epsilon;
+    case 'logLoss': {
+      // tfjs: −t·log(x + ε) − (1 − t)·log(1 − x + ε)
+      const a = x + p.epsilon,
+        b = 1 - x + p.epsilon;
       return [-t * Math.log(a) - (1 - t) * Math.log(b), -t / a + (1 - t) / b];
     }
     case 'sigmoidFocalLoss': {

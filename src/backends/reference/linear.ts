@@ -6,7 +6,13 @@ export interface LinearProblem {
 }
 
 /** y[b, o] = bias[o] + Σ_i x[b, i]·W[o, i]. */
-export function linearForwardReference(p: LinearProblem, x: Float32Array, weight: Float32Array, bias: Float32Array | null, y: Float32Array): void {
+export function linearForwardReference(
+  p: LinearProblem,
+  x: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array | null,
+  y: Float32Array,
+): void {
   const { batch: B, inFeatures: I, outFeatures: O } = p;
   for (let b = 0; b < B; b++)
     for (let o = 0; o < O; o++) {
@@ -18,8 +24,14 @@ export function linearForwardReference(p: LinearProblem, x: Float32Array, weight
 
 /** gradWeight = gradOutᵀ·x, gradBias = Σ_b gradOut, gradInput = gradOut·W (each when given; += with accumulate). */
 export function linearBackwardReference(
-  p: LinearProblem, x: Float32Array | null, gradOut: Float32Array, weight: Float32Array | null,
-  gradWeight: Float32Array | null, gradBias: Float32Array | null, gradInput: Float32Array | null, accumulate: boolean,
+  p: LinearProblem,
+  x: Float32Array | null,
+  gradOut: Float32Array,
+  weight: Float32Array | null,
+  gradWeight: Float32Array | null,
+  gradBias: Float32Array | null,
+  gradInput: Float32Array | null,
+  accumulate: boolean,
 ): void {
   const { batch: B, inFeatures: I, outFeatures: O } = p;
   const put = (a: Float32Array, k: number, s: number) => (a[k] = accumulate ? a[k] + s : s);

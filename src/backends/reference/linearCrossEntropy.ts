@@ -54,14 +54,17 @@ export type SoftmaxRowsProblem = Omit<LinearCrossEntropyProblem, 'input' | 'weig
  * reduced loss, the z-loss part and the accuracy.
  */
 export function softmaxRowsReference(
-  p: SoftmaxRowsProblem, logit: (i: number, k: number) => number, onRow: (i: number, dz: Float64Array) => void,
+  p: SoftmaxRowsProblem,
+  logit: (i: number, k: number) => number,
+  onRow: (i: number, dz: Float64Array) => void,
   out: { loss: Float32Array | null; lse: Float32Array | null },
 ): LinearCrossEntropyValues {
   const { n: N, c: C, target, ignoreIndex, labelSmoothing: eps, reduction, softcap: cap } = p;
   const s = p.lseSquareScale;
   const byIndex = target instanceof Int32Array;
   const w = (k: number) => (p.classWeight ? p.classWeight[k] : 1);
-  let denom = N, count = N;
+  let denom = N,
+    count = N;
   if (byIndex) {
     denom = 0;
     count = 0;
@@ -73,15 +76,21 @@ export function softmaxRowsReference(
       count++;
     }
   }
-  const z = new Float64Array(C), logp = new Float64Array(C), g = new Float64Array(C), dz = new Float64Array(C);
-  let ceTotal = 0, zTotal = 0, correct = 0;
+  const z = new Float64Array(C),
+    logp = new Float64Array(C),
+    g = new Float64Array(C),
+    dz = new Float64Array(C);
+  let ceTotal = 0,
+    zTotal = 0,
+    correct = 0;
   for (let i = 0; i < N; i++) {
     for (let k = 0; k < C; k++) {
       const v = logit(i, k);
       z[k] = cap > 0 ? cap * Math.tanh(v / cap) : v;
     }
-    let m = -Infinity, am = 0;
-    for (let k = 0; k < C; k++) if (z[k] > m) (m = z[k]), (am = k);
+    let m = -Infinity,
+      am = 0;
+    for (let k = 0; k < C; k++) if (z[k] > m) ((m = z[k]), (am = k));
     let sum = 0;
     for (let k = 0; k < C; k++) sum += Math.exp(z[k] - m);
     const lse = m + Math.log(sum);
@@ -94,7 +103,7 @@ export function softmaxRowsReference(
       const y = target[i];
       if (y === ignoreIndex) {
         if (out.loss) out.loss[i] = 0;
-        continue;  // no loss, no gradient
+        continue; // no loss, no gradient
       }
       if (am === y) correct++;
       loss = (1 - eps) * -w(y) * logp[y];
@@ -137,24 +146,35 @@ export function softmaxRowsReference(
   return { loss: 0, zLoss: zTotal, accuracy };
 }
 
-export function linearCrossEntropyReference(p: LinearCrossEntropyProblem, out: LinearCrossEntropyOutputs, accumulate: boolean): LinearCrossEntropyValues {
+export function linearCrossEntropyReference(
+  p: LinearCrossEntropyProblem,
+  out: LinearCrossEntropyOutputs,
+  accumulate: boolean,
+): LinearCrossEntropyValues {
   const { input: x, weight: W, bias, n: N, h: H, c: C } = p;
-  const gW = new Float64Array(C * H), gB = new Float64Array(C), gX = new Float64Array(N * H);
+  const gW = new Float64Array(C * H),
+    gB = new Float64Array(C),
+    gX = new Float64Array(N * H);
   const logit = (i: number, k: number) => {
     let v = bias ? bias[k] : 0;
     for (let j = 0; j < H; j++) v += x[i * H + j] * W[k * H + j];
     return v;
   };
-  const values = softmaxRowsReference(p, logit, (i, dz) => {
-    for (let k = 0; k < C; k++) {
-      const d = dz[k];
-      gB[k] += d;
-      for (let j = 0; j < H; j++) {
-        gW[k * H + j] += d * x[i * H + j];
-        gX[i * H + j] += d * W[k * H + j];
+  const values = softmaxRowsReference(
+    p,
+    logit,
+    (i, dz) => {
+      for (let k = 0; k < C; k++) {
+        const d = dz[k];
+        gB[k] += d;
+        for (let j = 0; j < H; j++) {
+          gW[k * H + j] += d * x[i * H + j];
+          gX[i * H + j] += d * W[k * H + j];
+        }
       }
-    }
-  }, out);
+    },
+    out,
+  );
   const put = (dst: Float32Array | null, src: Float64Array) => {
     if (dst) for (let q = 0; q < src.length; q++) dst[q] = accumulate ? dst[q] + src[q] : src[q];
   };

@@ -20,12 +20,15 @@ export function nllLossReference(p: CrossEntropyProblem, grad: Float32Array, los
   grad.fill(0);
   let total = 0;
   for (let q = 0; q < n * S; q++) {
-    const i = Math.floor(q / S), j = q % S, y = target[q];
+    const i = Math.floor(q / S),
+      j = q % S,
+      y = target[q];
     if (y === ignoreIndex) {
       if (lossOut) lossOut[q] = 0;
       continue;
     }
-    const w = weight ? weight[y] : 1, sw = p.sampleWeight ? p.sampleWeight[i] : 1;
+    const w = weight ? weight[y] : 1,
+      sw = p.sampleWeight ? p.sampleWeight[i] : 1;
     const loss = -w * xy[q] * sw;
     let scale = p.gradScale * sw;
     if (reduction === 'mean') scale /= denom;

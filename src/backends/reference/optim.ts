@@ -33,10 +33,18 @@ export interface OptimHyper extends OptimizerHyperParameters {
 
 const f = Math.fround;
 
-export function optimizerStepReference(h: OptimHyper, p: Float32Array, g: Float32Array, m: Float32Array | null, v: Float32Array | null): void {
-  const lr = f(h.lr), wd = f(h.weightDecay);
+export function optimizerStepReference(
+  h: OptimHyper,
+  p: Float32Array,
+  g: Float32Array,
+  m: Float32Array | null,
+  v: Float32Array | null,
+): void {
+  const lr = f(h.lr),
+    wd = f(h.weightDecay);
   if (h.kind === 'sgd') {
-    const mom = f(h.momentum), omd = f(1 - h.dampening);
+    const mom = f(h.momentum),
+      omd = f(1 - h.dampening);
     for (let i = 0; i < p.length; i++) {
       let d = h.maximize ? -g[i] : g[i];
       if (h.weightDecay !== 0) d = f(d + f(wd * p[i]));
@@ -49,7 +57,10 @@ export function optimizerStepReference(h: OptimHyper, p: Float32Array, g: Float3
     }
     return;
   }
-  const omb1 = f(1 - h.beta1), b2 = f(h.beta2), omb2 = f(1 - h.beta2), eps = f(h.eps);
+  const omb1 = f(1 - h.beta1),
+    b2 = f(h.beta2),
+    omb2 = f(1 - h.beta2),
+    eps = f(h.eps);
   const negStep = f(-(h.lr / (1 - h.beta1 ** h.step)));
   const bc2sqrt = f(Math.sqrt(1 - h.beta2 ** h.step));
   const decay = f(1 - h.lr * h.weightDecay);

@@ -1,7 +1,8 @@
 // Pure-TypeScript passes over task gradients (the oracle): float64 sums, the obvious loops.
 
 export function gramReference(grads: readonly Float32Array[]): Float64Array {
-  const T = grads.length, n = grads[0].length;
+  const T = grads.length,
+    n = grads[0].length;
   const out = new Float64Array(T * T);
   for (let i = 0; i < T; i++)
     for (let j = i; j < T; j++) {
@@ -30,16 +31,19 @@ function hash32(x: number): number {
 }
 /** The native generator: u ∈ (0, 1) for element k from the hash of k keyed by the seed and k's high bits. */
 export function uniformAt(seed: number, k: number): number {
-  const hi = Math.floor(k / 4294967296), lo = k >>> 0;
-  const seedLo = seed >>> 0, seedHi = Math.floor(seed / 4294967296) >>> 0;
+  const hi = Math.floor(k / 4294967296),
+    lo = k >>> 0;
+  const seedLo = seed >>> 0,
+    seedHi = Math.floor(seed / 4294967296) >>> 0;
   const key = hash32((seedLo ^ hash32((seedHi + Math.imul(0x9e3779b9, hi) + 0x85ebca6b) >>> 0)) >>> 0);
   return (hash32((lo ^ key) >>> 0) + 0.5) / 4294967296;
 }
 
 export function gradDropReference(grads: readonly Float32Array[], seed: number, out: Float32Array): void {
   for (let k = 0; k < out.length; k++) {
-    let sum = 0, abs = 0;
-    for (const g of grads) (sum += g[k]), (abs += Math.abs(g[k]));
+    let sum = 0,
+      abs = 0;
+    for (const g of grads) ((sum += g[k]), (abs += Math.abs(g[k])));
     // P = ½(1 + Σg/Σ|g|) > u, written without the division: Σg > Σ|g|·(2u − 1)
     const keepPositive = sum > abs * (2 * uniformAt(seed, k) - 1);
     let r = 0;

@@ -36,12 +36,14 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
 
   if (q.name === 'multiMarginLoss') {
     const t = q.targetIndex!;
-    for (let i = 0; i < N; i++)
-      if (t[i] < 0 || t[i] >= C) throw new RangeError(`target[${i}] = ${t[i]}: expected a class id in [0, ${C})`);
+    for (let i = 0; i < N; i++) if (t[i] < 0 || t[i] >= C) throw new RangeError(`target[${i}] = ${t[i]}: expected a class id in [0, ${C})`);
     for (let i = 0; i < N; i++) {
-      const y = t[i], xy = q.input[i * C + y], w = q.weight ? q.weight[y] : 1;
-      const s = base * go(i) * sw(i) * w / C;
-      let l = 0, gy = 0;
+      const y = t[i],
+        xy = q.input[i * C + y],
+        w = q.weight ? q.weight[y] : 1;
+      const s = (base * go(i) * sw(i) * w) / C;
+      let l = 0,
+        gy = 0;
       const row = new Float64Array(C);
       for (let c = 0; c < C; c++) {
         if (c === y) continue;
@@ -54,24 +56,28 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
       }
       row[y] = gy;
       grad.set(row, i * C);
-      emit(i, (l * w) / C * sw(i));
+      emit(i, ((l * w) / C) * sw(i));
     }
   } else if (q.name === 'multilabelSoftMarginLoss') {
     const t = q.target!;
     const out = new Float64Array(C);
     for (let i = 0; i < N; i++) {
       let l = 0;
-      const s = base * go(i) * sw(i) / C;
+      const s = (base * go(i) * sw(i)) / C;
       for (let c = 0; c < C; c++) {
-        const x = q.input[i * C + c], tc = t[i * C + c], w = q.weight ? q.weight[c] : 1;
+        const x = q.input[i * C + c],
+          tc = t[i * C + c],
+          w = q.weight ? q.weight[c] : 1;
         l += w * ((1 - tc) * x + softplusNeg(x));
         out[c] = w * (sigmoid(x) - tc) * s;
       }
       grad.set(out, i * C);
       emit(i, (l / C) * sw(i));
     }
-  } else if (q.name === 'cosineDistance') {  // tfjs: 1 − Σ t·x per row, gradient −t
-    const t = q.target!, x = q.input;
+  } else if (q.name === 'cosineDistance') {
+    // tfjs: 1 − Σ t·x per row, gradient −t
+    const t = q.target!,
+      x = q.input;
     for (let i = 0; i < N; i++) {
       let dot = 0;
       for (let d = 0; d < C; d++) dot += t[i * C + d] * x[i * C + d];
@@ -80,25 +86,34 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
       emit(i, (1 - dot) * sw(i));
     }
   } else if (q.name === 'cosineEmbeddingLoss') {
-    const t = q.target!, x1 = q.input, x2 = q.input2!;
-    const g1 = new Float64Array(C), g2 = new Float64Array(C);
+    const t = q.target!,
+      x1 = q.input,
+      x2 = q.input2!;
+    const g1 = new Float64Array(C),
+      g2 = new Float64Array(C);
     for (let i = 0; i < N; i++) {
-      let dot = 0, m1 = 0, m2 = 0;
+      let dot = 0,
+        m1 = 0,
+        m2 = 0;
       for (let d = 0; d < C; d++) {
-        const a = x1[i * C + d], b = x2[i * C + d];
+        const a = x1[i * C + d],
+          b = x2[i * C + d];
         dot += a * b;
         m1 += a * a;
         m2 += b * b;
       }
       m1 += 1e-12;
       m2 += 1e-12;
-      const den = Math.sqrt(m1 * m2), cos = dot / den;
-      let l = 0, dcos = 0;
+      const den = Math.sqrt(m1 * m2),
+        cos = dot / den;
+      let l = 0,
+        dcos = 0;
       if (t[i] === 1) [l, dcos] = [1 - cos, -1];
       else if (t[i] === -1 && cos - q.margin >= 0) [l, dcos] = [cos - q.margin, 1];
       const s = base * go(i) * sw(i) * dcos;
       for (let d = 0; d < C; d++) {
-        const a = x1[i * C + d], b = x2[i * C + d];
+        const a = x1[i * C + d],
+          b = x2[i * C + d];
         g1[d] = s * (b / den - (cos * a) / m1);
         g2[d] = s * (a / den - (cos * b) / m2);
       }
@@ -109,7 +124,8 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
   } else {
     // soft F1 per label c: F1 = 2·Σ w·p·t / (Σ w·(p + t) + eps), p = sigmoid(x); loss 1 − F1
     const t = q.target!;
-    const A = new Float64Array(C), B = new Float64Array(C).fill(q.eps);
+    const A = new Float64Array(C),
+      B = new Float64Array(C).fill(q.eps);
     const p = Float64Array.from(q.input, sigmoid);
     for (let i = 0; i < N; i++)
       for (let c = 0; c < C; c++) {
@@ -119,7 +135,8 @@ export function rowLossReference(q: RowProblem, grad: Float32Array, grad2: Float
     for (let c = 0; c < C; c++) emit(c, 1 - (2 * A[c]) / B[c]);
     for (let i = 0; i < N; i++)
       for (let c = 0; c < C; c++) {
-        const pr = p[i * C + c], tc = t[i * C + c];
+        const pr = p[i * C + c],
+          tc = t[i * C + c];
         const df1 = (sw(i) * (2 * tc * B[c] - 2 * A[c])) / (B[c] * B[c]);
         grad[i * C + c] = -base * go(c) * df1 * pr * (1 - pr);
       }

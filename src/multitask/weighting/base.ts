@@ -54,9 +54,7 @@ export interface EndStepInfo {
  * or not). Rules 1 and 2 depend on this step's losses, so gradients are rescaled after the loss pass.
  */
 export type StepWeights =
-  | { rule: 0; w: Float64Array }
-  | { rule: 1 }
-  | { rule: 2; coef: Float64Array; offset: Float64Array; eps: number; normalize: boolean };
+  { rule: 0; w: Float64Array } | { rule: 1 } | { rule: 2; coef: Float64Array; offset: Float64Array; eps: number; normalize: boolean };
 
 /** What a strategy needs from the training loop beyond its losses (MultiTaskTrainer and users read it). */
 export interface StrategyNeeds {
@@ -93,7 +91,8 @@ export function perTask(v: unknown, tasks: readonly string[], name: string, lo =
     out = a;
   } else if (typeof v === 'object' && v !== null) {
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!tasks.includes(k)) throw new TypeError(`Unknown task '${k}' in ${name}; expected ${tasks.join(', ')}`);
+    for (const k of Object.keys(o))
+      if (!tasks.includes(k)) throw new TypeError(`Unknown task '${k}' in ${name}; expected ${tasks.join(', ')}`);
     out = tasks.map((t) => {
       if (!(t in o)) throw new RangeError(`${name}: missing the weight of task '${t}'`);
       return o[t];
@@ -106,13 +105,17 @@ export function perTask(v: unknown, tasks: readonly string[], name: string, lo =
 
 // ---------------------------------------------------------------- optimizer of learned parameters
 
-
 /** PyTorch's torch.optim.Adam (L2 weight decay added to the gradient) or plain SGD. */
 export class ParamOptimizer {
   private t = 0;
   private m: number[];
   private v: number[];
-  constructor(readonly kind: 'adam' | 'sgd', readonly lr: number, readonly weightDecay: number, size: number) {
+  constructor(
+    readonly kind: 'adam' | 'sgd',
+    readonly lr: number,
+    readonly weightDecay: number,
+    size: number,
+  ) {
     this.m = new Array<number>(size).fill(0);
     this.v = new Array<number>(size).fill(0);
   }
@@ -126,8 +129,9 @@ export class ParamOptimizer {
       }
       this.m[i] = 0.9 * this.m[i] + (1 - 0.9) * g;
       this.v[i] = 0.999 * this.v[i] + (1 - 0.999) * g * g;
-      const bc1 = 1 - 0.9 ** this.t, bc2 = 1 - 0.999 ** this.t;
-      p[i] -= (this.lr / bc1) * this.m[i] / (Math.sqrt(this.v[i]) / Math.sqrt(bc2) + 1e-8);
+      const bc1 = 1 - 0.9 ** this.t,
+        bc2 = 1 - 0.999 ** this.t;
+      p[i] -= ((this.lr / bc1) * this.m[i]) / (Math.sqrt(this.v[i]) / Math.sqrt(bc2) + 1e-8);
     }
   }
   state() {
@@ -164,7 +168,6 @@ export function softmax(z: readonly number[]): number[] {
 
 // ---------------------------------------------------------------- the strategy interface
 
-
 /**
  * `used[i]`: task i contributed to this step (present in the batch and not fully masked). `L` holds the
  * task losses (0 where not used) and `w` the weights applied to the gradients.
@@ -173,7 +176,10 @@ export abstract class Strategy {
   readonly T: number;
   /** Task losses of the last compute (null: not used then). */
   protected last: (number | null)[];
-  constructor(readonly name: StrategyName, readonly tasks: readonly string[]) {
+  constructor(
+    readonly name: StrategyName,
+    readonly tasks: readonly string[],
+  ) {
     this.T = tasks.length;
     this.last = new Array<number | null>(this.T).fill(null);
   }

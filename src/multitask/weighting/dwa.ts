@@ -1,6 +1,16 @@
 // The 'dwa' loss-weighting strategy of MultiTaskLoss (see base.ts for the interface).
 import { typeError } from '../../core/validate';
-import { finiteNumber, fixed, NEEDS_NOTHING, nullableArray, numberArray, softmax, Strategy, type StrategyDescriptor, type WeightingConfig } from './base';
+import {
+  finiteNumber,
+  fixed,
+  NEEDS_NOTHING,
+  nullableArray,
+  numberArray,
+  softmax,
+  Strategy,
+  type StrategyDescriptor,
+  type WeightingConfig,
+} from './base';
 
 /** Liu, Johns & Davison 2019: wₜ = T·softmax(rₜ/τ), rₜ = Lₜ(e−1)/Lₜ(e−2) from epoch-average losses. */
 class Dwa extends Strategy {
@@ -23,7 +33,7 @@ class Dwa extends Strategy {
   }
   override observe(L: Float64Array, w: Float64Array, used: readonly boolean[]) {
     super.observe(L, w, used);
-    for (let i = 0; i < this.T; i++) if (used[i]) (this.sum[i] += L[i]), (this.count[i] += 1);
+    for (let i = 0; i < this.T; i++) if (used[i]) ((this.sum[i] += L[i]), (this.count[i] += 1));
     return {};
   }
   override endEpoch() {
@@ -37,7 +47,8 @@ class Dwa extends Strategy {
   }
   load(p: Record<string, unknown>) {
     this.loadBase(p);
-    if (!Array.isArray(p.history) || p.history.length > 2) throw typeError('at most two epochs of losses', 'state.params.history', p.history);
+    if (!Array.isArray(p.history) || p.history.length > 2)
+      throw typeError('at most two epochs of losses', 'state.params.history', p.history);
     this.history = p.history.map((h, e) => nullableArray(h, this.T, `state.params.history[${e}]`));
     this.sum = numberArray(p.epochSum, this.T, 'state.params.epochSum');
     this.count = numberArray(p.epochCount, this.T, 'state.params.epochCount');

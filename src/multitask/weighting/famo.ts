@@ -1,5 +1,17 @@
 // The 'famo' loss-weighting strategy of MultiTaskLoss (see base.ts for the interface).
-import { type EndStepInfo, finiteNumber, makeParamOptimizer, numberArray, ParamOptimizer, perTask, softmax, type StepWeights, Strategy, type StrategyDescriptor, type WeightingConfig } from './base';
+import {
+  type EndStepInfo,
+  finiteNumber,
+  makeParamOptimizer,
+  numberArray,
+  ParamOptimizer,
+  perTask,
+  softmax,
+  type StepWeights,
+  Strategy,
+  type StrategyDescriptor,
+  type WeightingConfig,
+} from './base';
 
 /**
  * Liu et al. 2023 (FAMO): z = softmax(ξ); the step minimises Σ zₜ·log(Lₜ − mₜ + ε) / c with
@@ -24,7 +36,8 @@ class Famo extends Strategy {
   }
   override joint(L: Float64Array, _w: Float64Array, used: readonly boolean[]) {
     const z = softmax(this.xi);
-    let c = 0, s = 0;
+    let c = 0,
+      s = 0;
     for (let i = 0; i < this.T; i++) {
       if (!used[i]) continue;
       const d = L[i] - this.min[i] + this.eps;
@@ -38,7 +51,9 @@ class Famo extends Strategy {
     if (idx.length === 0) return;
     const after = info?.lossesAfter;
     if (after === undefined || typeof after !== 'object' || after === null)
-      throw new TypeError("endStep: the 'famo' strategy needs { lossesAfter: { task: loss } }, each task's loss on the same batch after the update");
+      throw new TypeError(
+        "endStep: the 'famo' strategy needs { lossesAfter: { task: loss } }, each task's loss on the same batch after the update",
+      );
     const delta = new Array<number>(this.T).fill(0);
     for (const i of idx) {
       const a = finiteNumber(after[this.tasks[i]], `lossesAfter.${this.tasks[i]}`);
@@ -47,7 +62,10 @@ class Famo extends Strategy {
     // d/dξ of softmax(ξ)·δ: zⱼ·(δⱼ − Σ zᵢδᵢ)
     const z = softmax(this.xi);
     const zd = z.reduce((acc, zi, i) => acc + zi * delta[i], 0);
-    this.opt.step(this.xi, z.map((zj, j) => zj * (delta[j] - zd)));
+    this.opt.step(
+      this.xi,
+      z.map((zj, j) => zj * (delta[j] - zd)),
+    );
   }
   params() {
     return { ...this.baseParams(), logits: [...this.xi], optimizer: this.opt.state() };

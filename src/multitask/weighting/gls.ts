@@ -10,8 +10,9 @@ class Gls extends Strategy {
     return { rule: 1 };
   }
   override joint(L: Float64Array, _w: Float64Array, used: readonly boolean[]) {
-    let s = 0, n = 0;
-    for (let i = 0; i < this.T; i++) if (used[i]) (s += Math.log(L[i])), n++;
+    let s = 0,
+      n = 0;
+    for (let i = 0; i < this.T; i++) if (used[i]) ((s += Math.log(L[i])), n++);
     return n ? Math.exp(s / n) : 0;
   }
   params() {

@@ -1,5 +1,16 @@
 // The 'gradnorm' loss-weighting strategy of MultiTaskLoss (see base.ts for the interface).
-import { type EndStepInfo, finiteNumber, fixed, makeParamOptimizer, nullableArray, numberArray, ParamOptimizer, Strategy, type StrategyDescriptor, type WeightingConfig } from './base';
+import {
+  type EndStepInfo,
+  finiteNumber,
+  fixed,
+  makeParamOptimizer,
+  nullableArray,
+  numberArray,
+  ParamOptimizer,
+  Strategy,
+  type StrategyDescriptor,
+  type WeightingConfig,
+} from './base';
 
 /**
  * Chen et al. 2018: learnable wₜ (start 1). At endStep, with Gₜ = wₜ·‖∇_W Lₜ‖, Ḡ their mean, L̃ₜ = Lₜ/Lₜ(0)
@@ -33,10 +44,14 @@ class GradNorm extends Strategy {
     const weighted = info?.weightedGradNorms;
     if (norms === undefined && weighted !== undefined && typeof weighted === 'object' && weighted !== null) {
       // ‖∇(wₜLₜ)‖ = wₜ·‖∇Lₜ‖ with the weights the last compute applied (this.w)
-      norms = Object.fromEntries(idx.map((i) => [this.tasks[i], finiteNumber(weighted[this.tasks[i]], `weightedGradNorms.${this.tasks[i]}`, 0) / this.w[i]]));
+      norms = Object.fromEntries(
+        idx.map((i) => [this.tasks[i], finiteNumber(weighted[this.tasks[i]], `weightedGradNorms.${this.tasks[i]}`, 0) / this.w[i]]),
+      );
     }
     if (norms === undefined || typeof norms !== 'object' || norms === null)
-      throw new TypeError("endStep: the 'gradnorm' strategy needs { gradNorms: { task: ‖∇_W Lₜ‖ } } (or weightedGradNorms) for the tasks of the last compute");
+      throw new TypeError(
+        "endStep: the 'gradnorm' strategy needs { gradNorms: { task: ‖∇_W Lₜ‖ } } (or weightedGradNorms) for the tasks of the last compute",
+      );
     const G = idx.map((i) => this.w[i] * finiteNumber(norms[this.tasks[i]], `gradNorms.${this.tasks[i]}`, 0));
     const Gbar = G.reduce((a, b) => a + b, 0) / idx.length;
     const rel = idx.map((i) => this.last[i]! / this.initial[i]!);

@@ -45,6 +45,8 @@ export function makeStrategy(config: unknown, tasks: readonly string[], forms: r
   if (!d) throw typeError(STRATEGIES.map((s) => `'${s}'`).join(' | '), 'weighting.strategy', c.strategy);
   for (const k of Object.keys(c))
     if (k !== 'strategy' && !d.options.includes(k) && (c as unknown as Record<string, unknown>)[k] !== undefined)
-      throw new TypeError(`Unknown option '${k}' for the '${c.strategy}' strategy; expected ${d.options.length ? d.options.join(', ') : 'none'}`);
+      throw new TypeError(
+        `Unknown option '${k}' for the '${c.strategy}' strategy; expected ${d.options.length ? d.options.join(', ') : 'none'}`,
+      );
   return d.make(tasks, c, forms);
 }

@@ -1,5 +1,17 @@
 // The 'uncertainty' loss-weighting strategy of MultiTaskLoss (see base.ts for the interface).
-import { finiteNumber, fixed, makeParamOptimizer, NEEDS_NOTHING, numberArray, ParamOptimizer, perTask, Strategy, type StrategyDescriptor, type UncertaintyForm, type WeightingConfig } from './base';
+import {
+  finiteNumber,
+  fixed,
+  makeParamOptimizer,
+  NEEDS_NOTHING,
+  numberArray,
+  ParamOptimizer,
+  perTask,
+  Strategy,
+  type StrategyDescriptor,
+  type UncertaintyForm,
+  type WeightingConfig,
+} from './base';
 
 /** Kendall, Gal & Cipolla 2018: L = Σ cₜ·e^(−sₜ)·Lₜ + ½·sₜ with cₜ = ½ (regression) or 1 (classification). */
 class Uncertainty extends Strategy {
@@ -9,9 +21,10 @@ class Uncertainty extends Strategy {
   private readonly opt: ParamOptimizer;
   constructor(tasks: readonly string[], cfg: WeightingConfig, forms: readonly UncertaintyForm[]) {
     super('uncertainty', tasks);
-    this.s = typeof cfg.init === 'number' || cfg.init === undefined
-      ? new Array<number>(this.T).fill(finiteNumber(cfg.init ?? 0, 'weighting.init'))
-      : perTask(cfg.init, tasks, 'weighting.init');
+    this.s =
+      typeof cfg.init === 'number' || cfg.init === undefined
+        ? new Array<number>(this.T).fill(finiteNumber(cfg.init ?? 0, 'weighting.init'))
+        : perTask(cfg.init, tasks, 'weighting.init');
     this.c = forms.map((f) => (f === 'classification' ? 1 : 0.5));
     this.grad = new Array<number>(this.T).fill(0);
     this.opt = makeParamOptimizer(cfg, 1e-3, 0, this.T);

@@ -7,7 +7,12 @@ import type { CombineDescriptor } from './types';
  * gradient descent with backtracking), then d = g₀ + λ·g_w with λ = c·‖g₀‖/(‖g_w‖ + 1e-8), rescaled.
  * Returns the coefficients of d and the solver's w.
  */
-export function cagradCoefficients(G: ArrayLike<number>, T: number, c = 0.5, rescale: 0 | 1 | 2 = 1): { coefficients: Float64Array; w: Float64Array } {
+export function cagradCoefficients(
+  G: ArrayLike<number>,
+  T: number,
+  c = 0.5,
+  rescale: 0 | 1 | 2 = 1,
+): { coefficients: Float64Array; w: Float64Array } {
   let mean = 0;
   for (let i = 0; i < T * T; i++) mean += G[i];
   mean /= T * T;
@@ -16,7 +21,8 @@ export function cagradCoefficients(G: ArrayLike<number>, T: number, c = 0.5, res
   const Gb = new Float64Array(T);
   for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Gb[i] += at(G, T, i, j) / T;
   const f = (w: Float64Array) => {
-    let lin = 0, quad = 0;
+    let lin = 0,
+      quad = 0;
     for (let i = 0; i < T; i++) {
       lin += w[i] * Gb[i];
       for (let j = 0; j < T; j++) quad += w[i] * at(G, T, i, j) * w[j];
@@ -38,7 +44,8 @@ export function cagradCoefficients(G: ArrayLike<number>, T: number, c = 0.5, res
   let step = 1 / Math.max(1e-12, Math.max(...Array.from({ length: T }, (_, i) => at(G, T, i, i))));
   for (let it = 0; it < 1000; it++) {
     const g = grad(w);
-    let next: Float64Array = w, fn = Infinity;
+    let next: Float64Array = w,
+      fn = Infinity;
     for (let tries = 0; tries < 60; tries++) {
       next = projectSimplex(w.map((v, i) => v - step * g[i]));
       fn = f(next);

@@ -12,14 +12,15 @@ import type { CombineDescriptor, CombinePlan, CombineResult } from './types';
  */
 function dbmtl(p: CombinePlan): CombineResult {
   const st = p.state!;
-  const T = p.g.length, n = p.g[0].length;
+  const T = p.g.length,
+    n = p.g[0].length;
   const cuda = p.backend === 'cuda';
   // buffers live where the work does: on the GPU for backend 'cuda'
-  const where = (a: Float32Array[] | undefined) => !a || a.some((b) => (b instanceof DeviceBuffer) !== cuda);
+  const where = (a: Float32Array[] | undefined) => !a || a.some((b) => b instanceof DeviceBuffer !== cuda);
   const fresh = (a: Float32Array[] | undefined) => where(a) || a!.length !== T || a!.some((b) => b.length !== n);
   const make = () => p.g.map(() => (cuda ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n)));
-  if (fresh(st.buffers)) (st.buffers = make()), (st.step = 0);
-  const step = (st.step ?? 0) + 1;  // counted once the buffers are updated (a refused call leaves it)
+  if (fresh(st.buffers)) ((st.buffers = make()), (st.step = 0));
+  const step = (st.step ?? 0) + 1; // counted once the buffers are updated (a refused call leaves it)
   const c = p.beta / step ** p.betaSigma;
   const buffers = st.buffers!;
   let norms: ArrayLike<number>;
@@ -40,7 +41,7 @@ function dbmtl(p: CombinePlan): CombineResult {
       }
       norms = buffers.map((b) => cudaNative().totalNorm(toNativeArgs([b]), 2));
     } else {
-      for (let t = 0; t < T; t++) combineReference([p.g[t], buffers[t]], mix, buffers[t]);  // element by element: in place
+      for (let t = 0; t < T; t++) combineReference([p.g[t], buffers[t]], mix, buffers[t]); // element by element: in place
       norms = buffers.map((b) => totalNormReference([b], 2));
     }
   }

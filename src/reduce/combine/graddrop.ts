@@ -17,7 +17,8 @@ export const method: CombineDescriptor<'graddrop'> = {
   },
   async runAsync(p: CombinePlan): Promise<CombineResult> {
     if (p.backend === 'reference') return method.run!(p);
-    if (p.backend === 'cuda') await holding([...p.g, p.out], () => cudaNative().gradDropAsync(toNativeArgs(p.g), p.seed, toNativeArgs([p.out])[0]));
+    if (p.backend === 'cuda')
+      await holding([...p.g, p.out], () => cudaNative().gradDropAsync(toNativeArgs(p.g), p.seed, toNativeArgs([p.out])[0]));
     else await native().gradDropAsync(p.g, p.seed, p.out);
     return { grad: p.out, coefficients: null, gram: null };
   },

@@ -26,16 +26,19 @@ export function gradvacCoefficients(G: ArrayLike<number>, T: number, beta: numbe
       [order[k], order[r]] = [order[r], order[k]];
     }
     for (const j of order) {
-      let cGj = 0, cGc = 0;
+      let cGj = 0,
+        cGc = 0;
       for (let a = 0; a < T; a++) {
         cGj += c[a] * at(G, T, a, j);
         for (let b = 0; b < T; b++) cGc += c[a] * at(G, T, a, b) * c[b];
       }
-      const ni = Math.sqrt(cGc), nj = norm(j);
+      const ni = Math.sqrt(cGc),
+        nj = norm(j);
       const r = ni > 0 && nj > 0 ? cGj / (ni * nj) : 0;
       const target = rho[i * T + j];
       if (r < target) {
-        const w = (ni * (target * Math.sqrt(Math.max(0, 1 - r * r)) - r * Math.sqrt(Math.max(0, 1 - target * target)))) /
+        const w =
+          (ni * (target * Math.sqrt(Math.max(0, 1 - r * r)) - r * Math.sqrt(Math.max(0, 1 - target * target)))) /
           (nj * Math.sqrt(Math.max(1e-30, 1 - target * target)));
         c[j] += w;
       }

@@ -8,7 +8,7 @@ import type { CombineDescriptor } from './types';
  */
 export function imtlCoefficients(G: ArrayLike<number>, T: number): Float64Array {
   const a = new Float64Array(T);
-  if (T === 1) return (a[0] = 1), a;
+  if (T === 1) return ((a[0] = 1), a);
   const n = Array.from({ length: T }, (_, t) => Math.sqrt(at(G, T, t, t)));
   n.forEach((v, t) => {
     if (!(v > 0)) throw new RangeError(`imtl: grads[${t}] is zero; IMTL-G needs non-zero task gradients`);
@@ -16,7 +16,8 @@ export function imtlCoefficients(G: ArrayLike<number>, T: number): Float64Array 
   const m = T - 1;
   // (D Uᵀ)[a][b] = (g₁ − g_{a+1})·(u₁ − u_{b+1});  (g₁ Uᵀ)[b] = g₁·(u₁ − u_{b+1})
   const dot = (i: number, j: number) => at(G, T, i, j) / n[j]; // gᵢ·uⱼ
-  const DU = new Float64Array(m * m), gU = new Float64Array(m);
+  const DU = new Float64Array(m * m),
+    gU = new Float64Array(m);
   for (let b = 0; b < m; b++) {
     gU[b] = dot(0, 0) - dot(0, b + 1);
     for (let r = 0; r < m; r++) DU[r * m + b] = dot(0, 0) - dot(0, b + 1) - dot(r + 1, 0) + dot(r + 1, b + 1);
@@ -26,7 +27,7 @@ export function imtlCoefficients(G: ArrayLike<number>, T: number): Float64Array 
   for (let r = 0; r < m; r++) for (let b = 0; b < m; b++) DUt[b * m + r] = DU[r * m + b];
   const x = solve(DUt, gU, m);
   let s = 0;
-  for (let t = 0; t < m; t++) (a[t + 1] = x[t]), (s += x[t]);
+  for (let t = 0; t < m; t++) ((a[t + 1] = x[t]), (s += x[t]));
   a[0] = 1 - s;
   return a;
 }

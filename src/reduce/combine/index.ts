@@ -36,7 +36,8 @@ export { upgradCoefficients } from './upgrad';
 export const COMBINE_REGISTRY = [sum, mean, pcgrad, graddrop, mgda, cagrad, imtl, gradvac, nashmtl, upgrad, alignedmtl, dbmtl] as const;
 
 /** A combination method's name (one of COMBINE_METHODS). */
-export type CombineMethod = 'sum' | 'mean' | 'pcgrad' | 'graddrop' | 'mgda' | 'cagrad' | 'imtl' | 'gradvac' | 'nashmtl' | 'upgrad' | 'alignedmtl' | 'dbmtl';
+export type CombineMethod =
+  'sum' | 'mean' | 'pcgrad' | 'graddrop' | 'mgda' | 'cagrad' | 'imtl' | 'gradvac' | 'nashmtl' | 'upgrad' | 'alignedmtl' | 'dbmtl';
 
 // The union above and the registry name the same methods (a compile error otherwise).
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -65,12 +66,19 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions): C
   const method = options.method;
   const descriptor = combineMethod(method);
   const seed = options.seed ?? 0;
-  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1) throw rangeError('an integer in [0, 2^32)', 'combineGradients.seed', seed);
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > 2 ** 32 - 1)
+    throw rangeError('an integer in [0, 2^32)', 'combineGradients.seed', seed);
   const normalization = options.normalization ?? 'none';
-  if (!['none', 'l2', 'loss', 'loss+'].includes(normalization)) throw typeError("'none' | 'l2' | 'loss' | 'loss+'", 'combineGradients.normalization', normalization);
+  if (!['none', 'l2', 'loss', 'loss+'].includes(normalization))
+    throw typeError("'none' | 'l2' | 'loss' | 'loss+'", 'combineGradients.normalization', normalization);
   let losses: Float64Array | undefined;
   if (method === 'mgda' && (normalization === 'loss' || normalization === 'loss+')) {
-    if (options.losses === undefined || typeof options.losses !== 'object' || options.losses === null || (options.losses as ArrayLike<number>).length !== g.length)
+    if (
+      options.losses === undefined ||
+      typeof options.losses !== 'object' ||
+      options.losses === null ||
+      (options.losses as ArrayLike<number>).length !== g.length
+    )
       throw rangeError(`${g.length} losses (one per gradient)`, 'combineGradients.losses', options.losses);
     losses = Float64Array.from(options.losses);
   }
@@ -81,11 +89,13 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions): C
   const n = g[0].length;
   const backend = gradientBackend('combineGradients', options.backend, [...g, options.out]);
   let out: Float32Array;
-  if (options.out === undefined) out = g.some((x) => x instanceof DeviceBuffer) ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n);
+  if (options.out === undefined)
+    out = g.some((x) => x instanceof DeviceBuffer) ? (DeviceBuffer.alloc(n) as unknown as Float32Array) : new Float32Array(n);
   else {
     const o = options.out as Float32Array;
     const d: unknown = options.out;
-    if (!(o instanceof Float32Array) && !(d instanceof DeviceBuffer && d.dtype === 'float32')) throw typeError('a Float32Array', 'combineGradients.out', options.out);
+    if (!(o instanceof Float32Array) && !(d instanceof DeviceBuffer && d.dtype === 'float32'))
+      throw typeError('a Float32Array', 'combineGradients.out', options.out);
     checkNotDetached(o, 'out');
     if (o.length !== n) throw rangeError(`${n} elements (the gradients' length)`, 'combineGradients.out', options.out);
     g.forEach((x, t) => {
@@ -96,19 +106,35 @@ function planCombine(grads: readonly Float32Array[], options: CombineOptions): C
   const beta = options.beta ?? (method === 'dbmtl' ? 0.9 : 0.5);
   if (typeof beta !== 'number' || !(beta >= 0 && beta <= 1)) throw rangeError('a number in [0, 1]', 'combineGradients.beta', beta);
   const betaSigma = options.betaSigma ?? 0.5;
-  if (typeof betaSigma !== 'number' || !(betaSigma >= 0) || !Number.isFinite(betaSigma)) throw rangeError('a finite number >= 0', 'combineGradients.betaSigma', betaSigma);
+  if (typeof betaSigma !== 'number' || !(betaSigma >= 0) || !Number.isFinite(betaSigma))
+    throw rangeError('a finite number >= 0', 'combineGradients.betaSigma', betaSigma);
   const state = options.state;
   if (descriptor.state && (typeof state !== 'object' || state === null))
     throw new TypeError(`combineGradients: '${method}' keeps state across steps; pass options.state (start with {}) and keep it`);
   return {
-    g, method, seed, normalization: normalization as MgdaNormalization, losses, c, rescale: rescale as 0 | 1 | 2, beta, betaSigma,
-    state: state ?? null, out, backend,
+    g,
+    method,
+    seed,
+    normalization: normalization as MgdaNormalization,
+    losses,
+    c,
+    rescale: rescale as 0 | 1 | 2,
+    beta,
+    betaSigma,
+    state: state ?? null,
+    out,
+    backend,
   };
 }
 
 function coefficientsFor(p: CombinePlan, d: CombineDescriptor, G: Float64Array | null): Float64Array {
   const T = p.g.length;
-  if (G) for (let t = 0; t < T; t++) if (!Number.isFinite(G[t * T + t])) throw new RangeError(`combineGradients: grads[${t}] has a non-finite element (NaN or ±Infinity); '${p.method}' needs finite gradients`);
+  if (G)
+    for (let t = 0; t < T; t++)
+      if (!Number.isFinite(G[t * T + t]))
+        throw new RangeError(
+          `combineGradients: grads[${t}] has a non-finite element (NaN or ±Infinity); '${p.method}' needs finite gradients`,
+        );
   return d.coefficients!(p, G);
 }
 
@@ -118,10 +144,16 @@ function coefficientsFor(p: CombinePlan, d: CombineDescriptor, G: Float64Array |
  * coefficients apply to its EMA buffers). Gram-based methods read the gradients twice (Gram pass, combine
  * pass) and refuse non-finite gradients; sum, mean, graddrop and dbmtl propagate NaN like arithmetic.
  */
-export function combineGradients(grads: readonly DeviceBuffer<'float32'>[], options: CombineOptions): CombineResult<DeviceBuffer<'float32'>>;
+export function combineGradients(
+  grads: readonly DeviceBuffer<'float32'>[],
+  options: CombineOptions,
+): CombineResult<DeviceBuffer<'float32'>>;
 /** Host gradients: the combined gradient is a Float32Array (or `out`). */
 export function combineGradients(grads: readonly Float32Array[], options: CombineOptions): CombineResult;
-export function combineGradients(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: CombineOptions): CombineResult | CombineResult<DeviceBuffer<'float32'>> {
+export function combineGradients(
+  grads: readonly (Float32Array | DeviceBuffer<'float32'>)[],
+  options: CombineOptions,
+): CombineResult | CombineResult<DeviceBuffer<'float32'>> {
   return combineWithGram(grads as Float32Array[], options, null);
 }
 
@@ -130,11 +162,12 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
   const p = planCombine(grads, options);
   const d = combineMethod(p.method);
   if (d.run) return d.run(p);
-  const ref = p.backend === 'reference', cuda = p.backend === 'cuda';
+  const ref = p.backend === 'reference',
+    cuda = p.backend === 'cuda';
   let G: Float64Array | null = null;
   if (d.gram) {
     G = gram ?? (ref ? gramReference(p.g) : new Float64Array(p.g.length ** 2));
-    if (!ref && !gram) (cuda ? cudaNative().gramMatrix(toNativeArgs(p.g), G) : native().gramMatrix(p.g, G));
+    if (!ref && !gram) cuda ? cudaNative().gramMatrix(toNativeArgs(p.g), G) : native().gramMatrix(p.g, G);
   }
   const coef = coefficientsFor(p, d, G);
   if (ref) combineReference(p.g, coef, p.out);
@@ -144,14 +177,24 @@ export function combineWithGram(grads: readonly Float32Array[], options: Combine
 }
 
 /** `combineGradients` off the event loop (the passes over the gradients run on the thread pool); the same bits. */
-export async function combineGradientsAsync(grads: readonly DeviceBuffer<'float32'>[], options: CombineOptions): Promise<CombineResult<DeviceBuffer<'float32'>>>;
+export async function combineGradientsAsync(
+  grads: readonly DeviceBuffer<'float32'>[],
+  options: CombineOptions,
+): Promise<CombineResult<DeviceBuffer<'float32'>>>;
 /** Host gradients: the combined gradient is a Float32Array (or `out`). */
 export async function combineGradientsAsync(grads: readonly Float32Array[], options: CombineOptions): Promise<CombineResult>;
-export async function combineGradientsAsync(grads: readonly (Float32Array | DeviceBuffer<'float32'>)[], options: CombineOptions): Promise<CombineResult | CombineResult<DeviceBuffer<'float32'>>> {
+export async function combineGradientsAsync(
+  grads: readonly (Float32Array | DeviceBuffer<'float32'>)[],
+  options: CombineOptions,
+): Promise<CombineResult | CombineResult<DeviceBuffer<'float32'>>> {
   return combineGradientsAsyncWithGram(grads as Float32Array[], options, null);
 }
 
-export async function combineGradientsAsyncWithGram(grads: readonly Float32Array[], options: CombineOptions, gram: Float64Array | null): Promise<CombineResult> {
+export async function combineGradientsAsyncWithGram(
+  grads: readonly Float32Array[],
+  options: CombineOptions,
+  gram: Float64Array | null,
+): Promise<CombineResult> {
   const p = planCombine(grads, options);
   const d = combineMethod(p.method);
   if (d.runAsync) return d.runAsync(p);

@@ -18,28 +18,34 @@ export function lineMin(v11: number, v12: number, v22: number): number {
  */
 export function minNormWeights(G: ArrayLike<number>, T: number, maxIter = 10000): Float64Array {
   const a = new Float64Array(T);
-  if (T === 1) return (a[0] = 1), a;
-  let best = Infinity, bi = 0, bj = 1, bg = 0.5;
+  if (T === 1) return ((a[0] = 1), a);
+  let best = Infinity,
+    bi = 0,
+    bj = 1,
+    bg = 0.5;
   for (let i = 0; i < T; i++)
     for (let j = i + 1; j < T; j++) {
       const g = lineMin(at(G, T, i, i), at(G, T, i, j), at(G, T, j, j));
       const cost = g * g * at(G, T, i, i) + 2 * g * (1 - g) * at(G, T, i, j) + (1 - g) * (1 - g) * at(G, T, j, j);
-      if (cost < best) (best = cost), (bi = i), (bj = j), (bg = g);
+      if (cost < best) ((best = cost), (bi = i), (bj = j), (bg = g));
     }
   a[bi] = bg;
   a[bj] = 1 - bg;
   let scale = 0;
   for (let i = 0; i < T; i++) scale = Math.max(scale, Math.abs(at(G, T, i, i)));
-  const Ga = new Float64Array(T), d = new Float64Array(T);
+  const Ga = new Float64Array(T),
+    d = new Float64Array(T);
   for (let it = 0; it < maxIter; it++) {
     Ga.fill(0);
     for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Ga[i] += at(G, T, i, j) * a[j];
     let aGa = 0;
     for (let i = 0; i < T; i++) aGa += a[i] * Ga[i];
-    let s = 0, v = -1;
+    let s = 0,
+      v = -1;
     for (let i = 1; i < T; i++) if (Ga[i] < Ga[s]) s = i;
     for (let i = 0; i < T; i++) if (a[i] > 0 && (v < 0 || Ga[i] > Ga[v])) v = i;
-    const gapFw = aGa - Ga[s], gapAway = Ga[v] - aGa;
+    const gapFw = aGa - Ga[s],
+      gapAway = Ga[v] - aGa;
     if (Math.max(gapFw, gapAway) <= 1e-12 * Math.max(scale, 1e-300)) break;
     let gmax: number;
     if (gapFw >= gapAway) {
@@ -49,7 +55,8 @@ export function minNormWeights(G: ArrayLike<number>, T: number, maxIter = 10000)
       for (let i = 0; i < T; i++) d[i] = a[i] - (i === v ? 1 : 0);
       gmax = a[v] < 1 ? a[v] / (1 - a[v]) : 0;
     }
-    let dGd = 0, dGa = 0;
+    let dGd = 0,
+      dGa = 0;
     for (let i = 0; i < T; i++) {
       dGa += d[i] * Ga[i];
       for (let j = 0; j < T; j++) dGd += d[i] * at(G, T, i, j) * d[j];
@@ -57,7 +64,7 @@ export function minNormWeights(G: ArrayLike<number>, T: number, maxIter = 10000)
     const g = dGd > 0 ? Math.min(gmax, Math.max(0, -dGa / dGd)) : gmax;
     if (g === 0) break;
     for (let i = 0; i < T; i++) a[i] = Math.max(0, a[i] + g * d[i]);
-    if (gapFw < gapAway && g === gmax) a[v] = 0;  // the away vertex left the active set
+    if (gapFw < gapAway && g === gmax) a[v] = 0; // the away vertex left the active set
     let sum = 0;
     for (let i = 0; i < T; i++) sum += a[i];
     for (let i = 0; i < T; i++) a[i] /= sum;
@@ -68,7 +75,8 @@ export function minNormWeights(G: ArrayLike<number>, T: number, maxIter = 10000)
 /** Euclidean projection onto the probability simplex. */
 export function projectSimplex(v: Float64Array): Float64Array {
   const u = Array.from(v).sort((x, y) => y - x);
-  let css = 0, theta = 0;
+  let css = 0,
+    theta = 0;
   for (let i = 0; i < u.length; i++) {
     css += u[i];
     const t = (css - 1) / (i + 1);
@@ -79,7 +87,8 @@ export function projectSimplex(v: Float64Array): Float64Array {
 
 /** Solves A·x = b (n×n, row-major) by Gaussian elimination with partial pivoting. */
 export function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
-  const M = A.slice(), x = b.slice();
+  const M = A.slice(),
+    x = b.slice();
   for (let col = 0; col < n; col++) {
     let p = col;
     for (let r = col + 1; r < n; r++) if (Math.abs(M[r * n + col]) > Math.abs(M[p * n + col])) p = r;
@@ -134,19 +143,23 @@ export function symmetricEigen(A: ArrayLike<number>, n: number): { values: Float
         if (Math.abs(apq) < 1e-300) continue;
         const theta = (a[q * n + q] - a[p * n + p]) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
+        const c = 1 / Math.sqrt(t * t + 1),
+          s = t * c;
         for (let k = 0; k < n; k++) {
-          const akp = a[k * n + p], akq = a[k * n + q];
+          const akp = a[k * n + p],
+            akq = a[k * n + q];
           a[k * n + p] = c * akp - s * akq;
           a[k * n + q] = s * akp + c * akq;
         }
         for (let k = 0; k < n; k++) {
-          const apk = a[p * n + k], aqk = a[q * n + k];
+          const apk = a[p * n + k],
+            aqk = a[q * n + k];
           a[p * n + k] = c * apk - s * aqk;
           a[q * n + k] = s * apk + c * aqk;
         }
         for (let k = 0; k < n; k++) {
-          const vkp = V[k * n + p], vkq = V[k * n + q];
+          const vkp = V[k * n + p],
+            vkq = V[k * n + q];
           V[k * n + p] = c * vkp - s * vkq;
           V[k * n + q] = s * vkp + c * vkq;
         }

@@ -4,7 +4,12 @@ import type { MgdaNormalization } from './types';
 import type { CombineDescriptor } from './types';
 
 /** MGDA: α on the normalised gradients gₜ/nₜ; coefficients αₜ/nₜ on the given ones. */
-export function mgdaCoefficients(G: ArrayLike<number>, T: number, normalization: MgdaNormalization, losses?: ArrayLike<number>): Float64Array {
+export function mgdaCoefficients(
+  G: ArrayLike<number>,
+  T: number,
+  normalization: MgdaNormalization,
+  losses?: ArrayLike<number>,
+): Float64Array {
   const n = Array.from({ length: T }, (_, t) => {
     const l2 = Math.sqrt(at(G, T, t, t));
     if (normalization === 'l2') return l2;
@@ -13,7 +18,8 @@ export function mgdaCoefficients(G: ArrayLike<number>, T: number, normalization:
     return 1;
   });
   n.forEach((v, t) => {
-    if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`mgda: the ${normalization} normaliser of task ${t} is ${v}; it must be finite and > 0`);
+    if (!(v > 0) || !Number.isFinite(v))
+      throw new RangeError(`mgda: the ${normalization} normaliser of task ${t} is ${v}; it must be finite and > 0`);
   });
   const Gn = new Float64Array(T * T);
   for (let i = 0; i < T; i++) for (let j = 0; j < T; j++) Gn[i * T + j] = at(G, T, i, j) / (n[i] * n[j]);

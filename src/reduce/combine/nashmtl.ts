@@ -14,7 +14,8 @@ export function nashCoefficients(G: ArrayLike<number>, T: number): Float64Array 
   if (!(fro > 0)) throw new RangeError('nashmtl: every task gradient is zero');
   const Gn = Float64Array.from({ length: T * T }, (_, i) => G[i] / fro);
   const f = (a: Float64Array) => {
-    let q = 0, l = 0;
+    let q = 0,
+      l = 0;
     for (let i = 0; i < T; i++) {
       l += Math.log(a[i]);
       for (let j = 0; j < T; j++) q += a[i] * Gn[i * T + j] * a[j];
@@ -23,13 +24,14 @@ export function nashCoefficients(G: ArrayLike<number>, T: number): Float64Array 
   };
   let a: Float64Array = new Float64Array(T).fill(1 / Math.sqrt(T));
   for (let it = 0; it < 100; it++) {
-    const g = new Float64Array(T), H = new Float64Array(T * T);
+    const g = new Float64Array(T),
+      H = new Float64Array(T * T);
     for (let i = 0; i < T; i++) {
-      for (let j = 0; j < T; j++) (g[i] += Gn[i * T + j] * a[j]), (H[i * T + j] = Gn[i * T + j]);
+      for (let j = 0; j < T; j++) ((g[i] += Gn[i * T + j] * a[j]), (H[i * T + j] = Gn[i * T + j]));
       g[i] -= 1 / a[i];
       H[i * T + i] += 1 / (a[i] * a[i]);
     }
-    const d = solve(H, g, T);  // Newton step: a − d
+    const d = solve(H, g, T); // Newton step: a − d
     let dec = 0;
     for (let i = 0; i < T; i++) dec += g[i] * d[i];
     if (dec < 1e-24) break;

@@ -10,7 +10,7 @@ import type { CombineDescriptor } from './types';
 export function upgradCoefficients(G: ArrayLike<number>, T: number): Float64Array {
   let tr = 0;
   for (let i = 0; i < T; i++) tr += at(G, T, i, i);
-  if (!(tr >= 1e-4)) return new Float64Array(T);  // torchjd: a (near) zero Gramian gives zero weights
+  if (!(tr >= 1e-4)) return new Float64Array(T); // torchjd: a (near) zero Gramian gives zero weights
   const Gn = Float64Array.from({ length: T * T }, (_, i) => G[i] / tr);
   for (let i = 0; i < T; i++) Gn[i * T + i] += 1e-4;
   const total = new Float64Array(T);

@@ -18,12 +18,14 @@ describe('the weighting registry', () => {
   it('lists every strategy once, each in its own file, in STRATEGIES order', () => {
     expect(STRATEGY_REGISTRY.map((d) => d.name)).toEqual([...fl.STRATEGIES]);
     expect(new Set(fl.STRATEGIES).size).toBe(fl.STRATEGIES.length);
-    for (const d of STRATEGY_REGISTRY) expect(existsSync(join(__dirname, '..', '..', '..', 'src', 'multitask', 'weighting', `${d.name}.ts`)), d.name).toBe(true);
+    for (const d of STRATEGY_REGISTRY)
+      expect(existsSync(join(__dirname, '..', '..', '..', 'src', 'multitask', 'weighting', `${d.name}.ts`)), d.name).toBe(true);
   });
   for (const d of STRATEGY_REGISTRY) {
     it(`${d.name}: its options are the ones it accepts, its needs drive endStep`, () => {
-      expect(() => new fl.MultiTaskLoss({ tasks, weighting: { strategy: d.name, ...needed[d.name], bogus: 1 } as never }))
-        .toThrow(new RegExp(`Unknown option 'bogus' for the '${d.name}' strategy; expected ${d.options.length ? d.options.join(', ') : 'none'}`));
+      expect(() => new fl.MultiTaskLoss({ tasks, weighting: { strategy: d.name, ...needed[d.name], bogus: 1 } as never })).toThrow(
+        new RegExp(`Unknown option 'bogus' for the '${d.name}' strategy; expected ${d.options.length ? d.options.join(', ') : 'none'}`),
+      );
       const m = new fl.MultiTaskLoss({ tasks, weighting: { strategy: d.name, ...needed[d.name] } as never });
       expect(m.strategy).toBe(d.name);
       expect(m.strategyNeeds).toEqual(strategyNeeds(d.name));
@@ -36,7 +38,9 @@ describe('the weighting registry', () => {
         });
       }
       const saved = JSON.parse(JSON.stringify(m.state()));
-      expect(fl.MultiTaskLoss.fromState({ tasks, weighting: { strategy: d.name, ...needed[d.name] } as never }, saved).state()).toEqual(m.state());
+      expect(fl.MultiTaskLoss.fromState({ tasks, weighting: { strategy: d.name, ...needed[d.name] } as never }, saved).state()).toEqual(
+        m.state(),
+      );
     });
   }
 });

@@ -6,12 +6,14 @@ import { describe, expect, it } from 'vitest';
 import * as fl from '../../../src/index';
 import { COMBINE_REGISTRY } from '../../../src/reduce/combine';
 
-const grads = (T: number, n: number) => Array.from({ length: T }, (_, t) => Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * (t + 1)) + (t === 1 ? 0.3 : 0)));
+const grads = (T: number, n: number) =>
+  Array.from({ length: T }, (_, t) => Float32Array.from({ length: n }, (_, i) => Math.sin(1 + i * (t + 1)) + (t === 1 ? 0.3 : 0)));
 
 describe('the combine registry', () => {
   it('lists every method once, each in its own file, in COMBINE_METHODS order', () => {
     expect(COMBINE_REGISTRY.map((d) => d.name)).toEqual([...fl.COMBINE_METHODS]);
-    for (const d of COMBINE_REGISTRY) expect(existsSync(join(__dirname, '..', '..', '..', 'src', 'reduce', 'combine', `${d.name}.ts`)), d.name).toBe(true);
+    for (const d of COMBINE_REGISTRY)
+      expect(existsSync(join(__dirname, '..', '..', '..', 'src', 'reduce', 'combine', `${d.name}.ts`)), d.name).toBe(true);
   });
   for (const d of COMBINE_REGISTRY)
     it(`${d.name}: declares coefficients or passes of its own, its Gram use and its state`, () => {
