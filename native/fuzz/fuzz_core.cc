@@ -61,9 +61,13 @@ std::vector<int32_t> ids(Reader& r, int64_t want, int64_t c) {
   return v;
 }
 template <class T>
-const T* ptr(const std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
+const T* ptr(const std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
+}
 template <class T>
-T* mptr(std::vector<T>& v) { return v.empty() ? nullptr : v.data(); }
+T* mptr(std::vector<T>& v) {
+  return v.empty() ? nullptr : v.data();
+}
 
 // A reduction for any loss's args; 'none' gets the per-element loss output and maybe a grad_output.
 template <class Args>
@@ -90,19 +94,25 @@ void fuzz_cross_entropy(Reader& r, bool nll) {
   const bool inplace = r.flag();
   auto g = inplace ? std::vector<float>() : floats(r, elems);
   a.input = ptr(x), a.input_len = int64_t(x.size());
-  if (prob) a.target_prob = ptr(tp), a.target_len = int64_t(tp.size());
-  else a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
+  if (prob)
+    a.target_prob = ptr(tp), a.target_len = int64_t(tp.size());
+  else
+    a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
   if (r.flag()) a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
   pick_reduction(r, a, lo, go);
   a.ignore_index = r.flag() ? -100 : r.upto(a.c);
   a.label_smoothing = nll ? 0.0 : double(r.upto(4)) / 4.0;
   a.grad_scale = r.f32();
-  if (inplace) a.grad = const_cast<float*>(ptr(x)), a.grad_len = int64_t(x.size());
-  else a.grad = mptr(g), a.grad_len = int64_t(g.size());
+  if (inplace)
+    a.grad = const_cast<float*>(ptr(x)), a.grad_len = int64_t(x.size());
+  else
+    a.grad = mptr(g), a.grad_len = int64_t(g.size());
   double loss = 0.0;
-  if (nll) (void)nll_loss(a, &loss);
-  else (void)cross_entropy(a, &loss);
+  if (nll)
+    (void)nll_loss(a, &loss);
+  else
+    (void)cross_entropy(a, &loss);
 }
 
 void fuzz_elementwise(Reader& r) {
@@ -138,8 +148,10 @@ void fuzz_rows(Reader& r) {
   const int64_t out_len = which == 3 ? a.c : a.n;
   auto lo = floats(r, out_len), go = floats(r, out_len);
   a.input = ptr(x), a.input_len = int64_t(x.size()), a.grad = mptr(g), a.grad_len = int64_t(g.size());
-  if (which == 0) a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
-  else a.target = ptr(tf), a.target_len = int64_t(tf.size());
+  if (which == 0)
+    a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
+  else
+    a.target = ptr(tf), a.target_len = int64_t(tf.size());
   if (which == 2) a.input2 = ptr(x2), a.input2_len = int64_t(x2.size()), a.grad2 = mptr(g2), a.grad2_len = int64_t(g2.size());
   if (r.flag()) a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
@@ -147,11 +159,21 @@ void fuzz_rows(Reader& r) {
   a.grad_scale = r.f32(), a.p = double(1 + r.upto(2)), a.margin = r.f32(), a.eps = r.f32();
   double loss = 0.0;
   switch (which) {
-    case 0: (void)multi_margin_loss(a, &loss); break;
-    case 1: (void)multilabel_soft_margin_loss(a, &loss); break;
-    case 2: (void)cosine_embedding_loss(a, &loss); break;
-    case 3: (void)cosine_distance(a, &loss); break;
-    default: (void)soft_f1_loss(a, &loss); break;
+    case 0:
+      (void)multi_margin_loss(a, &loss);
+      break;
+    case 1:
+      (void)multilabel_soft_margin_loss(a, &loss);
+      break;
+    case 2:
+      (void)cosine_embedding_loss(a, &loss);
+      break;
+    case 3:
+      (void)cosine_distance(a, &loss);
+      break;
+    default:
+      (void)soft_f1_loss(a, &loss);
+      break;
   }
 }
 
@@ -233,8 +255,10 @@ void fuzz_linear_cross_entropy(Reader& r) {
   auto gi = floats(r, a.n * a.h), gw = floats(r, a.c * a.h), gb = floats(r, a.c), lo = floats(r, a.n), lse = floats(r, a.n);
   a.input = ptr(x), a.input_len = int64_t(x.size()), a.weight = ptr(w), a.weight_len = int64_t(w.size());
   if (r.flag()) a.bias = ptr(b), a.bias_len = int64_t(b.size());
-  if (r.flag()) a.target_prob = ptr(tp), a.target_len = int64_t(tp.size());
-  else a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
+  if (r.flag())
+    a.target_prob = ptr(tp), a.target_len = int64_t(tp.size());
+  else
+    a.target_index = ptr(ti), a.target_len = int64_t(ti.size());
   if (r.flag()) a.class_weight = ptr(cw), a.class_weight_len = int64_t(cw.size());
   if (r.flag()) a.sample_weight = ptr(sw), a.sample_weight_len = int64_t(sw.size());
   pick_reduction(r, a, lo, go);
@@ -281,7 +305,8 @@ void fuzz_optim(Reader& r) {
       store.push_back(floats(r, n));
       pb.exp_avg_sq = store.back().data(), pb.exp_avg_sq_len = int64_t(store.back().size());
     }
-    if (b > 0 && r.u8() % 16 == 0) pb.param = a.buffers[0].param, pb.param_len = std::min(pb.param_len, a.buffers[0].param_len);  // aliasing
+    if (b > 0 && r.u8() % 16 == 0)
+      pb.param = a.buffers[0].param, pb.param_len = std::min(pb.param_len, a.buffers[0].param_len);  // aliasing
     a.buffers.push_back(pb);
   }
   (void)optimizer_step(a);
@@ -292,15 +317,33 @@ void fuzz_optim(Reader& r) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Reader r{data, size};
   switch (r.u8() % 9) {
-    case 0: fuzz_cross_entropy(r, false); break;
-    case 1: fuzz_cross_entropy(r, true); break;
-    case 2: fuzz_elementwise(r); break;
-    case 3: fuzz_rows(r); break;
-    case 4: fuzz_multi_task(r); break;
-    case 5: fuzz_reduce(r); break;
-    case 6: fuzz_optim(r); break;
-    case 7: fuzz_linear_cross_entropy(r); break;
-    default: fuzz_linear(r); break;
+    case 0:
+      fuzz_cross_entropy(r, false);
+      break;
+    case 1:
+      fuzz_cross_entropy(r, true);
+      break;
+    case 2:
+      fuzz_elementwise(r);
+      break;
+    case 3:
+      fuzz_rows(r);
+      break;
+    case 4:
+      fuzz_multi_task(r);
+      break;
+    case 5:
+      fuzz_reduce(r);
+      break;
+    case 6:
+      fuzz_optim(r);
+      break;
+    case 7:
+      fuzz_linear_cross_entropy(r);
+      break;
+    default:
+      fuzz_linear(r);
+      break;
   }
   return 0;
 }

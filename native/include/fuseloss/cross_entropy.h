@@ -10,14 +10,14 @@ namespace fuseloss {
 enum class Reduction : int { None = 0, Mean = 1, Sum = 2 };
 
 struct CrossEntropyArgs {
-  const float* input = nullptr;          // [N, C, S]
-  const int32_t* target_index = nullptr; // [N, S] class ids (exactly one of target_index / target_prob)
-  const float* target_prob = nullptr;    // [N, C, S] class probabilities
-  const float* weight = nullptr;         // [C] or null
-  const float* grad_output = nullptr;    // [N, S], reduction None only; null means ones
-  const float* sample_weight = nullptr;  // [N] or null: multiplies each sample's losses and gradients
-  float* grad = nullptr;                 // [N, C, S]; may equal input (in place), must not overlap otherwise
-  float* loss_out = nullptr;             // [N, S] for reduction None
+  const float* input = nullptr;           // [N, C, S]
+  const int32_t* target_index = nullptr;  // [N, S] class ids (exactly one of target_index / target_prob)
+  const float* target_prob = nullptr;     // [N, C, S] class probabilities
+  const float* weight = nullptr;          // [C] or null
+  const float* grad_output = nullptr;     // [N, S], reduction None only; null means ones
+  const float* sample_weight = nullptr;   // [N] or null: multiplies each sample's losses and gradients
+  float* grad = nullptr;                  // [N, C, S]; may equal input (in place), must not overlap otherwise
+  float* loss_out = nullptr;              // [N, S] for reduction None
   int64_t n = 0, c = 0, s = 1;
   int64_t ignore_index = -100;
   double label_smoothing = 0.0;
@@ -32,8 +32,7 @@ struct CrossEntropyArgs {
   int64_t lse_len = -1;
   // Element counts of the caller's buffers, checked against the shape before anything is touched
   // (-1: the caller vouches for the size, as C++ callers of the core may).
-  int64_t input_len = -1, target_len = -1, weight_len = -1, grad_output_len = -1, grad_len = -1, loss_len = -1,
-          sample_weight_len = -1;
+  int64_t input_len = -1, target_len = -1, weight_len = -1, grad_output_len = -1, grad_len = -1, loss_len = -1, sample_weight_len = -1;
 };
 
 // Validates sizes and class ids before writing anything; on error nothing is written.

@@ -12,6 +12,7 @@ namespace fuseloss {
 // dispatch switches are generated from this list, so a new kind is its line here and its formula in
 // native/src/kernels/elementwise_ops.inc (test/losses/nativeCodes.test.ts checks the codes against the op
 // table, src/losses/ops.ts).
+// clang-format off
 #define FUSELOSS_ELEMENTWISE_KINDS(X) \
   X(Mse, 0, mseLoss)                                /* (x - t)² */ \
   X(L1, 1, l1Loss)                                  /* |x - t| */ \
@@ -32,23 +33,24 @@ enum class ElementwiseLoss : int {
 #undef FUSELOSS_EW_ENUM
   kCount,  // the number of kinds (not a kind): bounds for checks and the fuzz target
 };
+// clang-format on
 
 struct ElementwiseArgs {
   ElementwiseLoss kind = ElementwiseLoss::Mse;
   const float* input = nullptr;
   const float* target = nullptr;
-  float* grad = nullptr;       // may equal input (in place)
-  float* loss_out = nullptr;   // reduction None
+  float* grad = nullptr;      // may equal input (in place)
+  float* loss_out = nullptr;  // reduction None
   int64_t numel = 0;
-  int64_t samples = 1;         // size of the first dim (sampleWeight, 'batchmean')
-  int64_t classes = 1;         // size of the last dim (per-class weight / posWeight)
-  const float* weight = nullptr;        // numel (per element) or classes (per last dim)
+  int64_t samples = 1;            // size of the first dim (sampleWeight, 'batchmean')
+  int64_t classes = 1;            // size of the last dim (per-class weight / posWeight)
+  const float* weight = nullptr;  // numel (per element) or classes (per last dim)
   int64_t weight_len = 0;
-  const float* pos_weight = nullptr;    // classes
-  const float* sample_weight = nullptr; // samples
-  const float* grad_output = nullptr;   // numel, reduction None
+  const float* pos_weight = nullptr;     // classes
+  const float* sample_weight = nullptr;  // samples
+  const float* grad_output = nullptr;    // numel, reduction None
   Reduction reduction = Reduction::Mean;
-  bool batchmean = false;      // klDiv: sum / samples
+  bool batchmean = false;  // klDiv: sum / samples
   double grad_scale = 1.0;
   double p0 = 0.0, p1 = 0.0;
   bool flag = false, flag2 = false;
@@ -56,8 +58,7 @@ struct ElementwiseArgs {
   // the device for device-resident input): the one check that reads data is skipped.
   bool input_checked = false;
   // Element counts of the caller's buffers, checked before anything is touched (-1: unchecked).
-  int64_t input_len = -1, target_len = -1, grad_len = -1, loss_len = -1, pos_weight_len = -1, sample_weight_len = -1,
-          grad_output_len = -1;
+  int64_t input_len = -1, target_len = -1, grad_len = -1, loss_len = -1, pos_weight_len = -1, sample_weight_len = -1, grad_output_len = -1;
 };
 
 Status elementwise_loss(const ElementwiseArgs& args, double* loss);

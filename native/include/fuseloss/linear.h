@@ -22,8 +22,8 @@ struct LinearArgs {
   float* grad_input = nullptr;      // [batch, in] = grad_out·W   (null: not computed)
   bool accumulate = false;          // add into grad_weight / grad_bias / grad_input instead of overwriting
   // Element counts of the caller's buffers (-1: unchecked).
-  int64_t x_len = -1, weight_len = -1, bias_len = -1, grad_out_len = -1, y_len = -1, grad_weight_len = -1,
-          grad_bias_len = -1, grad_input_len = -1;
+  int64_t x_len = -1, weight_len = -1, bias_len = -1, grad_out_len = -1, y_len = -1, grad_weight_len = -1, grad_bias_len = -1,
+          grad_input_len = -1;
 };
 
 // The size and aliasing checks of linear_forward (forward) or linear_backward, shared with the CUDA backend.

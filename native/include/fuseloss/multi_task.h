@@ -16,15 +16,15 @@ namespace fuseloss {
 
 // Each family's comment is its TypeScript name; test/losses/nativeCodes.test.ts checks multiTaskLoss.ts's FAMILY.
 enum class TaskFamily : int {
-  CrossEntropy = 0,  // crossEntropy
-  Nll = 1,  // nllLoss
-  Elementwise = 2,  // elementwise
-  MultiMargin = 3,  // multiMarginLoss
+  CrossEntropy = 0,          // crossEntropy
+  Nll = 1,                   // nllLoss
+  Elementwise = 2,           // elementwise
+  MultiMargin = 3,           // multiMarginLoss
   MultilabelSoftMargin = 4,  // multilabelSoftMarginLoss
-  CosineEmbedding = 5,  // cosineEmbeddingLoss
-  SoftF1 = 6,  // softF1Loss
-  CosineDistance = 7,  // cosineDistance
-  kCount,              // the number of families (not a family)
+  CosineEmbedding = 5,       // cosineEmbeddingLoss
+  SoftF1 = 6,                // softF1Loss
+  CosineDistance = 7,        // cosineDistance
+  kCount,                    // the number of families (not a family)
 };
 
 struct TaskArgs {

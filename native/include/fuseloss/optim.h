@@ -16,8 +16,8 @@ enum class OptimizerKind { Sgd = 0, Adam = 1, AdamW = 2 };
 
 struct OptimizerHyper {
   double lr = 1e-3;
-  double momentum = 0.0, dampening = 0.0;    // SGD
-  bool nesterov = false;                      // SGD (needs momentum > 0 and dampening 0)
+  double momentum = 0.0, dampening = 0.0;         // SGD
+  bool nesterov = false;                          // SGD (needs momentum > 0 and dampening 0)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam, AdamW
   double weight_decay = 0.0;
   bool maximize = false;

@@ -26,8 +26,8 @@ Isa detect() {
   const bool osxsave = c & (1u << 27), avx = c & (1u << 28), fma = c & (1u << 12);
   if (!osxsave || !avx) return Isa::Baseline;
   const uint64_t xcr0 = xgetbv0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;          // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;        // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!os_ymm || __get_cpuid_max(0, nullptr) < 7) return Isa::Baseline;
   __cpuid_count(7, 0, a, b, c, d);
   const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16);
@@ -48,8 +48,7 @@ struct State {
     if (!parse_isa(env, &want)) {
       env_error = std::string("FUSELOSS_ISA='") + env + "' is not one of baseline, avx2, avx512";
     } else if (int(want) > int(best)) {
-      env_error = std::string("FUSELOSS_ISA='") + env + "' asks for an instruction set this CPU lacks (best here: " +
-                  isa_name(best) + ")";
+      env_error = std::string("FUSELOSS_ISA='") + env + "' asks for an instruction set this CPU lacks (best here: " + isa_name(best) + ")";
     } else {
       active = int(want);
     }
@@ -65,17 +64,24 @@ State& state() {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return "avx512";
-    case Isa::Avx2: return "avx2";
-    default: return "baseline";
+    case Isa::Avx512:
+      return "avx512";
+    case Isa::Avx2:
+      return "avx2";
+    default:
+      return "baseline";
   }
 }
 
 bool parse_isa(const std::string& name, Isa* out) {
-  if (name == "baseline") *out = Isa::Baseline;
-  else if (name == "avx2") *out = Isa::Avx2;
-  else if (name == "avx512") *out = Isa::Avx512;
-  else return false;
+  if (name == "baseline")
+    *out = Isa::Baseline;
+  else if (name == "avx2")
+    *out = Isa::Avx2;
+  else if (name == "avx512")
+    *out = Isa::Avx512;
+  else
+    return false;
   return true;
 }
 

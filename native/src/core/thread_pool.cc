@@ -93,7 +93,10 @@ class Pool {
       work_cv_.wait(lock, [&] {
         if (stopping_) return true;
         for (Job* j : jobs_)
-          if (j->next < j->chunks) { job = j; return true; }
+          if (j->next < j->chunks) {
+            job = j;
+            return true;
+          }
         return false;
       });
       if (stopping_) return;

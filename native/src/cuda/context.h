@@ -100,7 +100,8 @@ class Staging {
   Status upload(Context& cx) const {
     if (ins_.empty()) return Status::ok();
     for (const Slot& s : ins_) std::memcpy(cx.pinned + s.at, s.host, s.bytes);
-    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.device, cx.pinned, upload_end_, cudaMemcpyHostToDevice, cx.stream), "copying inputs to the device");
+    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(cx.device, cx.pinned, upload_end_, cudaMemcpyHostToDevice, cx.stream),
+                      "copying inputs to the device");
     return Status::ok();
   }
   // Device → pinned (one copy) and a wait on the stream; then finish_download() copies into the outputs.
@@ -182,7 +183,8 @@ Status run_staged(const Staging& sg, Place place, Launch launch) {
 }
 template <class Launch>
 Status run_staged(const Staging& sg, Launch launch) {
-  return run_staged(sg, [](Context&) {}, launch);
+  return run_staged(
+      sg, [](Context&) {}, launch);
 }
 
 }  // namespace cuda

@@ -1,16 +1,15 @@
 // Softmax cross-entropy on CUDA: loss and gradient in one kernel, two passes over each row's logits.
 //
-// Warp-rows kernel (S = 1, 32 <= C <= 1024): see warp_rows_kernel. Rows kernel (S = 1, C > 1024): one block per row. Pass 1: each thread keeps an online softmax state
-// (running max m, Σ exp(x - m) in float64, rescaled when m grows) plus the float64 sums the options need
-// (Σ w·x for label smoothing; Σ q and Σ q·x for probability targets); warp shuffles and shared memory
-// merge them in a fixed order. Thread 0 turns them into the row's coefficients with the same
+// Warp-rows kernel (S = 1, 32 <= C <= 1024): see warp_rows_kernel. Rows kernel (S = 1, C > 1024): one block per row. Pass 1: each thread
+// keeps an online softmax state (running max m, Σ exp(x - m) in float64, rescaled when m grows) plus the float64 sums the options need (Σ
+// w·x for label smoothing; Σ q and Σ q·x for probability targets); warp shuffles and shared memory merge them in a fixed order. Thread 0
+// turns them into the row's coefficients with the same
 // __host__ __device__ formulas as the CPU kernels (kernels/cross_entropy_math.h). Pass 2 writes
 // grad = a·exp(x - m) - b·w_c (- hit at the target): the gradient is written once, the logits read twice
-// (the second read mostly from L2; keeping rows in registers instead measured slower on an H100: spills). Lanes kernel (S > 1, or C < 32): one thread per (sample, position),
-// classes strided by S, so a warp reads 32 consecutive positions per class.
-// Per-row losses (float64) come back to the host and are summed there in row order: the reduced loss
-// does not depend on scheduling. Results match the CPU kernels within float32 rounding (not bit for bit:
-// different summation order and exp implementation).
+// (the second read mostly from L2; keeping rows in registers instead measured slower on an H100: spills). Lanes kernel (S > 1, or C < 32):
+// one thread per (sample, position), classes strided by S, so a warp reads 32 consecutive positions per class. Per-row losses (float64)
+// come back to the host and are summed there in row order: the reduced loss does not depend on scheduling. Results match the CPU kernels
+// within float32 rounding (not bit for bit: different summation order and exp implementation).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -29,8 +28,6 @@
 namespace fuseloss {
 namespace cuda {
 namespace {
-
-
 
 // Online softmax state: running max and Σ exp(x - max) in float64.
 struct MaxSum {
@@ -195,7 +192,8 @@ __global__ void __launch_bounds__(kBlock) rows_kernel(DevArgs a) {
 // lane, class c at lane c % 32, slot c / 32), so the logits are read once and the gradient written once;
 // the warp's sums merge by shuffles to lane 0 in a fixed order, and lane 0's coefficients are broadcast.
 #ifndef FUSELOSS_CE_WARP_MIN_BLOCKS
-#define FUSELOSS_CE_WARP_MIN_BLOCKS 3  // resident blocks of 256 per SM to budget registers for: 3 measured fastest on an H100 (bench/cuda/run.sh tries 1 and 4)
+#define FUSELOSS_CE_WARP_MIN_BLOCKS \
+  3  // resident blocks of 256 per SM to budget registers for: 3 measured fastest on an H100 (bench/cuda/run.sh tries 1 and 4)
 #endif
 template <int K>
 __global__ void __launch_bounds__(256, FUSELOSS_CE_WARP_MIN_BLOCKS) warp_rows_kernel(DevArgs a) {
@@ -229,8 +227,10 @@ __global__ void __launch_bounds__(256, FUSELOSS_CE_WARP_MIN_BLOCKS) warp_rows_ke
   for (int j = 0; j < K; ++j) {
     const int64_t c = lane + 32 * j;
     if (c >= C) break;
-    if (finite_max) r.ms.s += double(expf(xs[j] - m));
-    else push(r.ms, xs[j]);
+    if (finite_max)
+      r.ms.s += double(expf(xs[j] - m));
+    else
+      push(r.ms, xs[j]);
     add_target_sums(a, r, t, c, c, xs[j], smooth);
   }
   if (finite_max) {
@@ -322,14 +322,21 @@ void launch_nll(const DevArgs& d, cudaStream_t stream) {
 void launch(const DevArgs& d, cudaStream_t stream) {
   if (d.s == 1 && d.c >= 32 && d.c <= 1024) {
     const unsigned blocks = unsigned((d.n + 7) / 8);
-    if (d.c <= 64) warp_rows_kernel<2><<<blocks, 256, 0, stream>>>(d);
-    else if (d.c <= 128) warp_rows_kernel<4><<<blocks, 256, 0, stream>>>(d);
-    else if (d.c <= 256) warp_rows_kernel<8><<<blocks, 256, 0, stream>>>(d);
-    else if (d.c <= 512) warp_rows_kernel<16><<<blocks, 256, 0, stream>>>(d);
-    else warp_rows_kernel<32><<<blocks, 256, 0, stream>>>(d);
+    if (d.c <= 64)
+      warp_rows_kernel<2><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 128)
+      warp_rows_kernel<4><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 256)
+      warp_rows_kernel<8><<<blocks, 256, 0, stream>>>(d);
+    else if (d.c <= 512)
+      warp_rows_kernel<16><<<blocks, 256, 0, stream>>>(d);
+    else
+      warp_rows_kernel<32><<<blocks, 256, 0, stream>>>(d);
   } else if (d.s == 1 && d.c >= 32) {
-    if (d.c >= 8192) rows_kernel<1024><<<unsigned(d.n), 1024, 0, stream>>>(d);
-    else rows_kernel<256><<<unsigned(d.n), 256, 0, stream>>>(d);
+    if (d.c >= 8192)
+      rows_kernel<1024><<<unsigned(d.n), 1024, 0, stream>>>(d);
+    else
+      rows_kernel<256><<<unsigned(d.n), 256, 0, stream>>>(d);
   } else {
     lanes_kernel<<<unsigned((d.n * d.s + 255) / 256), 256, 0, stream>>>(d);
   }
@@ -401,8 +408,10 @@ Status ce_like(const CrossEntropyArgs& args, double* loss, bool nll) {
     d.row_loss = reinterpret_cast<double*>(cx.device + s_rl);
     d.n = k.n, d.c = k.c, d.s = k.s, d.ignore_index = k.ignore_index;
     d.eps = k.eps, d.keep = k.keep, d.spread = k.spread, d.wsum = k.wsum, d.scale = k.scale, d.none = k.none;
-    if (nll) launch_nll(d, cx.stream);
-    else launch(d, cx.stream);
+    if (nll)
+      launch_nll(d, cx.stream);
+    else
+      launch(d, cx.stream);
     launch_sum(d.row_loss, positions, reinterpret_cast<double*>(cx.device + s_sum), cx.stream);
     if (k.none) launch_to_f32(d.row_loss, positions, sg.at(cx, args.loss_out, s_lo), cx.stream);
   });

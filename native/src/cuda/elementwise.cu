@@ -119,7 +119,6 @@ __global__ void __launch_bounds__(kThreads) ew_kernel_vec4(ew::KernelArgs k, dou
   block_sum(acc, block_sums);
 }
 
-
 }  // namespace
 
 unsigned ew_blocks(int64_t numel) {
@@ -132,16 +131,19 @@ void ew_launch(const ew::KernelArgs& k, double* block_sums, cudaStream_t stream)
   auto aligned = [](const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; };
   const bool vec4 = !(k.w || k.sw || k.pw) && !k.none && aligned(k.x) && aligned(k.t) && aligned(k.g);
   switch (k.kind) {
-#define FUSELOSS_EW_CASE(K)                                                                 \
-  case ElementwiseLoss::K:                                                                 \
-    if (vec4) ew_kernel_vec4<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums); \
-    else ew_kernel<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums);           \
+#define FUSELOSS_EW_CASE(K)                                                               \
+  case ElementwiseLoss::K:                                                                \
+    if (vec4)                                                                             \
+      ew_kernel_vec4<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums); \
+    else                                                                                  \
+      ew_kernel<ElementwiseLoss::K><<<blocks, kThreads, 0, stream>>>(k, block_sums);      \
     break;
 #define FUSELOSS_EW_KIND(name, code, ts) FUSELOSS_EW_CASE(name)
     FUSELOSS_ELEMENTWISE_KINDS(FUSELOSS_EW_KIND)
 #undef FUSELOSS_EW_KIND
 #undef FUSELOSS_EW_CASE
-    case ElementwiseLoss::kCount: break;  // not a kind (refused by the checks)
+    case ElementwiseLoss::kCount:
+      break;  // not a kind (refused by the checks)
   }
 }
 

@@ -9,12 +9,18 @@ namespace fuseloss {
 namespace cuda {
 namespace lanes {
 
-template <class F> FUSELOSS_HD F splat(float);
-template <class F> FUSELOSS_HD F load(const float*);
-template <class D> FUSELOSS_HD D dzero();
-template <class D> FUSELOSS_HD D dsplat(double);
-template <class D> FUSELOSS_HD D dload(const double*);
-template <class D> FUSELOSS_HD D dload_f(const float*);
+template <class F>
+FUSELOSS_HD F splat(float);
+template <class F>
+FUSELOSS_HD F load(const float*);
+template <class D>
+FUSELOSS_HD D dzero();
+template <class D>
+FUSELOSS_HD D dsplat(double);
+template <class D>
+FUSELOSS_HD D dload(const double*);
+template <class D>
+FUSELOSS_HD D dload_f(const float*);
 #include "../simd/lane.h"
 #include "../kernels/simd_exp.inc"
 #include "../kernels/simd_math.inc"

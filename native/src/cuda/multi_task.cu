@@ -61,9 +61,12 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   Status st;
   for (size_t i = 0; i < T; ++i) {
     const TaskArgs& a = args.tasks[i];
-    if (is_row(a.family)) st = mirror_row_args(a.row, &h.tasks[i].row, &store[2 * i]);
-    else if (a.family == TaskFamily::Elementwise) st = device_checked_args(a.ew, &h.tasks[i].ew);
-    else st = mirror_ce_args(a.ce, &h.tasks[i].ce, &store[2 * i], &store[2 * i + 1]);
+    if (is_row(a.family))
+      st = mirror_row_args(a.row, &h.tasks[i].row, &store[2 * i]);
+    else if (a.family == TaskFamily::Elementwise)
+      st = device_checked_args(a.ew, &h.tasks[i].ew);
+    else
+      st = mirror_ce_args(a.ce, &h.tasks[i].ce, &store[2 * i], &store[2 * i + 1]);
     if (!st.is_ok()) return task_error(i, st);
   }
   if (!(st = validate_multi_task(h)).is_ok()) return st;
@@ -72,8 +75,10 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   for (size_t j = 0; j < T; ++j) {
     const TaskArgs& b = args.tasks[j];
     const void* mirrored[2] = {nullptr, nullptr};
-    if (is_row(b.family)) mirrored[0] = b.row.target_index;
-    else if (b.family != TaskFamily::Elementwise) mirrored[0] = b.ce.target_index, mirrored[1] = b.ce.weight;
+    if (is_row(b.family))
+      mirrored[0] = b.row.target_index;
+    else if (b.family != TaskFamily::Elementwise)
+      mirrored[0] = b.ce.target_index, mirrored[1] = b.ce.weight;
     for (const void* m : mirrored) {
       if (!m || !on_device(m)) continue;
       for (size_t i = 0; i < T; ++i) {
@@ -171,8 +176,10 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
       // Empty tasks (no element, every class id ignored or of weight 0): no loss, no weight, a zero gradient.
       for (float* g : {grad_of(o), grad2_of(o)}) {
         if (!g || k.elems <= 0) continue;
-        if (on_device(g)) FUSELOSS_CUDA_TRY(cudaMemsetAsync(g, 0, size_t(k.elems) * 4, cx.stream), "clearing a gradient");
-        else std::memset(g, 0, size_t(k.elems) * 4);
+        if (on_device(g))
+          FUSELOSS_CUDA_TRY(cudaMemsetAsync(g, 0, size_t(k.elems) * 4, cx.stream), "clearing a gradient");
+        else
+          std::memset(g, 0, size_t(k.elems) * 4);
       }
       continue;
     }
@@ -201,8 +208,10 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
       d.row_loss = task_sums;
       d.n = k.ck.n, d.c = k.ck.c, d.s = k.ck.s, d.ignore_index = k.ck.ignore_index;
       d.eps = k.ck.eps, d.keep = k.ck.keep, d.spread = k.ck.spread, d.wsum = k.ck.wsum, d.scale = k.ck.scale, d.none = false;
-      if (k.nll) launch_nll(d, cx.stream);
-      else launch(d, cx.stream);
+      if (k.nll)
+        launch_nll(d, cx.stream);
+      else
+        launch(d, cx.stream);
     } else {
       ew::KernelArgs d = k.ek;
       d.x = sg.at(cx, o.ew.input, k.x);
@@ -229,7 +238,8 @@ Status multi_task_loss(const MultiTaskArgs& args, MultiTaskResult* result) {
   if (args.rule != WeightRule::Fixed) {
     // Loss-dependent weights: the losses first, then every gradient rescaled on the device (the CPU's
     // g = float(double(g)·w)), then the one download.
-    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(sums.data(), dev_sums, T * 8, cudaMemcpyDeviceToHost, cx.stream), "copying the losses from the device");
+    FUSELOSS_CUDA_TRY(cudaMemcpyAsync(sums.data(), dev_sums, T * 8, cudaMemcpyDeviceToHost, cx.stream),
+                      "copying the losses from the device");
     FUSELOSS_CUDA_TRY(cudaStreamSynchronize(cx.stream), "running the kernels");
     reduce_losses();
     multi_task_rule_weights(args, result);

@@ -33,14 +33,20 @@ void launch_optim(const optim::Step& s, float* p, const float* g, float* m, floa
   const bool decay = s.weight_decay != 0.0f;
   switch (s.kind) {
     case 0:
-      if (decay) optim_kernel<0, true><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
-      else optim_kernel<0, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
+      if (decay)
+        optim_kernel<0, true><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
+      else
+        optim_kernel<0, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
       break;
     case 1:
-      if (decay) optim_kernel<1, true><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
-      else optim_kernel<1, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
+      if (decay)
+        optim_kernel<1, true><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
+      else
+        optim_kernel<1, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
       break;
-    default: optim_kernel<2, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n); break;
+    default:
+      optim_kernel<2, false><<<blocks, 256, 0, stream>>>(s, p, g, m, v, n);
+      break;
   }
 }
 

@@ -172,8 +172,10 @@ __global__ void norm_partial_kernel(const float* x, int64_t n, double p, double*
   double s = 0.0;
   for (int64_t k = b + threadIdx.x; k < e; k += 256) {
     const double v = fabs(double(x[k]));
-    if (inf) s = (v > s || isnan(v)) ? v : s;
-    else s += p == 2.0 ? v * v : p == 1.0 ? v : pow(v, p);
+    if (inf)
+      s = (v > s || isnan(v)) ? v : s;
+    else
+      s += p == 2.0 ? v * v : p == 1.0 ? v : pow(v, p);
   }
   __shared__ double sums[256];
   sums[threadIdx.x] = s;
@@ -225,8 +227,19 @@ Status linear_forward(const LinearArgs& a) {
   const size_t s_x = sg.input(a.x, size_t(bi) * 4), s_w = sg.input(a.weight, size_t(oi) * 4);
   const size_t s_b = sg.input(a.bias, a.bias ? size_t(a.out) * 4 : 0), s_y = sg.output(a.y, size_t(bo) * 4);
   return run_staged(sg, [&](Context& cx) {
-    const Gemm g{a.batch, a.out, a.in, sg.at(cx, a.x, s_x), a.in, 1, sg.at(cx, a.weight, s_w), 1, a.in, sg.at(cx, a.y, s_y), a.out,
-                 a.bias ? sg.at(cx, a.bias, s_b) : nullptr, false};
+    const Gemm g{a.batch,
+                 a.out,
+                 a.in,
+                 sg.at(cx, a.x, s_x),
+                 a.in,
+                 1,
+                 sg.at(cx, a.weight, s_w),
+                 1,
+                 a.in,
+                 sg.at(cx, a.y, s_y),
+                 a.out,
+                 a.bias ? sg.at(cx, a.bias, s_b) : nullptr,
+                 false};
     launch_gemm(g, cx.stream);
   });
 }
@@ -240,19 +253,23 @@ Status linear_backward(const LinearArgs& a) {
   const size_t s_w = sg.input(a.grad_input ? a.weight : nullptr, size_t(oi) * 4);
   // Accumulating into host outputs: their values go up too.
   auto out = [&](float* p, size_t bytes) { return a.accumulate ? sg.inout(p, bytes) : sg.output(p, bytes); };
-  const size_t s_gw = out(a.grad_weight, size_t(oi) * 4), s_gb = out(a.grad_bias, size_t(a.out) * 4), s_gi = out(a.grad_input, size_t(bi) * 4);
+  const size_t s_gw = out(a.grad_weight, size_t(oi) * 4), s_gb = out(a.grad_bias, size_t(a.out) * 4),
+               s_gi = out(a.grad_input, size_t(bi) * 4);
   return run_staged(sg, [&](Context& cx) {
     const float* go = sg.at(cx, a.grad_out, s_go);
     if (a.grad_weight) {  // [out, in] = gradOutᵀ·x
-      const Gemm g{a.out, a.in, a.batch, go, 1, a.out, sg.at(cx, a.x, s_x), a.in, 1, sg.at(cx, a.grad_weight, s_gw), a.in, nullptr, a.accumulate};
+      const Gemm g{a.out, a.in,    a.batch,     go, 1, a.out, sg.at(cx, a.x, s_x), a.in, 1, sg.at(cx, a.grad_weight, s_gw),
+                   a.in,  nullptr, a.accumulate};
       launch_gemm(g, cx.stream);
     }
     if (a.grad_input) {  // [batch, in] = gradOut·W
-      const Gemm g{a.batch, a.in, a.out, go, a.out, 1, sg.at(cx, a.weight, s_w), a.in, 1, sg.at(cx, a.grad_input, s_gi), a.in, nullptr, a.accumulate};
+      const Gemm g{a.batch, a.in,    a.out,       go, a.out, 1, sg.at(cx, a.weight, s_w), a.in, 1, sg.at(cx, a.grad_input, s_gi),
+                   a.in,    nullptr, a.accumulate};
       launch_gemm(g, cx.stream);
     }
     if (a.grad_bias && a.out > 0)
-      bias_grad_kernel<<<unsigned((a.out + 255) / 256), 256, 0, cx.stream>>>(go, a.batch, a.out, sg.at(cx, a.grad_bias, s_gb), a.accumulate);
+      bias_grad_kernel<<<unsigned((a.out + 255) / 256), 256, 0, cx.stream>>>(go, a.batch, a.out, sg.at(cx, a.grad_bias, s_gb),
+                                                                             a.accumulate);
   });
 }
 
@@ -287,11 +304,14 @@ Status gram_matrix(const float* const* g, int T, int64_t n, double* out) {
   GradTable table(sg, g, T, n);
   const size_t s_part = sg.scratch(size_t(pairs) * size_t(chunks) * 8), s_out = sg.output(out, size_t(T) * size_t(T) * 8);
   const float* const* dg = nullptr;
-  return run_staged(sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); }, [&](Context& cx) {
-    double* part = reinterpret_cast<double*>(cx.device + s_part);
-    gram_partial_kernel<<<dim3(unsigned(chunks), unsigned(pairs)), 256, 0, cx.stream>>>(dg, T, n, chunks, part);
-    gram_finish_kernel<<<unsigned((pairs + 255) / 256), 256, 0, cx.stream>>>(part, T, chunks, reinterpret_cast<double*>(cx.device + s_out));
-  });
+  return run_staged(
+      sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); },
+      [&](Context& cx) {
+        double* part = reinterpret_cast<double*>(cx.device + s_part);
+        gram_partial_kernel<<<dim3(unsigned(chunks), unsigned(pairs)), 256, 0, cx.stream>>>(dg, T, n, chunks, part);
+        gram_finish_kernel<<<unsigned((pairs + 255) / 256), 256, 0, cx.stream>>>(part, T, chunks,
+                                                                                 reinterpret_cast<double*>(cx.device + s_out));
+      });
 }
 
 Status combine_gradients(const float* const* g, int T, int64_t n, const double* coef, float* out) {
@@ -302,9 +322,9 @@ Status combine_gradients(const float* const* g, int T, int64_t n, const double* 
   GradTable table(sg, g, T, n);
   const size_t s_coef = sg.input(coef, size_t(T) * 8), s_out = sg.output(out, size_t(n) * 4);
   const float* const* dg = nullptr;
-  return run_staged(sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); }, [&](Context& cx) {
-    combine_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, sg.at(cx, coef, s_coef), T, n, sg.at(cx, out, s_out));
-  });
+  return run_staged(
+      sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); },
+      [&](Context& cx) { combine_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, sg.at(cx, coef, s_coef), T, n, sg.at(cx, out, s_out)); });
 }
 
 Status multi_head_backward(const MultiHeadArgs& a, double* gram) {
@@ -327,9 +347,9 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
   GradTable table(sg, g, T, n);
   const size_t s_out = sg.output(out, size_t(n) * 4);
   const float* const* dg = nullptr;
-  return run_staged(sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); }, [&](Context& cx) {
-    grad_drop_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, T, n, seed, sg.at(cx, out, s_out));
-  });
+  return run_staged(
+      sg, [&](Context& cx) { dg = table.resolve(cx, sg, g); },
+      [&](Context& cx) { grad_drop_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(dg, T, n, seed, sg.at(cx, out, s_out)); });
 }
 
 Status total_norm(const float* const* arrays, const int64_t* lengths, int count, double p, double* out) {
@@ -348,7 +368,8 @@ Status total_norm(const float* const* arrays, const int64_t* lengths, int count,
     double* dp = sg.at(cx, partial.data(), s_part);
     for (int i = 0; i < count; ++i)
       if (lengths[i] > 0)
-        norm_partial_kernel<<<unsigned(first[i + 1] - first[i]), 256, 0, cx.stream>>>(sg.at(cx, arrays[i], slots[i]), lengths[i], p, dp + first[i]);
+        norm_partial_kernel<<<unsigned(first[i + 1] - first[i]), 256, 0, cx.stream>>>(sg.at(cx, arrays[i], slots[i]), lengths[i], p,
+                                                                                      dp + first[i]);
   });
   if (!st.is_ok()) return st;
   *out = norm_from_partials(partial.data(), first[count], p);
@@ -374,12 +395,14 @@ Status each_array(float* const* arrays, const int64_t* lengths, int count, Launc
 }  // namespace
 
 Status scale_arrays(float* const* arrays, const int64_t* lengths, int count, float factor) {
-  return each_array(arrays, lengths, count, [factor](float* x, int64_t n, cudaStream_t s) { scale_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, factor); });
+  return each_array(arrays, lengths, count,
+                    [factor](float* x, int64_t n, cudaStream_t s) { scale_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, factor); });
 }
 
 Status clip_values(float* const* arrays, const int64_t* lengths, int count, float value) {
   if (!(value >= 0.0f)) return Status::range_error("clipValue: expected a number >= 0");
-  return each_array(arrays, lengths, count, [value](float* x, int64_t n, cudaStream_t s) { clip_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, value); });
+  return each_array(arrays, lengths, count,
+                    [value](float* x, int64_t n, cudaStream_t s) { clip_kernel<<<grid_1d(n), 256, 0, s>>>(x, n, value); });
 }
 
 Status accumulate_f64(double* acc, const float* g, int64_t n) {
@@ -387,9 +410,8 @@ Status accumulate_f64(double* acc, const float* g, int64_t n) {
   if (n == 0) return Status::ok();
   Staging sg;  // a host accumulator goes up and comes back (DeviceBuffers are used where they are)
   const size_t s_g = sg.input(g, size_t(n) * 4), s_acc = sg.inout(acc, size_t(n) * 8);
-  return run_staged(sg, [&](Context& cx) {
-    accumulate_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), sg.at(cx, g, s_g), n);
-  });
+  return run_staged(
+      sg, [&](Context& cx) { accumulate_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), sg.at(cx, g, s_g), n); });
 }
 
 Status read_f64(const double* acc, int64_t n, double divisor, float* out) {
@@ -397,9 +419,8 @@ Status read_f64(const double* acc, int64_t n, double divisor, float* out) {
   if (n == 0) return Status::ok();
   Staging sg;
   const size_t s_acc = sg.input(acc, size_t(n) * 8), s_out = sg.output(out, size_t(n) * 4);
-  return run_staged(sg, [&](Context& cx) {
-    read_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), n, divisor, sg.at(cx, out, s_out));
-  });
+  return run_staged(
+      sg, [&](Context& cx) { read_kernel<<<grid_1d(n), 256, 0, cx.stream>>>(sg.at(cx, acc, s_acc), n, divisor, sg.at(cx, out, s_out)); });
 }
 
 }  // namespace cuda

@@ -25,8 +25,6 @@ namespace cuda {
 
 namespace {
 
-
-
 // RowScale of the CPU: base × gradOutput (reduction 'none') × the sample weight.
 __device__ inline double row_scale(const RowDev& a, int64_t i) {
   return a.base * (a.none && a.go ? double(a.go[i]) : 1.0) * (a.sw ? double(a.sw[i]) : 1.0);
@@ -112,8 +110,10 @@ __global__ void cosine_embedding_kernel(RowDev a, double margin) {
   const double denom = sqrt(m1 * m2), cos = dot / denom;
   const float t = a.t[i];
   double l = 0.0, dcos = 0.0;
-  if (t == 1.0f) l = 1.0 - cos, dcos = -1.0;
-  else if (t == -1.0f && cos - margin >= 0.0) l = cos - margin, dcos = 1.0;
+  if (t == 1.0f)
+    l = 1.0 - cos, dcos = -1.0;
+  else if (t == -1.0f && cos - margin >= 0.0)
+    l = cos - margin, dcos = 1.0;
   const double s = row_scale(a, i) * dcos;
   const float c12 = float(s / denom), c11 = float(s * cos / m1), c22 = float(s * cos / m2);
   float* g1 = a.g + i * D;
@@ -187,11 +187,16 @@ unsigned thread_blocks(int64_t n) { return unsigned(n > 0 ? (n + 255) / 256 : 1)
 Status plan_check(RowKind kind, const RowLossArgs& h) {
   LossPlan plan;  // built for its checks only (nothing runs)
   switch (kind) {
-    case RowKind::MultiMargin: return plan_multi_margin_loss(h, &plan);
-    case RowKind::MultilabelSoftMargin: return plan_multilabel_soft_margin_loss(h, &plan);
-    case RowKind::CosineEmbedding: return plan_cosine_embedding_loss(h, &plan);
-    case RowKind::SoftF1: return plan_soft_f1_loss(h, &plan);
-    default: return plan_cosine_distance(h, &plan);
+    case RowKind::MultiMargin:
+      return plan_multi_margin_loss(h, &plan);
+    case RowKind::MultilabelSoftMargin:
+      return plan_multilabel_soft_margin_loss(h, &plan);
+    case RowKind::CosineEmbedding:
+      return plan_cosine_embedding_loss(h, &plan);
+    case RowKind::SoftF1:
+      return plan_soft_f1_loss(h, &plan);
+    default:
+      return plan_cosine_distance(h, &plan);
   }
 }
 
@@ -215,13 +220,17 @@ int64_t row_partials(RowKind kind, const RowLossArgs& a) { return kind == RowKin
 void launch_rows(RowKind kind, const RowLossArgs& args, const RowDev& a, cudaStream_t stream) {
   const int64_t N = args.n, C = args.c;
   switch (kind) {
-    case RowKind::MultiMargin: multi_margin_kernel<<<warp_blocks(N), 256, 0, stream>>>(a); break;
+    case RowKind::MultiMargin:
+      multi_margin_kernel<<<warp_blocks(N), 256, 0, stream>>>(a);
+      break;
     case RowKind::MultilabelSoftMargin: {
       const double denom = args.reduction == Reduction::Mean ? double(N) * double(C) : double(C);
       multilabel_kernel<<<warp_blocks(N), 256, 0, stream>>>(a, float(args.grad_scale / denom), args.grad_scale);
       break;
     }
-    case RowKind::CosineEmbedding: cosine_embedding_kernel<<<warp_blocks(N), 256, 0, stream>>>(a, args.margin); break;
+    case RowKind::CosineEmbedding:
+      cosine_embedding_kernel<<<warp_blocks(N), 256, 0, stream>>>(a, args.margin);
+      break;
     case RowKind::SoftF1: {
       soft_f1_sums_kernel<<<thread_blocks(C), 256, 0, stream>>>(a);
       const double base = args.reduction == Reduction::Mean ? args.grad_scale / double(C) : args.grad_scale;
@@ -229,7 +238,9 @@ void launch_rows(RowKind kind, const RowLossArgs& args, const RowDev& a, cudaStr
       if (N * C > 0) soft_f1_grad_kernel<<<unsigned(std::min<int64_t>(8192, (N * C + 255) / 256)), 256, 0, stream>>>(a);
       break;
     }
-    default: cosine_distance_kernel<<<warp_blocks(N), 256, 0, stream>>>(a); break;
+    default:
+      cosine_distance_kernel<<<warp_blocks(N), 256, 0, stream>>>(a);
+      break;
   }
 }
 
@@ -240,9 +251,7 @@ double row_reduce(RowKind kind, const RowLossArgs& args, double sum) {
   return args.reduction == Reduction::Mean ? sum / per : args.reduction == Reduction::Sum ? sum : 0.0;
 }
 
-double row_base(const RowLossArgs& args) {
-  return args.grad_scale / (args.reduction == Reduction::Mean ? double(args.n) : 1.0);
-}
+double row_base(const RowLossArgs& args) { return args.grad_scale / (args.reduction == Reduction::Mean ? double(args.n) : 1.0); }
 
 Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
   // The CPU planner's checks on a host view: multiMargin's class ids read back when on the device.
@@ -263,7 +272,8 @@ Status row_loss(RowKind kind, const RowLossArgs& args, double* loss) {
   const size_t s_x = sg.input(args.input, eb), s_x2 = sg.input(args.input2, args.input2 ? eb : 0);
   const size_t s_ti = sg.input(args.target_index, args.target_index ? size_t(N) * 4 : 0);
   const size_t s_t = sg.input(args.target, args.target ? size_t(args.target_len) * 4 : 0);
-  const size_t s_w = sg.input(args.weight, args.weight ? size_t(C) * 4 : 0), s_sw = sg.input(args.sample_weight, args.sample_weight ? size_t(N) * 4 : 0);
+  const size_t s_w = sg.input(args.weight, args.weight ? size_t(C) * 4 : 0),
+               s_sw = sg.input(args.sample_weight, args.sample_weight ? size_t(N) * 4 : 0);
   const size_t s_go = sg.input(none ? args.grad_output : nullptr, size_t(per) * 4);
   const size_t s_rl = sg.scratch(size_t(per) * 8), s_uv = sg.scratch(f1 ? size_t(C) * 32 : 0);
   double sum = 0.0;

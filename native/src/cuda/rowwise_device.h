@@ -20,7 +20,7 @@ struct RowDev {
   double* row_loss;  // per row (per label for soft F1)
   double* uv;        // soft F1: A, B, then u, v per label
   int64_t n, c;
-  double base;       // the reduction's gradient scale (gradScale, over N for the mean)
+  double base;  // the reduction's gradient scale (gradScale, over N for the mean)
   float margin;
   bool squared, none;
   double eps;

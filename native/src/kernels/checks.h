@@ -17,8 +17,7 @@ inline bool overlaps(const void* a, uint64_t a_bytes, const void* b, uint64_t b_
 // A caller's element count (-1: unchecked) against the shape's.
 inline Status check_length(const char* name, int64_t got, int64_t want) {
   if (got < 0 || got == want) return Status::ok();
-  return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements but received " +
-                             std::to_string(got));
+  return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements but received " + std::to_string(got));
 }
 
 }  // namespace fuseloss

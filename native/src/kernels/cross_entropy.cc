@@ -28,9 +28,12 @@ constexpr int64_t kChunkElems = 32768;
 
 ce::ChunkKernel kernel_for(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return ce::chunk_avx512;
-    case Isa::Avx2: return ce::chunk_avx2;
-    default: return ce::chunk_baseline;
+    case Isa::Avx512:
+      return ce::chunk_avx512;
+    case Isa::Avx2:
+      return ce::chunk_avx2;
+    default:
+      return ce::chunk_baseline;
   }
 }
 
@@ -46,8 +49,8 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
     return Status::range_error("shape: element count overflows");
   const int64_t positions = a.n * a.s, elems = positions * a.c;
   auto length_error = [&](const char* name, int64_t got, int64_t want, const char* what) {
-    return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what +
-                               ") but received " + std::to_string(got));
+    return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what + ") but received " +
+                               std::to_string(got));
   };
   const std::string shape_txt = "N*C*S = " + std::to_string(a.n) + "*" + std::to_string(a.c) + "*" + std::to_string(a.s);
   const std::string pos_txt = "N*S = " + std::to_string(a.n) + "*" + std::to_string(a.s);
@@ -62,8 +65,7 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
     return length_error("sampleWeight", a.sample_weight_len, a.n, "N");
   if (a.grad_output && a.grad_output_len >= 0 && a.grad_output_len != positions)
     return length_error("gradOutput", a.grad_output_len, positions, pos_txt.c_str());
-  if (a.loss_out && a.loss_len >= 0 && a.loss_len != positions)
-    return length_error("out.loss", a.loss_len, positions, pos_txt.c_str());
+  if (a.loss_out && a.loss_len >= 0 && a.loss_len != positions) return length_error("out.loss", a.loss_len, positions, pos_txt.c_str());
   if (!a.input && elems) return Status::type_error("input: expected a Float32Array");
   if (!a.grad && elems) return Status::type_error("grad: expected an output Float32Array");
   if ((a.target_index == nullptr) == (a.target_prob == nullptr) && elems)
@@ -93,9 +95,8 @@ Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denom
       const int32_t y = a.target_index[i];
       if (y == a.ignore_index) continue;
       if (y < 0 || y >= a.c)
-        return Status::range_error("target[" + std::to_string(i) + "] = " + std::to_string(y) +
-                                   ": expected a class id in [0, " + std::to_string(a.c) + ") or ignoreIndex (" +
-                                   std::to_string(a.ignore_index) + ")");
+        return Status::range_error("target[" + std::to_string(i) + "] = " + std::to_string(y) + ": expected a class id in [0, " +
+                                   std::to_string(a.c) + ") or ignoreIndex (" + std::to_string(a.ignore_index) + ")");
       w_total += a.weight ? double(a.weight[y]) : 1.0;
     }
     denom = w_total;
@@ -137,7 +138,8 @@ namespace {
 // order, the z-loss sum, the accuracy and the lse output.
 Status plan_extras(const CrossEntropyArgs& a, LossPlan* plan) {
   if (a.s != 1) return Status::range_error("softcap, lseSquareScale and the lse / accuracy outputs need input [N, C] (no spatial dims)");
-  if (a.grad == a.input && a.n * a.c != 0) return Status::range_error("out.grad: softcap and lseSquareScale need the input intact (no inplace)");
+  if (a.grad == a.input && a.n * a.c != 0)
+    return Status::range_error("out.grad: softcap and lseSquareScale need the input intact (no inplace)");
   if (!(a.softcap >= 0.0) || !std::isfinite(a.softcap)) return Status::range_error("softcap: expected a finite number > 0");
   if (!std::isfinite(a.lse_square_scale)) return Status::range_error("lseSquareScale: expected a finite number");
   if (a.lse_out && a.lse_len >= 0 && a.lse_len != a.n)
@@ -181,19 +183,23 @@ Status plan_extras(const CrossEntropyArgs& a, LossPlan* plan) {
   const int64_t chunks = s.units > 0 ? (s.units + s.per_chunk - 1) / s.per_chunk : 0;
   const size_t row_chunks = size_t((a.n + 15) / 16);
   plan->phases = {
-      {row_chunks, [state](size_t i) {
+      {row_chunks,
+       [state](size_t i) {
          State& s = *state;
          const CrossEntropyArgs& a = s.args;
          for (int64_t r = int64_t(i) * 16, e = std::min(s.rows, r + 16); r < e; ++r)
-           ce_extras::row_stats(a.input + r * a.c, a.softcap > 0 ? a.grad + r * a.c : nullptr, a.c, a.softcap, &s.lse[size_t(r)], &s.argmax[size_t(r)]);
+           ce_extras::row_stats(a.input + r * a.c, a.softcap > 0 ? a.grad + r * a.c : nullptr, a.c, a.softcap, &s.lse[size_t(r)],
+                                &s.argmax[size_t(r)]);
          return 0.0;
        }},
-      {size_t(chunks), [state](size_t i) {
+      {size_t(chunks),
+       [state](size_t i) {
          const State& s = *state;
          const int64_t begin = int64_t(i) * s.per_chunk;
          return s.kernel(s.k, begin, std::min(s.units, begin + s.per_chunk));
        }},
-      {row_chunks, [state](size_t i) {
+      {row_chunks,
+       [state](size_t i) {
          State& s = *state;
          const CrossEntropyArgs& a = s.args;
          for (int64_t r = int64_t(i) * 16, e = std::min(s.rows, r + 16); r < e; ++r) {
@@ -203,7 +209,8 @@ Status plan_extras(const CrossEntropyArgs& a, LossPlan* plan) {
              if (a.sample_weight) coef *= double(a.sample_weight[r]);
              if (a.reduction == Reduction::None && a.grad_output) coef *= double(a.grad_output[r]);
            }
-           if (coef != 0.0 || a.softcap > 0) ce_extras::row_post(a.input + r * a.c, false, a.grad + r * a.c, a.c, a.softcap, s.lse[size_t(r)], coef);
+           if (coef != 0.0 || a.softcap > 0)
+             ce_extras::row_post(a.input + r * a.c, false, a.grad + r * a.c, a.c, a.softcap, s.lse[size_t(r)], coef);
          }
          return 0.0;
        }},

@@ -9,20 +9,20 @@ namespace fuseloss {
 namespace ce {
 
 struct KernelArgs {
-  const float* x;        // [N, C, S]
-  const int32_t* ti;     // [N, S] or null
-  const float* tp;       // [N, C, S] or null
-  const float* w;        // [C] or null
-  const float* go;       // [N, S] or null (reduction None only)
-  const float* sw;       // [N] or null: per-sample weight of losses and gradients
-  float* g;              // [N, C, S]
-  float* lo;             // [N, S] when none
+  const float* x;     // [N, C, S]
+  const int32_t* ti;  // [N, S] or null
+  const float* tp;    // [N, C, S] or null
+  const float* w;     // [C] or null
+  const float* go;    // [N, S] or null (reduction None only)
+  const float* sw;    // [N] or null: per-sample weight of losses and gradients
+  float* g;           // [N, C, S]
+  float* lo;          // [N, S] when none
   int64_t n, c, s;
   int64_t ignore_index;
-  double eps;            // label smoothing
-  float keep, spread;    // 1 - eps and eps / C, as float32 (smoothed probability targets)
-  double wsum;           // Σ w_c (C when unweighted)
-  double scale;          // gradient scale of every row (reduced), or the factor on grad_output (None)
+  double eps;          // label smoothing
+  float keep, spread;  // 1 - eps and eps / C, as float32 (smoothed probability targets)
+  double wsum;         // Σ w_c (C when unweighted)
+  double scale;        // gradient scale of every row (reduced), or the factor on grad_output (None)
   bool none;
 };
 
@@ -42,9 +42,12 @@ inline double sample_weight(const KernelArgs& k, int64_t pos) { return k.sw ? do
 // Work units: a row (Rows), 16 rows (Narrow), or (sample, 16 positions) in sample-major order (Tiles).
 inline int64_t unit_count(const KernelArgs& k) {
   switch (layout(k)) {
-    case Layout::Rows: return k.n;
-    case Layout::Narrow: return (k.n + kTile - 1) / kTile;
-    default: return k.n * ((k.s + kTile - 1) / kTile);
+    case Layout::Rows:
+      return k.n;
+    case Layout::Narrow:
+      return (k.n + kTile - 1) / kTile;
+    default:
+      return k.n * ((k.s + kTile - 1) / kTile);
   }
 }
 inline int64_t unit_elems(const KernelArgs& k) { return layout(k) == Layout::Rows ? k.c : k.c * kTile; }

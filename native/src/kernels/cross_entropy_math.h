@@ -20,14 +20,14 @@ namespace ce {
 
 struct IndexRowCoef {
   double loss;
-  float a;       // multiplies e_c = exp(x_c - m)
-  float b;       // s·(ε/C): multiplies w_c (or is the constant when unweighted)
-  float hit;     // subtracted at the target class
+  float a;    // multiplies e_c = exp(x_c - m)
+  float b;    // s·(ε/C): multiplies w_c (or is the constant when unweighted)
+  float hit;  // subtracted at the target class
 };
 
 // sum_wx = Σ w_c·x_c (Σ x_c unweighted); only read when eps > 0.
-FUSELOSS_HD static inline IndexRowCoef index_row(double m, double sum, double x_y, double w_y, double wsum,
-                                                 double sum_wx, double eps, double c, double s) {
+FUSELOSS_HD static inline IndexRowCoef index_row(double m, double sum, double x_y, double w_y, double wsum, double sum_wx, double eps,
+                                                 double c, double s) {
   const double lse = m + log(sum);
   double loss = (1.0 - eps) * w_y * (lse - x_y);
   if (eps > 0.0) loss += (eps / c) * (wsum * lse - sum_wx);

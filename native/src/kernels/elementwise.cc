@@ -21,9 +21,12 @@ namespace {
 
 ew::ChunkKernel kernel_for(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return ew::chunk_avx512;
-    case Isa::Avx2: return ew::chunk_avx2;
-    default: return ew::chunk_baseline;
+    case Isa::Avx512:
+      return ew::chunk_avx512;
+    case Isa::Avx2:
+      return ew::chunk_avx2;
+    default:
+      return ew::chunk_baseline;
   }
 }
 
@@ -38,25 +41,34 @@ ew::ChunkKernel ew::active_kernel() { return kernel_for(active_isa()); }
 
 ew::MarginRowKernel ew::active_margin_row() {
   switch (active_isa()) {
-    case Isa::Avx512: return ew::margin_row_avx512;
-    case Isa::Avx2: return ew::margin_row_avx2;
-    default: return ew::margin_row_baseline;
+    case Isa::Avx512:
+      return ew::margin_row_avx512;
+    case Isa::Avx2:
+      return ew::margin_row_avx2;
+    default:
+      return ew::margin_row_baseline;
   }
 }
 
 ew::CosineKernels ew::active_cosine() {
   switch (active_isa()) {
-    case Isa::Avx512: return ew::cosine_avx512();
-    case Isa::Avx2: return ew::cosine_avx2();
-    default: return ew::cosine_baseline();
+    case Isa::Avx512:
+      return ew::cosine_avx512();
+    case Isa::Avx2:
+      return ew::cosine_avx2();
+    default:
+      return ew::cosine_baseline();
   }
 }
 
 ew::SigmoidKernel ew::active_sigmoid() {
   switch (active_isa()) {
-    case Isa::Avx512: return ew::sigmoid_avx512;
-    case Isa::Avx2: return ew::sigmoid_avx2;
-    default: return ew::sigmoid_baseline;
+    case Isa::Avx512:
+      return ew::sigmoid_avx512;
+    case Isa::Avx2:
+      return ew::sigmoid_avx2;
+    default:
+      return ew::sigmoid_baseline;
   }
 }
 
@@ -72,8 +84,8 @@ Status ew::prepare(const ElementwiseArgs& a, ew::KernelArgs* out, double* denomi
       !(st = check_length("out.grad", a.grad_len, n)).is_ok())
     return st;
   if (a.weight && a.weight_len != n && a.weight_len != a.classes)
-    return Status::range_error("weight: expected " + std::to_string(n) + " elements (the input's shape) or " +
-                               std::to_string(a.classes) + " (the last dim) but received " + std::to_string(a.weight_len));
+    return Status::range_error("weight: expected " + std::to_string(n) + " elements (the input's shape) or " + std::to_string(a.classes) +
+                               " (the last dim) but received " + std::to_string(a.weight_len));
   if (a.pos_weight && !(st = check_length("posWeight", a.pos_weight_len, a.classes)).is_ok()) return st;
   if (a.sample_weight && !(st = check_length("sampleWeight", a.sample_weight_len, a.samples)).is_ok()) return st;
   if (a.grad_output && a.reduction != Reduction::None)

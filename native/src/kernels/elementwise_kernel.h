@@ -12,14 +12,14 @@ struct KernelArgs {
   const float* x;
   const float* t;
   float* g;
-  float* lo;                 // reduction None
+  float* lo;                           // reduction None
   int64_t numel, classes, per_sample;  // per_sample = numel / samples
-  const float* w;            // per element (w_classes = false) or per class
+  const float* w;                      // per element (w_classes = false) or per class
   bool w_classes;
-  const float* pw;           // per class
-  const float* sw;           // per sample
-  const float* go;           // per element (None)
-  float scale;               // gradient scale (reduced) or the factor on grad_output (None)
+  const float* pw;  // per class
+  const float* sw;  // per sample
+  const float* go;  // per element (None)
+  float scale;      // gradient scale (reduced) or the factor on grad_output (None)
   float p0, p1;
   bool flag, flag2, none;
 };
@@ -48,8 +48,8 @@ void sigmoid_avx512(const float*, float*, int64_t);
 SigmoidKernel active_sigmoid();
 
 // One row of the multi-class margin loss (see margin_row in elementwise_kernels.inc).
-using MarginRowKernel = double (*)(const float* x, float* g, int64_t C, int64_t y, float margin_minus_xy, float s,
-                                   bool squared, double* gy);
+using MarginRowKernel = double (*)(const float* x, float* g, int64_t C, int64_t y, float margin_minus_xy, float s, bool squared,
+                                   double* gy);
 double margin_row_baseline(const float*, float*, int64_t, int64_t, float, float, bool, double*);
 double margin_row_avx2(const float*, float*, int64_t, int64_t, float, float, bool, double*);
 double margin_row_avx512(const float*, float*, int64_t, int64_t, float, float, bool, double*);

@@ -19,9 +19,9 @@ struct Args {
   int64_t a_rs = 0, a_cs = 0;
   const float* b = nullptr;  // B(p, j) = b[p·b_rs + j·b_cs]
   int64_t b_rs = 0, b_cs = 0;
-  float* c = nullptr;        // C(i, j) = c[i·ldc + j]
+  float* c = nullptr;  // C(i, j) = c[i·ldc + j]
   int64_t ldc = 0;
-  bool accumulate = false;   // C += A·B instead of C = A·B
+  bool accumulate = false;          // C += A·B instead of C = A·B
   const float* row_init = nullptr;  // [N] or null: each row of C starts as this vector (C = init + A·B)
 };
 
@@ -35,8 +35,7 @@ constexpr int64_t kMC = 96, kNC = 256, kKC = 384;
 struct IsaKernels {
   void (*pack_a)(const Args&, int64_t m0, int64_t mc, int64_t k0, int64_t kc, float* dst);
   void (*pack_b)(const Args&, int64_t k0, int64_t kc, int64_t n0, int64_t nc, float* dst);
-  void (*tile_slice)(const Args&, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0, int64_t kc, const float* ap,
-                     const float* bp);
+  void (*tile_slice)(const Args&, int64_t m0, int64_t m1, int64_t n0, int64_t n1, int64_t k0, int64_t kc, const float* ap, const float* bp);
 };
 IsaKernels kernels_baseline();
 IsaKernels kernels_avx2();

@@ -21,9 +21,12 @@ namespace {
 
 IsaKernels kernels_for(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return kernels_avx512();
-    case Isa::Avx2: return kernels_avx2();
-    default: return kernels_baseline();
+    case Isa::Avx512:
+      return kernels_avx512();
+    case Isa::Avx2:
+      return kernels_avx2();
+    default:
+      return kernels_baseline();
   }
 }
 
@@ -207,10 +210,13 @@ double fma_peak_all_gflops(double ms) {
   double best = 0.0;
   for (int round = 0; round < 3; ++round) {
     const auto t0 = clock::now();
-    parallel_for(threads, [](void* c, size_t i) {
-      Ctx& x = *static_cast<Ctx*>(c);
-      x.sink[i] = x.kernel(x.iters);
-    }, &ctx);
+    parallel_for(
+        threads,
+        [](void* c, size_t i) {
+          Ctx& x = *static_cast<Ctx*>(c);
+          x.sink[i] = x.kernel(x.iters);
+        },
+        &ctx);
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
     best = std::max(best, 2.0 * double(per) * double(iters) * double(threads) / s / 1e9);
   }
@@ -221,24 +227,28 @@ double fma_peak_all_gflops(double ms) {
 
 Status check_linear(const LinearArgs& a, bool forward) {
   const int64_t kMax = int64_t(1) << 40;
-  if (a.batch < 0 || a.in < 0 || a.out < 0 || a.batch > kMax || a.in > kMax || a.out > kMax ||
-      (a.batch && a.in > kMax / a.batch) || (a.batch && a.out > kMax / a.batch) || (a.out && a.in > kMax / a.out))
+  if (a.batch < 0 || a.in < 0 || a.out < 0 || a.batch > kMax || a.in > kMax || a.out > kMax || (a.batch && a.in > kMax / a.batch) ||
+      (a.batch && a.out > kMax / a.batch) || (a.out && a.in > kMax / a.out))
     return Status::range_error("shape: expected batch, inFeatures, outFeatures >= 0 within the addressable range");
   const int64_t bi = a.batch * a.in, bo = a.batch * a.out, oi = a.out * a.in;
   Status st;
   auto len = [&](const char* name, const void* p, int64_t got, int64_t want, const char* what) -> Status {
-    if (!p && want > 0) return Status::type_error(std::string(name) + ": expected a Float32Array of " + std::to_string(want) + " elements (" + what + ")");
+    if (!p && want > 0)
+      return Status::type_error(std::string(name) + ": expected a Float32Array of " + std::to_string(want) + " elements (" + what + ")");
     if (p && got >= 0 && got != want)
-      return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what + ") but received " + std::to_string(got));
+      return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what + ") but received " +
+                                 std::to_string(got));
     return Status::ok();
   };
   if (forward) {
-    if (!(st = len("x", a.x, a.x_len, bi, "[batch, inFeatures]")).is_ok() || !(st = len("weight", a.weight, a.weight_len, oi, "[outFeatures, inFeatures]")).is_ok() ||
+    if (!(st = len("x", a.x, a.x_len, bi, "[batch, inFeatures]")).is_ok() ||
+        !(st = len("weight", a.weight, a.weight_len, oi, "[outFeatures, inFeatures]")).is_ok() ||
         !(st = len("out.output", a.y, a.y_len, bo, "[batch, outFeatures]")).is_ok())
       return st;
     if (a.bias && !(st = len("bias", a.bias, a.bias_len, a.out, "[outFeatures]")).is_ok()) return st;
     const uint64_t yb = uint64_t(bo) * 4;
-    if (overlaps(a.y, yb, a.x, uint64_t(bi) * 4) || overlaps(a.y, yb, a.weight, uint64_t(oi) * 4) || overlaps(a.y, yb, a.bias, uint64_t(a.out) * 4))
+    if (overlaps(a.y, yb, a.x, uint64_t(bi) * 4) || overlaps(a.y, yb, a.weight, uint64_t(oi) * 4) ||
+        overlaps(a.y, yb, a.bias, uint64_t(a.out) * 4))
       return Status::range_error("out.output: must not overlap x, weight or bias");
     return Status::ok();
   }
@@ -253,7 +263,8 @@ Status check_linear(const LinearArgs& a, bool forward) {
     uint64_t bytes;
     const char* name;
   };
-  const R outs[] = {{a.grad_weight, uint64_t(oi) * 4, "out.gradWeight"}, {a.grad_bias, uint64_t(a.out) * 4, "out.gradBias"},
+  const R outs[] = {{a.grad_weight, uint64_t(oi) * 4, "out.gradWeight"},
+                    {a.grad_bias, uint64_t(a.out) * 4, "out.gradBias"},
                     {a.grad_input, uint64_t(bi) * 4, "out.gradInput"}};
   const R ins[] = {{a.x, uint64_t(bi) * 4, "x"}, {a.weight, uint64_t(oi) * 4, "weight"}, {a.grad_out, uint64_t(bo) * 4, "gradOut"}};
   for (const R& o : outs) {
@@ -274,16 +285,19 @@ void bias_grad(const LinearArgs& a) {
   struct Ctx {
     const LinearArgs* a;
   } ctx{&a};
-  parallel_for(size_t(chunks), [](void* p, size_t c) {
-    const LinearArgs& a = *static_cast<Ctx*>(p)->a;
-    const int64_t o0 = int64_t(c) * kCols, o1 = std::min(a.out, o0 + kCols);
-    double acc[kCols] = {};
-    for (int64_t b = 0; b < a.batch; ++b) {
-      const float* g = a.grad_out + b * a.out;
-      for (int64_t o = o0; o < o1; ++o) acc[o - o0] += double(g[o]);
-    }
-    for (int64_t o = o0; o < o1; ++o) a.grad_bias[o] = a.accumulate ? float(double(a.grad_bias[o]) + acc[o - o0]) : float(acc[o - o0]);
-  }, &ctx);
+  parallel_for(
+      size_t(chunks),
+      [](void* p, size_t c) {
+        const LinearArgs& a = *static_cast<Ctx*>(p)->a;
+        const int64_t o0 = int64_t(c) * kCols, o1 = std::min(a.out, o0 + kCols);
+        double acc[kCols] = {};
+        for (int64_t b = 0; b < a.batch; ++b) {
+          const float* g = a.grad_out + b * a.out;
+          for (int64_t o = o0; o < o1; ++o) acc[o - o0] += double(g[o]);
+        }
+        for (int64_t o = o0; o < o1; ++o) a.grad_bias[o] = a.accumulate ? float(double(a.grad_bias[o]) + acc[o - o0]) : float(acc[o - o0]);
+      },
+      &ctx);
 }
 
 }  // namespace
@@ -337,7 +351,8 @@ Status check_multi_head(const MultiHeadArgs& a, bool gram, std::vector<LinearArg
     const HeadArgs& h = a.heads[t];
     LinearArgs& l = la[t];
     l.batch = a.batch, l.in = a.in, l.out = h.out;
-    l.x = a.x, l.x_len = a.x_len, l.weight = h.weight, l.weight_len = h.weight_len, l.grad_out = h.grad_out, l.grad_out_len = h.grad_out_len;
+    l.x = a.x, l.x_len = a.x_len, l.weight = h.weight, l.weight_len = h.weight_len, l.grad_out = h.grad_out,
+    l.grad_out_len = h.grad_out_len;
     l.grad_weight = h.grad_weight, l.grad_weight_len = h.grad_weight_len, l.grad_bias = h.grad_bias, l.grad_bias_len = h.grad_bias_len;
     l.grad_input = h.grad_input, l.grad_input_len = h.grad_input_len, l.accumulate = a.accumulate;
     Status st = check_linear(l, false);
@@ -347,14 +362,16 @@ Status check_multi_head(const MultiHeadArgs& a, bool gram, std::vector<LinearArg
   // Heads run side by side: a head's outputs must not overlap anything of another head (or x).
   for (size_t t = 0; t < T; ++t) {
     const LinearArgs& l = la[t];
-    const std::pair<const void*, uint64_t> outs[] = {{l.grad_weight, uint64_t(l.out * l.in) * 4}, {l.grad_bias, uint64_t(l.out) * 4},
-                                                     {l.grad_input, uint64_t(l.batch * l.in) * 4}};
+    const std::pair<const void*, uint64_t> outs[] = {
+        {l.grad_weight, uint64_t(l.out * l.in) * 4}, {l.grad_bias, uint64_t(l.out) * 4}, {l.grad_input, uint64_t(l.batch * l.in) * 4}};
     for (size_t u = 0; u < T; ++u) {
       if (u == t) continue;
       const LinearArgs& m = la[u];
-      const std::pair<const void*, uint64_t> theirs[] = {
-          {m.weight, uint64_t(m.out * m.in) * 4}, {m.grad_out, uint64_t(m.batch * m.out) * 4}, {m.grad_weight, uint64_t(m.out * m.in) * 4},
-          {m.grad_bias, uint64_t(m.out) * 4}, {m.grad_input, uint64_t(m.batch * m.in) * 4}};
+      const std::pair<const void*, uint64_t> theirs[] = {{m.weight, uint64_t(m.out * m.in) * 4},
+                                                         {m.grad_out, uint64_t(m.batch * m.out) * 4},
+                                                         {m.grad_weight, uint64_t(m.out * m.in) * 4},
+                                                         {m.grad_bias, uint64_t(m.out) * 4},
+                                                         {m.grad_input, uint64_t(m.batch * m.in) * 4}};
       for (const auto& o : outs)
         for (const auto& r : theirs)
           if (overlaps(o.first, o.second, r.first, r.second))

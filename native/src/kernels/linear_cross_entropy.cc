@@ -6,11 +6,10 @@
 //   4. z-loss gradient (2s·lse·softmax) and the soft-cap chain rule (1 - tanh²), when asked
 //   5. gradInput rows = g · W (one GEMM), gradWeight += gᵀ · x_chunk (a GEMM per vocabulary block),
 //      gradBias sums (float64, kept across chunks, rounded once at the end)
-// Working memory (the default R keeps R·C near 24 MiB, at most 4096 and at least 16 rows): R·C floats of logits (twice with soft-cap or z-loss), C doubles of bias sums, R doubles
-// per row statistic, and the GEMM's packing buffers (bounded by the vocabulary block). Everything is sized
-// and allocated before anything is written. Every split (chunks, vocabulary blocks, cross-entropy units,
-// bias column blocks) comes from the shape alone, and sums are added in a fixed order: the same bits for
-// any thread count.
+// Working memory (the default R keeps R·C near 24 MiB, at most 4096 and at least 16 rows): R·C floats of logits (twice with soft-cap or
+// z-loss), C doubles of bias sums, R doubles per row statistic, and the GEMM's packing buffers (bounded by the vocabulary block).
+// Everything is sized and allocated before anything is written. Every split (chunks, vocabulary blocks, cross-entropy units, bias column
+// blocks) comes from the shape alone, and sums are added in a fixed order: the same bits for any thread count.
 #include "fuseloss/linear_cross_entropy.h"
 
 #include <algorithm>
@@ -38,9 +37,12 @@ constexpr int64_t kCeUnitFloats = 32768;            // cross-entropy work per po
 
 ce::ChunkKernel ce_kernel_for(Isa isa) {
   switch (isa) {
-    case Isa::Avx512: return ce::chunk_avx512;
-    case Isa::Avx2: return ce::chunk_avx2;
-    default: return ce::chunk_baseline;
+    case Isa::Avx512:
+      return ce::chunk_avx512;
+    case Isa::Avx2:
+      return ce::chunk_avx2;
+    default:
+      return ce::chunk_baseline;
   }
 }
 
@@ -52,18 +54,18 @@ Status length(const char* name, int64_t got, int64_t want, const std::string& wh
 
 struct Ctx {
   const LinearCrossEntropyArgs* a;
-  ce::KernelArgs k;             // the current chunk's cross-entropy arguments
+  ce::KernelArgs k;  // the current chunk's cross-entropy arguments
   ce::ChunkKernel kernel;
-  int64_t r0 = 0, rows = 0;     // the current chunk
+  int64_t r0 = 0, rows = 0;  // the current chunk
   int64_t ce_units = 0, ce_per = 1;
-  float* logits = nullptr;      // [rows, C]
-  float* grad = nullptr;        // [rows, C] (== logits when in place)
-  double* lse = nullptr;        // [rows]
-  int32_t* argmax = nullptr;    // [rows]
-  double* ce_sums = nullptr;    // per cross-entropy pool chunk
-  double* bias_acc = nullptr;   // [C]
-  double z_coef_base = 0.0;     // 2·s·gradScale (/ count for 'mean')
-  Status* status = nullptr;     // per task of passes 1 and 5
+  float* logits = nullptr;     // [rows, C]
+  float* grad = nullptr;       // [rows, C] (== logits when in place)
+  double* lse = nullptr;       // [rows]
+  int32_t* argmax = nullptr;   // [rows]
+  double* ce_sums = nullptr;   // per cross-entropy pool chunk
+  double* bias_acc = nullptr;  // [C]
+  double z_coef_base = 0.0;    // 2·s·gradScale (/ count for 'mean')
+  Status* status = nullptr;    // per task of passes 1 and 5
   int64_t task_gi = -1, task_gw = -1, task_bias = -1;
 };
 
@@ -86,9 +88,7 @@ void ce_units(void* p, size_t chunk) {
 }
 
 // Whether row i (of the chunk) counts (class ids: not ignored; probabilities: always).
-inline bool counted(const Ctx& x, int64_t i) {
-  return !x.a->target_index || x.a->target_index[x.r0 + i] != x.a->ignore_index;
-}
+inline bool counted(const Ctx& x, int64_t i) { return !x.a->target_index || x.a->target_index[x.r0 + i] != x.a->ignore_index; }
 
 // Pass 4: z-loss gradient and the soft-cap chain rule, per row.
 void post_rows(void* p, size_t chunk) {
@@ -204,14 +204,14 @@ Status linear_cross_entropy(const LinearCrossEntropyArgs& a, LinearCrossEntropyR
     const void* p;
     uint64_t bytes;
   };
-  const Span ins[] = {{"input", a.input, uint64_t(N * H) * 4},
-                      {"linearWeight", a.weight, uint64_t(C * H) * 4},
-                      {"linearBias", a.bias, uint64_t(C) * 4},
-                      {"target", a.target_index ? static_cast<const void*>(a.target_index) : a.target_prob,
-                       uint64_t(a.target_index ? N : N * C) * 4},
-                      {"weight", a.class_weight, uint64_t(C) * 4},
-                      {"sampleWeight", a.sample_weight, uint64_t(N) * 4},
-                      {"gradOutput", a.grad_output, uint64_t(N) * 4}};
+  const Span ins[] = {
+      {"input", a.input, uint64_t(N * H) * 4},
+      {"linearWeight", a.weight, uint64_t(C * H) * 4},
+      {"linearBias", a.bias, uint64_t(C) * 4},
+      {"target", a.target_index ? static_cast<const void*>(a.target_index) : a.target_prob, uint64_t(a.target_index ? N : N * C) * 4},
+      {"weight", a.class_weight, uint64_t(C) * 4},
+      {"sampleWeight", a.sample_weight, uint64_t(N) * 4},
+      {"gradOutput", a.grad_output, uint64_t(N) * 4}};
   const Span outs[] = {{"out.gradInput", a.grad_input, uint64_t(N * H) * 4},
                        {"out.gradLinearWeight", a.grad_weight, uint64_t(C * H) * 4},
                        {"out.gradLinearBias", a.grad_bias, uint64_t(C) * 4},
@@ -240,7 +240,8 @@ Status linear_cross_entropy(const LinearCrossEntropyArgs& a, LinearCrossEntropyR
     denom = wt, count = double(cnt);
   }
   // ---- buffers, before anything is written
-  const int64_t R = std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(N, 1), a.chunk_rows ? a.chunk_rows : linear_cross_entropy_chunk_rows(C)));
+  const int64_t R =
+      std::max<int64_t>(1, std::min<int64_t>(std::max<int64_t>(N, 1), a.chunk_rows ? a.chunk_rows : linear_cross_entropy_chunk_rows(C)));
   const bool extras = a.softcap > 0 || a.lse_square_scale != 0.0 || a.lse_out != nullptr || a.want_accuracy;
   const bool separate = a.softcap > 0 || a.lse_square_scale != 0.0;  // the gradient needs the logits after the kernel
   std::unique_ptr<float[]> logits(new (std::nothrow) float[size_t(R * C)]);

@@ -38,23 +38,38 @@ void task_ranges(const TaskArgs& t, TaskRanges* out) {
     case TaskFamily::Nll: {
       const CrossEntropyArgs& a = t.ce;
       const int64_t elems = a.n * a.s * a.c, pos = a.n * a.s;
-      *reads = {f(a.input, elems), f(a.target_index, pos), f(a.target_prob, elems), f(a.weight, a.c),
-                f(a.sample_weight, a.n), f(a.grad_output, pos), Range{}};
+      *reads = {f(a.input, elems),
+                f(a.target_index, pos),
+                f(a.target_prob, elems),
+                f(a.weight, a.c),
+                f(a.sample_weight, a.n),
+                f(a.grad_output, pos),
+                Range{}};
       *writes = {f(a.grad, elems), f(a.loss_out, pos), Range{}};
       break;
     }
     case TaskFamily::Elementwise: {
       const ElementwiseArgs& a = t.ew;
-      *reads = {f(a.input, a.numel), f(a.target, a.numel), f(a.weight, a.weight_len), f(a.pos_weight, a.classes),
-                f(a.sample_weight, a.samples), f(a.grad_output, a.numel), Range{}};
+      *reads = {f(a.input, a.numel),
+                f(a.target, a.numel),
+                f(a.weight, a.weight_len),
+                f(a.pos_weight, a.classes),
+                f(a.sample_weight, a.samples),
+                f(a.grad_output, a.numel),
+                Range{}};
       *writes = {f(a.grad, a.numel), f(a.loss_out, a.numel), Range{}};
       break;
     }
     default: {
       const RowLossArgs& a = t.row;
       const int64_t elems = a.n * a.c;
-      *reads = {f(a.input, elems), f(a.input2, elems), f(a.target_index, a.n), f(a.target, a.target_len),
-                f(a.weight, a.c), f(a.sample_weight, a.n), f(a.grad_output, std::max(a.n, a.c))};
+      *reads = {f(a.input, elems),
+                f(a.input2, elems),
+                f(a.target_index, a.n),
+                f(a.target, a.target_len),
+                f(a.weight, a.c),
+                f(a.sample_weight, a.n),
+                f(a.grad_output, std::max(a.n, a.c))};
       *writes = {f(a.grad, elems), f(a.grad2, elems), f(a.loss_out, std::max(a.n, a.c))};
       break;
     }
@@ -63,15 +78,24 @@ void task_ranges(const TaskArgs& t, TaskRanges* out) {
 
 Status plan_task(const TaskArgs& t, LossPlan* plan) {
   switch (t.family) {
-    case TaskFamily::CrossEntropy: return plan_cross_entropy(t.ce, plan);
-    case TaskFamily::Nll: return plan_nll_loss(t.ce, plan);
-    case TaskFamily::Elementwise: return plan_elementwise_loss(t.ew, plan);
-    case TaskFamily::MultiMargin: return plan_multi_margin_loss(t.row, plan);
-    case TaskFamily::MultilabelSoftMargin: return plan_multilabel_soft_margin_loss(t.row, plan);
-    case TaskFamily::CosineEmbedding: return plan_cosine_embedding_loss(t.row, plan);
-    case TaskFamily::SoftF1: return plan_soft_f1_loss(t.row, plan);
-    case TaskFamily::CosineDistance: return plan_cosine_distance(t.row, plan);
-    case TaskFamily::kCount: break;
+    case TaskFamily::CrossEntropy:
+      return plan_cross_entropy(t.ce, plan);
+    case TaskFamily::Nll:
+      return plan_nll_loss(t.ce, plan);
+    case TaskFamily::Elementwise:
+      return plan_elementwise_loss(t.ew, plan);
+    case TaskFamily::MultiMargin:
+      return plan_multi_margin_loss(t.row, plan);
+    case TaskFamily::MultilabelSoftMargin:
+      return plan_multilabel_soft_margin_loss(t.row, plan);
+    case TaskFamily::CosineEmbedding:
+      return plan_cosine_embedding_loss(t.row, plan);
+    case TaskFamily::SoftF1:
+      return plan_soft_f1_loss(t.row, plan);
+    case TaskFamily::CosineDistance:
+      return plan_cosine_distance(t.row, plan);
+    case TaskFamily::kCount:
+      break;
   }
   return Status::range_error("unknown task family");
 }
@@ -79,9 +103,12 @@ Status plan_task(const TaskArgs& t, LossPlan* plan) {
 Reduction reduction_of(const TaskArgs& t) {
   switch (t.family) {
     case TaskFamily::CrossEntropy:
-    case TaskFamily::Nll: return t.ce.reduction;
-    case TaskFamily::Elementwise: return t.ew.reduction;
-    default: return t.row.reduction;
+    case TaskFamily::Nll:
+      return t.ce.reduction;
+    case TaskFamily::Elementwise:
+      return t.ew.reduction;
+    default:
+      return t.row.reduction;
   }
 }
 

@@ -21,9 +21,12 @@ using StepFn = void (*)(const optim::Step&, float*, const float*, float*, float*
 
 StepFn active() {
   switch (active_isa()) {
-    case Isa::Avx512: return optim::step_avx512;
-    case Isa::Avx2: return optim::step_avx2;
-    default: return optim::step_baseline;
+    case Isa::Avx512:
+      return optim::step_avx512;
+    case Isa::Avx2:
+      return optim::step_avx2;
+    default:
+      return optim::step_baseline;
   }
 }
 
@@ -135,8 +138,10 @@ Status optimizer_step(const OptimizerArgs& a) {
   j.step = optim::make_step(a);
   for (size_t i = 0; i < a.buffers.size(); ++i)
     for (int64_t b = 0; b < a.buffers[i].param_len; b += kJob) j.chunks.push_back({i, b, std::min(b + kJob, a.buffers[i].param_len)});
-  if (j.chunks.size() == 1) run_chunk(&j, 0);
-  else if (!j.chunks.empty()) parallel_for(j.chunks.size(), run_chunk, &j);
+  if (j.chunks.size() == 1)
+    run_chunk(&j, 0);
+  else if (!j.chunks.empty())
+    parallel_for(j.chunks.size(), run_chunk, &j);
   return Status::ok();
 }
 

@@ -14,14 +14,17 @@
 namespace fuseloss {
 namespace {
 
-constexpr int64_t kJob = 32768;   // elements per pool chunk
+constexpr int64_t kJob = 32768;  // elements per pool chunk
 constexpr int kMaxTasks = 4096;
 
 red::Kernels active() {
   switch (active_isa()) {
-    case Isa::Avx512: return red::kernels_avx512();
-    case Isa::Avx2: return red::kernels_avx2();
-    default: return red::kernels_baseline();
+    case Isa::Avx512:
+      return red::kernels_avx512();
+    case Isa::Avx2:
+      return red::kernels_avx2();
+    default:
+      return red::kernels_baseline();
   }
 }
 
@@ -30,7 +33,8 @@ size_t jobs(int64_t n) { return n > 0 ? size_t((n + kJob - 1) / kJob) : 0; }
 }  // namespace
 
 Status check_task_grads(const float* const* g, int T, int64_t n, const float* out, bool writes) {
-  if (T < 1 || T > kMaxTasks) return Status::range_error("grads: expected between 1 and " + std::to_string(kMaxTasks) + " gradients, got " + std::to_string(T));
+  if (T < 1 || T > kMaxTasks)
+    return Status::range_error("grads: expected between 1 and " + std::to_string(kMaxTasks) + " gradients, got " + std::to_string(T));
   if (n < 0 || n > (int64_t(1) << 40)) return Status::range_error("grads: element count out of range");
   if (writes && !out && n > 0) return Status::type_error("out: expected a Float32Array");
   for (int t = 0; t < T; ++t) {
@@ -75,11 +79,14 @@ Status gram_matrix(const float* const* g, int T, int64_t n, double* out) {
     double* partial;
     red::Kernels k;
   } ctx{g, T, n, partial.data(), active()};
-  parallel_for(J, [](void* p, size_t j) {
-    const Ctx& c = *static_cast<Ctx*>(p);
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    c.k.gram(c.g, c.T, b, e, c.partial + j * size_t(c.T) * size_t(c.T));
-  }, &ctx);
+  parallel_for(
+      J,
+      [](void* p, size_t j) {
+        const Ctx& c = *static_cast<Ctx*>(p);
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        c.k.gram(c.g, c.T, b, e, c.partial + j * size_t(c.T) * size_t(c.T));
+      },
+      &ctx);
   for (size_t i = 0; i < TT; ++i) out[i] = 0.0;
   for (size_t j = 0; j < J; ++j)
     for (int a = 0; a < T; ++a)
@@ -100,11 +107,14 @@ Status combine_gradients(const float* const* g, int T, int64_t n, const double* 
     float* out;
     red::Kernels k;
   } ctx{g, T, n, coef, out, active()};
-  parallel_for(jobs(n), [](void* p, size_t j) {
-    const Ctx& c = *static_cast<Ctx*>(p);
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    c.k.combine(c.g, c.T, c.coef, b, e, c.out);
-  }, &ctx);
+  parallel_for(
+      jobs(n),
+      [](void* p, size_t j) {
+        const Ctx& c = *static_cast<Ctx*>(p);
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        c.k.combine(c.g, c.T, c.coef, b, e, c.out);
+      },
+      &ctx);
   return Status::ok();
 }
 
@@ -119,11 +129,14 @@ Status grad_drop(const float* const* g, int T, int64_t n, uint64_t seed, float* 
     float* out;
     red::Kernels k;
   } ctx{g, T, n, seed, out, active()};
-  parallel_for(jobs(n), [](void* p, size_t j) {
-    const Ctx& c = *static_cast<Ctx*>(p);
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    c.k.grad_drop(c.g, c.T, b, e, c.seed, c.out);
-  }, &ctx);
+  parallel_for(
+      jobs(n),
+      [](void* p, size_t j) {
+        const Ctx& c = *static_cast<Ctx*>(p);
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        c.k.grad_drop(c.g, c.T, b, e, c.seed, c.out);
+      },
+      &ctx);
   return Status::ok();
 }
 
@@ -152,15 +165,18 @@ Status ema_update(float* const* buffers, const float* const* grads, int T, int64
     double* partial;
     red::Kernels k;
   } ctx{buffers, grads, n, J, {1.0 - keep, keep}, partial.data(), active()};
-  parallel_for(size_t(T) * J, [](void* p, size_t i) {
-    const Ctx& c = *static_cast<Ctx*>(p);
-    const size_t t = i / c.J, j = i % c.J;
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    float* buf = c.buffers[t];
-    const float* pair[2] = {c.grads[t], buf};  // each element's inputs are read before it is written
-    c.k.combine(pair, 2, c.coef, b, e, buf);
-    c.partial[i] = c.k.sumsq(buf, b, e);
-  }, &ctx);
+  parallel_for(
+      size_t(T) * J,
+      [](void* p, size_t i) {
+        const Ctx& c = *static_cast<Ctx*>(p);
+        const size_t t = i / c.J, j = i % c.J;
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        float* buf = c.buffers[t];
+        const float* pair[2] = {c.grads[t], buf};  // each element's inputs are read before it is written
+        c.k.combine(pair, 2, c.coef, b, e, buf);
+        c.partial[i] = c.k.sumsq(buf, b, e);
+      },
+      &ctx);
   for (int t = 0; t < T; ++t) norms[t] = norm_from_partials(partial.data() + size_t(t) * J, J, 2.0);
   return Status::ok();
 }
@@ -178,7 +194,9 @@ Flat flatten(const int64_t* lengths, int count) {
   return f;
 }
 
-Status check_arrays(const void* const* arrays, const int64_t* lengths, int count) { return check_array_list(arrays, lengths, count, false); }
+Status check_arrays(const void* const* arrays, const int64_t* lengths, int count) {
+  return check_array_list(arrays, lengths, count, false);
+}
 
 }  // namespace
 
@@ -196,26 +214,29 @@ Status total_norm(const float* const* arrays, const int64_t* lengths, int count,
     double* partial;
     red::Kernels k;
   } ctx{arrays, lengths, &f, p, partial.data(), active()};
-  parallel_for(f.jobs.size(), [](void* q, size_t i) {
-    const Ctx& c = *static_cast<Ctx*>(q);
-    const auto [a, j] = c.f->jobs[i];
-    const float* g = c.arrays[a];
-    const int64_t b = j * kJob, e = std::min(c.lengths[a], b + kJob);
-    double s = 0.0;
-    if (c.p == 2.0) {
-      s = c.k.sumsq(g, b, e);
-    } else if (std::isinf(c.p)) {
-      for (int64_t k = b; k < e; ++k) {
-        const double v = std::fabs(double(g[k]));
-        s = (v > s || std::isnan(v)) ? v : s;  // NaN propagates
-      }
-    } else if (c.p == 1.0) {
-      for (int64_t k = b; k < e; ++k) s += std::fabs(double(g[k]));
-    } else {
-      for (int64_t k = b; k < e; ++k) s += std::pow(std::fabs(double(g[k])), c.p);
-    }
-    c.partial[i] = s;
-  }, &ctx);
+  parallel_for(
+      f.jobs.size(),
+      [](void* q, size_t i) {
+        const Ctx& c = *static_cast<Ctx*>(q);
+        const auto [a, j] = c.f->jobs[i];
+        const float* g = c.arrays[a];
+        const int64_t b = j * kJob, e = std::min(c.lengths[a], b + kJob);
+        double s = 0.0;
+        if (c.p == 2.0) {
+          s = c.k.sumsq(g, b, e);
+        } else if (std::isinf(c.p)) {
+          for (int64_t k = b; k < e; ++k) {
+            const double v = std::fabs(double(g[k]));
+            s = (v > s || std::isnan(v)) ? v : s;  // NaN propagates
+          }
+        } else if (c.p == 1.0) {
+          for (int64_t k = b; k < e; ++k) s += std::fabs(double(g[k]));
+        } else {
+          for (int64_t k = b; k < e; ++k) s += std::pow(std::fabs(double(g[k])), c.p);
+        }
+        c.partial[i] = s;
+      },
+      &ctx);
   *out = norm_from_partials(partial.data(), partial.size(), p);
   return Status::ok();
 }
@@ -242,13 +263,16 @@ Status each_element(float* const* arrays, const int64_t* lengths, int count, Op 
     const Flat* f;
     const Op* op;
   } ctx{arrays, lengths, &f, &op};
-  parallel_for(f.jobs.size(), [](void* q, size_t i) {
-    const Ctx& c = *static_cast<Ctx*>(q);
-    const auto [a, j] = c.f->jobs[i];
-    float* g = c.arrays[a];
-    const int64_t b = j * kJob, e = std::min(c.lengths[a], b + kJob);
-    for (int64_t k = b; k < e; ++k) g[k] = (*c.op)(g[k]);
-  }, &ctx);
+  parallel_for(
+      f.jobs.size(),
+      [](void* q, size_t i) {
+        const Ctx& c = *static_cast<Ctx*>(q);
+        const auto [a, j] = c.f->jobs[i];
+        float* g = c.arrays[a];
+        const int64_t b = j * kJob, e = std::min(c.lengths[a], b + kJob);
+        for (int64_t k = b; k < e; ++k) g[k] = (*c.op)(g[k]);
+      },
+      &ctx);
   return Status::ok();
 }
 }  // namespace
@@ -269,11 +293,14 @@ Status accumulate_f64(double* acc, const float* g, int64_t n) {
     const float* g;
     int64_t n;
   } ctx{acc, g, n};
-  parallel_for(jobs(n), [](void* q, size_t j) {
-    const Ctx& c = *static_cast<Ctx*>(q);
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    for (int64_t k = b; k < e; ++k) c.acc[k] += double(c.g[k]);
-  }, &ctx);
+  parallel_for(
+      jobs(n),
+      [](void* q, size_t j) {
+        const Ctx& c = *static_cast<Ctx*>(q);
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        for (int64_t k = b; k < e; ++k) c.acc[k] += double(c.g[k]);
+      },
+      &ctx);
   return Status::ok();
 }
 
@@ -285,11 +312,14 @@ Status read_f64(const double* acc, int64_t n, double divisor, float* out) {
     double d;
     float* out;
   } ctx{acc, n, divisor, out};
-  parallel_for(jobs(n), [](void* q, size_t j) {
-    const Ctx& c = *static_cast<Ctx*>(q);
-    const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
-    for (int64_t k = b; k < e; ++k) c.out[k] = float(c.acc[k] / c.d);
-  }, &ctx);
+  parallel_for(
+      jobs(n),
+      [](void* q, size_t j) {
+        const Ctx& c = *static_cast<Ctx*>(q);
+        const int64_t b = int64_t(j) * kJob, e = std::min(c.n, b + kJob);
+        for (int64_t k = b; k < e; ++k) c.out[k] = float(c.acc[k] / c.d);
+      },
+      &ctx);
   return Status::ok();
 }
 

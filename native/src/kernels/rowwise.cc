@@ -78,10 +78,10 @@ Status check_rows(const RowLossArgs& a, int64_t out_len) {
   const uint64_t eb = uint64_t(elems) * 4, nb = uint64_t(a.n) * 4, tb = uint64_t(a.target_len >= 0 ? a.target_len : 0) * 4;
   for (float* g : {a.grad, a.grad2}) {
     const float* own = g == a.grad ? a.input : a.input2;
-    if (g && ((g != own && overlaps(g, eb, own, eb)) || overlaps(g, eb, g == a.grad ? a.input2 : a.input, eb) ||
-              overlaps(g, eb, a.target, tb) || overlaps(g, eb, a.target_index, nb) || overlaps(g, eb, a.weight, uint64_t(a.c) * 4) ||
-              overlaps(g, eb, a.sample_weight, nb) || overlaps(g, eb, a.grad_output, uint64_t(out_len) * 4) ||
-              overlaps(g, eb, a.loss_out, uint64_t(out_len) * 4)))
+    if (g &&
+        ((g != own && overlaps(g, eb, own, eb)) || overlaps(g, eb, g == a.grad ? a.input2 : a.input, eb) || overlaps(g, eb, a.target, tb) ||
+         overlaps(g, eb, a.target_index, nb) || overlaps(g, eb, a.weight, uint64_t(a.c) * 4) || overlaps(g, eb, a.sample_weight, nb) ||
+         overlaps(g, eb, a.grad_output, uint64_t(out_len) * 4) || overlaps(g, eb, a.loss_out, uint64_t(out_len) * 4)))
       return Status::range_error("out.grad: overlaps an input other than its own (in place needs the same array)");
   }
   if (a.grad && a.grad2 && overlaps(a.grad, eb, a.grad2, eb)) return Status::range_error("out.grad2: overlaps out.grad");
@@ -98,8 +98,8 @@ struct RowScale {
 
 // The scale of a per-sample loss: the mean's 1/N, grad_output ('none'), the sample weights.
 RowScale per_sample_scale(const RowLossArgs& a) {
-  return {a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale, a.reduction == Reduction::None ? a.grad_output : nullptr,
-          a.sample_weight};
+  return {a.reduction == Reduction::Mean ? a.grad_scale / double(a.n) : a.grad_scale,
+          a.reduction == Reduction::None ? a.grad_output : nullptr, a.sample_weight};
 }
 
 // A plan of one loss per sample row: row(i) writes row i's gradients and returns its loss, sample
@@ -146,8 +146,10 @@ Status plan_nll_loss(const CrossEntropyArgs& args, LossPlan* plan) {
           const int32_t y = k.ti[n * S + p];
           x_y[p - p0] = y == k.ignore_index ? 0.0 : double(x[int64_t(y) * S + p]);
         }
-        if (S <= 64) std::memset(g, 0, size_t(C * S) * sizeof(float));  // one block: the whole sample
-        else for (int64_t c = 0; c < C; ++c) std::memset(g + c * S + p0, 0, size_t(pe - p0) * sizeof(float));
+        if (S <= 64)
+          std::memset(g, 0, size_t(C * S) * sizeof(float));  // one block: the whole sample
+        else
+          for (int64_t c = 0; c < C; ++c) std::memset(g + c * S + p0, 0, size_t(pe - p0) * sizeof(float));
         for (int64_t p = p0; p < pe; ++p) {
           const int64_t pos = n * S + p;
           const int32_t y = k.ti[pos];
@@ -288,8 +290,10 @@ Status plan_cosine_embedding_loss(const RowLossArgs& a, LossPlan* plan) {
       const double denom = std::sqrt(m1 * m2), cos = dot / denom;
       const float t = a.target[i];
       double l = 0.0, dcos = 0.0;
-      if (t == 1.0f) l = 1.0 - cos, dcos = -1.0;
-      else if (t == -1.0f && cos - margin >= 0.0) l = cos - margin, dcos = 1.0;  // clamp_min passes the gradient at 0
+      if (t == 1.0f)
+        l = 1.0 - cos, dcos = -1.0;
+      else if (t == -1.0f && cos - margin >= 0.0)
+        l = cos - margin, dcos = 1.0;  // clamp_min passes the gradient at 0
       const double sw = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
       const double s = scale(i) * dcos;
       float* g1 = a.grad + i * D;
@@ -307,9 +311,7 @@ Status plan_cosine_embedding_loss(const RowLossArgs& a, LossPlan* plan) {
   return Status::ok();
 }
 
-Status cosine_embedding_loss(const RowLossArgs& a, double* loss) {
-  return run_single<RowLossArgs, plan_cosine_embedding_loss>(a, loss);
-}
+Status cosine_embedding_loss(const RowLossArgs& a, double* loss) { return run_single<RowLossArgs, plan_cosine_embedding_loss>(a, loss); }
 
 // ---------------------------------------------------------------- cosine distance (tf.losses.cosineDistance)
 
@@ -360,39 +362,39 @@ Status plan_soft_f1_loss(const RowLossArgs& a, LossPlan* plan) {
   const ew::SigmoidKernel sigmoid = ew::active_sigmoid();
   // Phase 0: p = sigmoid(x) into grad; per-chunk column sums A = Σ w·p·t and B = Σ w·(p + t).
   LossPlan::Phase sums{size_t(s.chunks), [state, sigmoid](size_t ci) {
-    State& s = *state;
-    const RowLossArgs& a = s.a;
-    const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
-    double* sa = s.part.data() + ci * 2 * size_t(C);
-    double* sb = sa + C;
-    sigmoid(a.input + r0 * C, a.grad + r0 * C, (r1 - r0) * C);
-    for (int64_t i = r0; i < r1; ++i) {
-      const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
-      const float* pr = a.grad + i * C;
-      const float* t = a.target + i * C;
-      for (int64_t j = 0; j < C; ++j) {
-        sa[j] += w * double(pr[j]) * double(t[j]);
-        sb[j] += w * (double(pr[j]) + double(t[j]));
-      }
-    }
-    return 0.0;
-  }};
+                         State& s = *state;
+                         const RowLossArgs& a = s.a;
+                         const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
+                         double* sa = s.part.data() + ci * 2 * size_t(C);
+                         double* sb = sa + C;
+                         sigmoid(a.input + r0 * C, a.grad + r0 * C, (r1 - r0) * C);
+                         for (int64_t i = r0; i < r1; ++i) {
+                           const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
+                           const float* pr = a.grad + i * C;
+                           const float* t = a.target + i * C;
+                           for (int64_t j = 0; j < C; ++j) {
+                             sa[j] += w * double(pr[j]) * double(t[j]);
+                             sb[j] += w * (double(pr[j]) + double(t[j]));
+                           }
+                         }
+                         return 0.0;
+                       }};
   // Phase 1: dℓ/dx = -coef·w·(2·t·B - 2A)/B²·p(1 - p) = w·p(1 - p)·(u_j·t + v_j) with per-label u, v.
   LossPlan::Phase grads{size_t(s.chunks), [state](size_t ci) {
-    const State& s = *state;
-    const RowLossArgs& a = s.a;
-    const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
-    for (int64_t i = r0; i < r1; ++i) {
-      const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
-      float* g = a.grad + i * C;
-      const float* t = a.target + i * C;
-      for (int64_t j = 0; j < C; ++j) {
-        const double pr = g[j];
-        g[j] = float(w * pr * (1.0 - pr) * (s.u[j] * double(t[j]) + s.v[j]));
-      }
-    }
-    return 0.0;
-  }};
+                          const State& s = *state;
+                          const RowLossArgs& a = s.a;
+                          const int64_t C = a.c, r0 = int64_t(ci) * s.per, r1 = std::min(a.n, r0 + s.per);
+                          for (int64_t i = r0; i < r1; ++i) {
+                            const double w = a.sample_weight ? double(a.sample_weight[i]) : 1.0;
+                            float* g = a.grad + i * C;
+                            const float* t = a.target + i * C;
+                            for (int64_t j = 0; j < C; ++j) {
+                              const double pr = g[j];
+                              g[j] = float(w * pr * (1.0 - pr) * (s.u[j] * double(t[j]) + s.v[j]));
+                            }
+                          }
+                          return 0.0;
+                        }};
   plan->phases = {std::move(sums), std::move(grads)};
   // Between the phases, per label: F1 = 2A/B, loss 1 - F1; dF1/dp_i = w_i·(2·t_i·B - 2A)/B².
   plan->after = [state](size_t phase, double) {

@@ -21,18 +21,21 @@ int64_t first_failing(const float* x, int64_t n, Ok ok) {
     int64_t* first;
     const Ok* ok;
   } ctx{x, n, first.data(), &ok};
-  parallel_for(size_t(chunks), [](void* p, size_t i) {
-    const Ctx& c = *static_cast<const Ctx*>(p);
-    const int64_t b = int64_t(i) * kChunk, e = std::min(c.n, b + kChunk);
-    bool all = true;
-    for (int64_t j = b; j < e; ++j) all &= (*c.ok)(c.x[j]);
-    if (all) return;
-    for (int64_t j = b; j < e; ++j)
-      if (!(*c.ok)(c.x[j])) {
-        c.first[i] = j;
-        return;
-      }
-  }, &ctx);
+  parallel_for(
+      size_t(chunks),
+      [](void* p, size_t i) {
+        const Ctx& c = *static_cast<const Ctx*>(p);
+        const int64_t b = int64_t(i) * kChunk, e = std::min(c.n, b + kChunk);
+        bool all = true;
+        for (int64_t j = b; j < e; ++j) all &= (*c.ok)(c.x[j]);
+        if (all) return;
+        for (int64_t j = b; j < e; ++j)
+          if (!(*c.ok)(c.x[j])) {
+            c.first[i] = j;
+            return;
+          }
+      },
+      &ctx);
   for (int64_t f : first)
     if (f >= 0) return f;
   return -1;

@@ -29,14 +29,12 @@ struct DeviceMem {
 };
 inline const napi_type_tag kDeviceTag = {0x667573656c6f7373ULL, 0x6465766963656275ULL};
 
-inline bool is_device_buffer(const Napi::Value& v) {
-  return v.IsExternal() && v.As<Napi::External<DeviceMem>>().CheckTypeTag(&kDeviceTag);
-}
+inline bool is_device_buffer(const Napi::Value& v) { return v.IsExternal() && v.As<Napi::External<DeviceMem>>().CheckTypeTag(&kDeviceTag); }
 
 // One napi_typeof and one napi_get_typedarray_info per array (node-addon-api's TypedArray accessors each
 // call napi_get_typedarray_info again): this runs for every array of every call, so it is the per-call cost.
-inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name,
-                          bool optional, void** data, int64_t* length, bool* present) {
+inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const char* type_name, const char* name, bool optional,
+                          void** data, int64_t* length, bool* present) {
   *present = false;
   const napi_env env = v.Env();
   napi_valuetype vt = napi_undefined;
@@ -50,14 +48,14 @@ inline Status typed_array(const Napi::Value& v, napi_typedarray_type type, const
 #ifdef FUSELOSS_NAPI_DEVICE_BUFFERS
     const DeviceMem* m = v.As<Napi::External<DeviceMem>>().Data();
     if (!m->ptr) return Status::type_error(std::string(name) + ": the DeviceBuffer was disposed");
-    if (m->type != type)
-      return Status::type_error(std::string("Expected ") + type_name + " (or a DeviceBuffer of that type) for " + name);
+    if (m->type != type) return Status::type_error(std::string("Expected ") + type_name + " (or a DeviceBuffer of that type) for " + name);
     *data = m->ptr;
     *length = m->length;
     *present = true;
     return Status::ok();
 #else
-    return Status::type_error(std::string(name) + ": a DeviceBuffer lives on the GPU; pass backend 'cuda' (or copy it to the host with toHost())");
+    return Status::type_error(std::string(name) +
+                              ": a DeviceBuffer lives on the GPU; pass backend 'cuda' (or copy it to the host with toHost())");
 #endif
   }
   bool is_typed = false;
@@ -102,17 +100,19 @@ inline Status integer(const Napi::Value& v, const char* name, int64_t lo, int64_
   Status st = number(v, name, &d);
   if (!st.is_ok()) return st;
   if (!(d >= double(lo) && d <= double(hi)) || d != std::floor(d))
-    return Status::range_error(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) +
-                               "] for " + name);
+    return Status::range_error(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) + "] for " + name);
   *out = static_cast<int64_t>(d);
   return Status::ok();
 }
 
 inline Napi::Error to_js_error(Napi::Env env, const Status& st) {
   switch (st.kind) {
-    case Status::Kind::Type: return Napi::TypeError::New(env, st.message);
-    case Status::Kind::Range: return Napi::RangeError::New(env, st.message);
-    default: return Napi::Error::New(env, st.message);
+    case Status::Kind::Type:
+      return Napi::TypeError::New(env, st.message);
+    case Status::Kind::Range:
+      return Napi::RangeError::New(env, st.message);
+    default:
+      return Napi::Error::New(env, st.message);
   }
 }
 

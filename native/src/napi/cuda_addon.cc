@@ -1,5 +1,6 @@
 // The CUDA addon (fuseloss_cuda.node): the same crossEntropy, elementwiseLoss and multiTask bindings over
-// the CUDA backend (their arrays may be DeviceBuffer handles), device memory, and device queries. Loaded lazily by src/binding.ts only when a caller asks for backend 'cuda'.
+// the CUDA backend (their arrays may be DeviceBuffer handles), device memory, and device queries. Loaded lazily by src/binding.ts only when
+// a caller asks for backend 'cuda'.
 #include <cuda_runtime_api.h>
 #include <napi.h>
 
@@ -69,9 +70,12 @@ Napi::Value DeviceAlloc(const Napi::CallbackInfo& info) {
   if (!st.is_ok()) return Fail(env, st);
   const std::string dtype = info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : std::string();
   napi_typedarray_type type = napi_float32_array;
-  if (dtype == "int32") type = napi_int32_array;
-  else if (dtype == "float64") type = napi_float64_array;
-  else if (dtype != "float32") return Fail(env, fuseloss::Status::type_error("deviceAlloc: dtype must be 'float32', 'int32' or 'float64'"));
+  if (dtype == "int32")
+    type = napi_int32_array;
+  else if (dtype == "float64")
+    type = napi_float64_array;
+  else if (dtype != "float32")
+    return Fail(env, fuseloss::Status::type_error("deviceAlloc: dtype must be 'float32', 'int32' or 'float64'"));
   void* p = nullptr;
   if (!(st = fuseloss::cuda::device_alloc(size_t(length) * element_size(type), &p)).is_ok()) return Fail(env, st);
   DeviceMem* m = new DeviceMem{p, length, type};
@@ -101,7 +105,8 @@ Napi::Value DeviceCopy(const Napi::CallbackInfo& info) {
   void* host = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
   const bool to_device = info[2].ToBoolean().Value();
   const size_t bytes = size_t(m->length) * element_size(m->type);
-  fuseloss::Status st = to_device ? fuseloss::cuda::device_copy(m->ptr, host, bytes, true) : fuseloss::cuda::device_copy(host, m->ptr, bytes, false);
+  fuseloss::Status st =
+      to_device ? fuseloss::cuda::device_copy(m->ptr, host, bytes, true) : fuseloss::cuda::device_copy(host, m->ptr, bytes, false);
   if (!st.is_ok()) return Fail(env, st);
   return env.Undefined();
 }
@@ -142,12 +147,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       env, exports, [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_forward(a); },
       [](const fuseloss::LinearArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::linear_backward(a); },
       fuseloss::cuda::multi_head_backward);
-  static const fuseloss::napi::GradientFns gpu{fuseloss::cuda::gram_matrix, fuseloss::cuda::combine_gradients, fuseloss::cuda::grad_drop,
-                                               fuseloss::cuda::total_norm,  fuseloss::cuda::scale_arrays,      fuseloss::cuda::clip_values,
-                                               fuseloss::cuda::accumulate_f64, fuseloss::cuda::read_f64};
+  static const fuseloss::napi::GradientFns gpu{
+      fuseloss::cuda::gram_matrix,  fuseloss::cuda::combine_gradients, fuseloss::cuda::grad_drop,      fuseloss::cuda::total_norm,
+      fuseloss::cuda::scale_arrays, fuseloss::cuda::clip_values,       fuseloss::cuda::accumulate_f64, fuseloss::cuda::read_f64};
   fuseloss::napi::register_gradient_passes(env, exports, &gpu);
-  using fuseloss::cuda::RowKind;
   using fuseloss::RowLossArgs;
+  using fuseloss::cuda::RowKind;
   fuseloss::napi::register_row_losses(
       env, exports,
       {[](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::MultiMargin, a, l); },
@@ -155,7 +160,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineEmbedding, a, l); },
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::SoftF1, a, l); },
        [](const RowLossArgs& a, double* l) { return fuseloss::cuda::row_loss(RowKind::CosineDistance, a, l); }});
-  fuseloss::napi::register_optim(env, exports, [](const fuseloss::OptimizerArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::optimizer_step(a); });
+  fuseloss::napi::register_optim(env, exports,
+                                 [](const fuseloss::OptimizerArgs& a, double* r) { return *r = 0.0, fuseloss::cuda::optimizer_step(a); });
   exports.Set("devices", Napi::Function::New(env, Devices, "devices"));
   exports.Set("deviceAlloc", Napi::Function::New(env, DeviceAlloc, "deviceAlloc"));
   exports.Set("deviceFree", Napi::Function::New(env, DeviceFree, "deviceFree"));

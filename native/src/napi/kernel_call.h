@@ -36,8 +36,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual Napi::Value Result(Napi::Env env) = 0;
   void OnOK() override {
     settle([this](Napi::Env env) {
-      if (status_.is_ok()) deferred_.Resolve(Result(env));
-      else deferred_.Reject(to_js_error(env, status_).Value());
+      if (status_.is_ok())
+        deferred_.Resolve(Result(env));
+      else
+        deferred_.Reject(to_js_error(env, status_).Value());
     });
   }
   void OnError(const Napi::Error& e) override {

@@ -22,7 +22,8 @@ void set(LinearArgs* a, const ArrayArg<T>& arr, T** data, int64_t* len) {
 Status dims(const Napi::CallbackInfo& info, size_t at, LinearArgs* a) {
   const int64_t kMax = int64_t(1) << 40;
   Status st;
-  if (!(st = integer(info[at], "batch", 0, kMax, &a->batch)).is_ok() || !(st = integer(info[at + 1], "inFeatures", 0, kMax, &a->in)).is_ok() ||
+  if (!(st = integer(info[at], "batch", 0, kMax, &a->batch)).is_ok() ||
+      !(st = integer(info[at + 1], "inFeatures", 0, kMax, &a->in)).is_ok() ||
       !(st = integer(info[at + 2], "outFeatures", 0, kMax, &a->out)).is_ok())
     return st;
   return Status::ok();
@@ -48,13 +49,14 @@ Status parse_backward(const Napi::CallbackInfo& info, LinearArgs* a) {
   Status st;
   if (!(st = float_array(info[0], "x", true, &x)).is_ok() || !(st = float_array(info[1], "gradOut", false, &go)).is_ok() ||
       !(st = float_array(info[2], "weight", true, &w)).is_ok() || !(st = dims(info, 3, a)).is_ok() ||
-      !(st = float_array(info[6], "out.gradWeight", true, &gw)).is_ok() || !(st = float_array(info[7], "out.gradBias", true, &gb)).is_ok() ||
-      !(st = float_array(info[8], "out.gradInput", true, &gi)).is_ok())
+      !(st = float_array(info[6], "out.gradWeight", true, &gw)).is_ok() ||
+      !(st = float_array(info[7], "out.gradBias", true, &gb)).is_ok() || !(st = float_array(info[8], "out.gradInput", true, &gi)).is_ok())
     return st;
   if (!info[9].IsBoolean()) return Status::type_error("linearBackward: accumulate must be a boolean");
   a->accumulate = info[9].As<Napi::Boolean>().Value();
   set(a, x, &a->x, &a->x_len), set(a, go, &a->grad_out, &a->grad_out_len), set(a, w, &a->weight, &a->weight_len);
-  set(a, gw, &a->grad_weight, &a->grad_weight_len), set(a, gb, &a->grad_bias, &a->grad_bias_len), set(a, gi, &a->grad_input, &a->grad_input_len);
+  set(a, gw, &a->grad_weight, &a->grad_weight_len), set(a, gb, &a->grad_bias, &a->grad_bias_len),
+      set(a, gi, &a->grad_input, &a->grad_input_len);
   return Status::ok();
 }
 
@@ -94,11 +96,14 @@ Status parse_heads(const Napi::CallbackInfo& info, MultiHeadCall* c) {
     ArrayArg<const float> w, go;
     ArrayArg<float> gw, gb, gi;
     if (!(st = integer(h.Get(0u), "outFeatures", 0, kMax, &a.out)).is_ok() || !(st = float_array(h.Get(1u), "weight", true, &w)).is_ok() ||
-        !(st = float_array(h.Get(2u), "gradOut", false, &go)).is_ok() || !(st = float_array(h.Get(3u), "out.gradWeight", true, &gw)).is_ok() ||
-        !(st = float_array(h.Get(4u), "out.gradBias", true, &gb)).is_ok() || !(st = float_array(h.Get(5u), "out.gradInput", true, &gi)).is_ok())
+        !(st = float_array(h.Get(2u), "gradOut", false, &go)).is_ok() ||
+        !(st = float_array(h.Get(3u), "out.gradWeight", true, &gw)).is_ok() ||
+        !(st = float_array(h.Get(4u), "out.gradBias", true, &gb)).is_ok() ||
+        !(st = float_array(h.Get(5u), "out.gradInput", true, &gi)).is_ok())
       return Status{st.kind, "heads[" + std::to_string(t) + "]: " + st.message};
     a.weight = w.data, a.weight_len = w.present ? w.length : -1, a.grad_out = go.data, a.grad_out_len = go.length;
-    a.grad_weight = gw.data, a.grad_weight_len = gw.present ? gw.length : -1, a.grad_bias = gb.data, a.grad_bias_len = gb.present ? gb.length : -1;
+    a.grad_weight = gw.data, a.grad_weight_len = gw.present ? gw.length : -1, a.grad_bias = gb.data,
+    a.grad_bias_len = gb.present ? gb.length : -1;
     a.grad_input = gi.data, a.grad_input_len = gi.present ? gi.length : -1;
   }
   if (!info[4].IsNull() && !info[4].IsUndefined()) {

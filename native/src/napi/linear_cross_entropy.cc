@@ -46,8 +46,8 @@ Status parse(const Napi::CallbackInfo& info, Call* c) {
   if (!(st = float_array(info[4], "weight", true, &cw)).is_ok() || !(st = float_array(info[5], "sampleWeight", true, &sw)).is_ok() ||
       !(st = float_array(info[6], "gradOutput", true, &go)).is_ok() || !(st = float_array(info[7], "out.gradInput", true, &gi)).is_ok() ||
       !(st = float_array(info[8], "out.gradLinearWeight", true, &gw)).is_ok() ||
-      !(st = float_array(info[9], "out.gradLinearBias", true, &gb)).is_ok() || !(st = float_array(info[10], "out.loss", true, &lo)).is_ok() ||
-      !(st = float_array(info[11], "out.lse", true, &lse)).is_ok())
+      !(st = float_array(info[9], "out.gradLinearBias", true, &gb)).is_ok() ||
+      !(st = float_array(info[10], "out.loss", true, &lo)).is_ok() || !(st = float_array(info[11], "out.lse", true, &lse)).is_ok())
     return st;
   if (!info[12].IsTypedArray() || info[12].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       info[12].As<Napi::TypedArray>().ElementLength() < 3)
@@ -59,16 +59,19 @@ Status parse(const Napi::CallbackInfo& info, Call* c) {
   if (!(st = integer(info[13], "N", 0, kMax, &a.n)).is_ok() || !(st = integer(info[14], "H", 0, kMax, &a.h)).is_ok() ||
       !(st = integer(info[15], "C", 1, kMax, &a.c)).is_ok() ||
       !(st = integer(info[16], "ignoreIndex", INT32_MIN, INT32_MAX, &a.ignore_index)).is_ok() ||
-      !(st = number(info[17], "labelSmoothing", &a.label_smoothing)).is_ok() || !(st = integer(info[18], "reduction", 0, 2, &reduction)).is_ok() ||
-      !(st = number(info[19], "gradScale", &a.grad_scale)).is_ok() || !(st = number(info[20], "lseSquareScale", &a.lse_square_scale)).is_ok() ||
-      !(st = number(info[21], "softcap", &a.softcap)).is_ok() || !(st = integer(info[22], "chunkSize", 0, kMax, &a.chunk_rows)).is_ok())
+      !(st = number(info[17], "labelSmoothing", &a.label_smoothing)).is_ok() ||
+      !(st = integer(info[18], "reduction", 0, 2, &reduction)).is_ok() || !(st = number(info[19], "gradScale", &a.grad_scale)).is_ok() ||
+      !(st = number(info[20], "lseSquareScale", &a.lse_square_scale)).is_ok() || !(st = number(info[21], "softcap", &a.softcap)).is_ok() ||
+      !(st = integer(info[22], "chunkSize", 0, kMax, &a.chunk_rows)).is_ok())
     return st;
-  if (!info[23].IsBoolean() || !info[24].IsBoolean()) return Status::type_error("linearCrossEntropy: accumulate and wantAccuracy must be booleans");
+  if (!info[23].IsBoolean() || !info[24].IsBoolean())
+    return Status::type_error("linearCrossEntropy: accumulate and wantAccuracy must be booleans");
   a.accumulate = info[23].As<Napi::Boolean>().Value();
   a.want_accuracy = info[24].As<Napi::Boolean>().Value();
   a.reduction = Reduction(reduction);
   take(x, &a.input, &a.input_len), take(w, &a.weight, &a.weight_len), take(b, &a.bias, &a.bias_len);
-  take(cw, &a.class_weight, &a.class_weight_len), take(sw, &a.sample_weight, &a.sample_weight_len), take(go, &a.grad_output, &a.grad_output_len);
+  take(cw, &a.class_weight, &a.class_weight_len), take(sw, &a.sample_weight, &a.sample_weight_len),
+      take(go, &a.grad_output, &a.grad_output_len);
   take(gi, &a.grad_input, &a.grad_input_len), take(gw, &a.grad_weight, &a.grad_weight_len), take(gb, &a.grad_bias, &a.grad_bias_len);
   take(lo, &a.loss_out, &a.loss_len), take(lse, &a.lse_out, &a.lse_len);
   return Status::ok();

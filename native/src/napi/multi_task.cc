@@ -69,9 +69,15 @@ Status parse(const Napi::CallbackInfo& info, Call* call) {
     t.family = TaskFamily(family);
     switch (t.family) {
       case TaskFamily::CrossEntropy:
-      case TaskFamily::Nll: st = parse_cross_entropy(src, &t.ce); break;
-      case TaskFamily::Elementwise: st = parse_elementwise(src, &t.ew); break;
-      default: st = parse_rows(src, &t.row); break;
+      case TaskFamily::Nll:
+        st = parse_cross_entropy(src, &t.ce);
+        break;
+      case TaskFamily::Elementwise:
+        st = parse_elementwise(src, &t.ew);
+        break;
+      default:
+        st = parse_rows(src, &t.row);
+        break;
     }
     if (!st.is_ok()) return Status{st.kind, where() + st.message};
     pos += 2 + size_t(count);

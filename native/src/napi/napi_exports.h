@@ -45,8 +45,8 @@ struct GradientFns {
   GradDrop grad_drop;
   Norm total_norm;
   Each scale, clip;
-  Status (*accumulate)(double*, const float*, int64_t);         // GradAccumulator.add
-  Status (*read)(const double*, int64_t, double, float*);       // GradAccumulator.read
+  Status (*accumulate)(double*, const float*, int64_t);    // GradAccumulator.add
+  Status (*read)(const double*, int64_t, double, float*);  // GradAccumulator.read
 };
 void register_gradient_passes(Napi::Env env, Napi::Object exports, const GradientFns* fns);
 // optimizerStep(+Async) on `step` (a backend's: the CPU's optimizer_step when null).

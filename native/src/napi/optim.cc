@@ -24,7 +24,8 @@ Status parse(const Napi::CallbackInfo& info, OptimizerArgs* a) {
   Napi::Float64Array h = info[1].As<Napi::Float64Array>();
   OptimizerHyper& y = a->hyper;
   y.lr = h[0], y.momentum = h[1], y.dampening = h[2], y.beta1 = h[3], y.beta2 = h[4], y.eps = h[5], y.weight_decay = h[6];
-  if (!(h[7] >= 1 && h[7] <= 9007199254740991.0 && h[7] == double(int64_t(h[7])))) return Status::range_error("step: expected an integer >= 1");
+  if (!(h[7] >= 1 && h[7] <= 9007199254740991.0 && h[7] == double(int64_t(h[7]))))
+    return Status::range_error("step: expected an integer >= 1");
   y.step = int64_t(h[7]);
   if (!info[2].IsBoolean() || !info[3].IsBoolean()) return Status::type_error("optimizerStep: nesterov and maximize must be booleans");
   y.nesterov = info[2].As<Napi::Boolean>().Value();

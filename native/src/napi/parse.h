@@ -29,8 +29,9 @@ Status parse_cross_entropy(const Src& info, CrossEntropyArgs* a) {
   ArrayArg<float> grad, loss_out;
   Status st = float_array(info[0], "input", false, &input);
   if (!st.is_ok()) return st;
-  const bool int_target = (info[1].IsTypedArray() && Napi::Value(info[1]).As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) ||
-                          (is_device_buffer(info[1]) && Napi::Value(info[1]).As<Napi::External<DeviceMem>>().Data()->type == napi_int32_array);
+  const bool int_target =
+      (info[1].IsTypedArray() && Napi::Value(info[1]).As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) ||
+      (is_device_buffer(info[1]) && Napi::Value(info[1]).As<Napi::External<DeviceMem>>().Data()->type == napi_int32_array);
   if (int_target) {
     st = int32_array(info[1], "target", &target_index);
     a->target_index = target_index.data;
@@ -60,15 +61,16 @@ Status parse_cross_entropy(const Src& info, CrossEntropyArgs* a) {
   // Optional trailing extras: lseSquareScale, softcap, out.lse|null, wantAccuracy, extrasOut (Float64Array(2))|null.
   if (info.Length() >= 19) {
     ArrayArg<float> lse;
-    if (!(st = number(info[14], "lseSquareScale", &a->lse_square_scale)).is_ok() || !(st = number(info[15], "softcap", &a->softcap)).is_ok() ||
-        !(st = float_array(info[16], "out.lse", true, &lse)).is_ok())
+    if (!(st = number(info[14], "lseSquareScale", &a->lse_square_scale)).is_ok() ||
+        !(st = number(info[15], "softcap", &a->softcap)).is_ok() || !(st = float_array(info[16], "out.lse", true, &lse)).is_ok())
       return st;
     if (!Napi::Value(info[17]).IsBoolean()) return Status::type_error("crossEntropy: wantAccuracy must be a boolean");
     a->want_accuracy = Napi::Value(info[17]).As<Napi::Boolean>().Value();
     a->lse_out = lse.data, a->lse_len = lse.present ? lse.length : -1;
     Napi::Value e = info[18];
     if (!e.IsNull() && !e.IsUndefined()) {
-      if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array || e.As<Napi::TypedArray>().ElementLength() < 2)
+      if (!e.IsTypedArray() || e.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+          e.As<Napi::TypedArray>().ElementLength() < 2)
         return Status::type_error("crossEntropy: extras must be a Float64Array of 2");
       Napi::TypedArray t = e.As<Napi::TypedArray>();
       a->extras_out = reinterpret_cast<double*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());

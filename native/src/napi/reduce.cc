@@ -53,7 +53,8 @@ Status task_grads(const Napi::Value& v, std::vector<float*>* ptrs, int64_t* n) {
   *n = lens[0];
   for (size_t t = 1; t < lens.size(); ++t)
     if (lens[t] != *n)
-      return Status::range_error("grads[" + std::to_string(t) + "]: expected " + std::to_string(*n) + " elements (the length of grads[0]) but received " + std::to_string(lens[t]));
+      return Status::range_error("grads[" + std::to_string(t) + "]: expected " + std::to_string(*n) +
+                                 " elements (the length of grads[0]) but received " + std::to_string(lens[t]));
   return Status::ok();
 }
 
@@ -220,7 +221,8 @@ Status parse_ema(const Napi::CallbackInfo& info, Work* work) {
   const int T = int(grads->size());
   if (int(buffers->size()) != T) return Status::range_error("buffers: expected one per gradient (" + std::to_string(T) + ")");
   for (int t = 0; t < T; ++t)
-    if (lens[size_t(t)] != n) return Status::range_error("buffers[" + std::to_string(t) + "]: expected " + std::to_string(n) + " elements (the gradients' length)");
+    if (lens[size_t(t)] != n)
+      return Status::range_error("buffers[" + std::to_string(t) + "]: expected " + std::to_string(n) + " elements (the gradients' length)");
   if (!(st = number(info[2], "keep", &keep)).is_ok()) return st;
   if (!(keep >= 0.0 && keep <= 1.0)) return Status::range_error("keep: expected a number in [0, 1]");
   if (!(st = typed<double>(info[3], napi_float64_array, "Float64Array", "norms", &norms, &norms_len)).is_ok()) return st;

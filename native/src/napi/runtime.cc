@@ -35,8 +35,8 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   if (!set_active_isa(isa)) {
-    Napi::RangeError::New(env, std::string("isa: this CPU cannot run '") + isa_name(isa) + "' (best here: " +
-                                   isa_name(best_supported_isa()) + ")")
+    Napi::RangeError::New(
+        env, std::string("isa: this CPU cannot run '") + isa_name(isa) + "' (best here: " + isa_name(best_supported_isa()) + ")")
         .ThrowAsJavaScriptException();
   }
   return env.Undefined();

@@ -6,12 +6,22 @@
 
 #include "../kernels/hd.h"
 
-struct F1 { float v; };
-struct D1 { double v; };
+struct F1 {
+  float v;
+};
+struct D1 {
+  double v;
+};
 
-template <> FUSELOSS_HD inline F1 load<F1>(const float* p) { return {*p}; }
+template <>
+FUSELOSS_HD inline F1 load<F1>(const float* p) {
+  return {*p};
+}
 FUSELOSS_HD inline void store(float* p, F1 a) { *p = a.v; }
-template <> FUSELOSS_HD inline F1 splat<F1>(float a) { return {a}; }
+template <>
+FUSELOSS_HD inline F1 splat<F1>(float a) {
+  return {a};
+}
 FUSELOSS_HD inline F1 add(F1 a, F1 b) { return {a.v + b.v}; }
 FUSELOSS_HD inline F1 sub(F1 a, F1 b) { return {a.v - b.v}; }
 FUSELOSS_HD inline F1 mul(F1 a, F1 b) { return {a.v * b.v}; }
@@ -26,7 +36,10 @@ FUSELOSS_HD inline F1 pow2_magic(F1 tn) {
   FUSELOSS_BITCAST(r, i);
   return {r};
 }
-template <> FUSELOSS_HD inline D1 dzero<D1>() { return {0.0}; }
+template <>
+FUSELOSS_HD inline D1 dzero<D1>() {
+  return {0.0};
+}
 FUSELOSS_HD inline void dacc(D1& acc, F1 a) { acc.v += double(a.v); }
 FUSELOSS_HD inline void dacc_prod(D1& acc, F1 a, F1 b) { acc.v += double(a.v) * double(b.v); }
 FUSELOSS_HD inline void dstore(double* p, D1 a) { *p = a.v; }
@@ -36,9 +49,18 @@ FUSELOSS_HD inline D1 operator+(D1 a, D1 b) { return {a.v + b.v}; }
 FUSELOSS_HD inline D1 operator-(D1 a, D1 b) { return {a.v - b.v}; }
 FUSELOSS_HD inline D1 operator*(D1 a, D1 b) { return {a.v * b.v}; }
 FUSELOSS_HD inline D1 operator/(D1 a, D1 b) { return {a.v / b.v}; }
-template <> FUSELOSS_HD inline D1 dsplat<D1>(double a) { return {a}; }
-template <> FUSELOSS_HD inline D1 dload<D1>(const double* p) { return {*p}; }
-template <> FUSELOSS_HD inline D1 dload_f<D1>(const float* p) { return {double(*p)}; }
+template <>
+FUSELOSS_HD inline D1 dsplat<D1>(double a) {
+  return {a};
+}
+template <>
+FUSELOSS_HD inline D1 dload<D1>(const double* p) {
+  return {*p};
+}
+template <>
+FUSELOSS_HD inline D1 dload_f<D1>(const float* p) {
+  return {double(*p)};
+}
 FUSELOSS_HD inline void dstore_f(float* p, D1 a) { *p = float(a.v); }
 FUSELOSS_HD inline void log_reduce(D1 x, D1* m, D1* k) {
   uint64_t bits;

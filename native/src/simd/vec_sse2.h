@@ -1,14 +1,34 @@
 // Baseline x86-64 (SSE2): F16 = 4 x __m128, D16 = 8 x __m128d.
 #include <emmintrin.h>
 
-struct F16 { __m128 v[4]; };
-struct D16 { __m128d v[8]; };
+struct F16 {
+  __m128 v[4];
+};
+struct D16 {
+  __m128d v[8];
+};
 
-template <> inline F16 load<F16>(const float* p) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_loadu_ps(p + 4 * i); return r; }
-inline void store(float* p, const F16& a) { for (int i = 0; i < 4; ++i) _mm_storeu_ps(p + 4 * i, a.v[i]); }
-template <> inline F16 splat<F16>(float a) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_set1_ps(a); return r; }
-#define FUSELOSS_BINOP(name, op) \
-  inline F16 name(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = op(a.v[i], b.v[i]); return r; }
+template <>
+inline F16 load<F16>(const float* p) {
+  F16 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_loadu_ps(p + 4 * i);
+  return r;
+}
+inline void store(float* p, const F16& a) {
+  for (int i = 0; i < 4; ++i) _mm_storeu_ps(p + 4 * i, a.v[i]);
+}
+template <>
+inline F16 splat<F16>(float a) {
+  F16 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_set1_ps(a);
+  return r;
+}
+#define FUSELOSS_BINOP(name, op)                             \
+  inline F16 name(const F16& a, const F16& b) {              \
+    F16 r;                                                   \
+    for (int i = 0; i < 4; ++i) r.v[i] = op(a.v[i], b.v[i]); \
+    return r;                                                \
+  }
 FUSELOSS_BINOP(add, _mm_add_ps)
 FUSELOSS_BINOP(sub, _mm_sub_ps)
 FUSELOSS_BINOP(mul, _mm_mul_ps)
@@ -24,11 +44,15 @@ inline float hmax(const F16& a) {
 inline F16 pow2_magic(const F16& tn) {
   const __m128i k = _mm_set1_epi32(0x4B400000 - 127);
   F16 r;
-  for (int i = 0; i < 4; ++i)
-    r.v[i] = _mm_castsi128_ps(_mm_slli_epi32(_mm_sub_epi32(_mm_castps_si128(tn.v[i]), k), 23));
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_castsi128_ps(_mm_slli_epi32(_mm_sub_epi32(_mm_castps_si128(tn.v[i]), k), 23));
   return r;
 }
-template <> inline D16 dzero<D16>() { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_setzero_pd(); return r; }
+template <>
+inline D16 dzero<D16>() {
+  D16 r;
+  for (int i = 0; i < 8; ++i) r.v[i] = _mm_setzero_pd();
+  return r;
+}
 inline __m128d lo2(__m128 a) { return _mm_cvtps_pd(a); }
 inline __m128d hi2(__m128 a) { return _mm_cvtps_pd(_mm_movehl_ps(a, a)); }
 inline void dacc(D16& acc, const F16& a) {
@@ -43,19 +67,36 @@ inline void dacc_prod(D16& acc, const F16& a, const F16& b) {
     acc.v[2 * i + 1] = _mm_add_pd(acc.v[2 * i + 1], _mm_mul_pd(hi2(a.v[i]), hi2(b.v[i])));
   }
 }
-inline void dstore(double* p, const D16& a) { for (int i = 0; i < 8; ++i) _mm_storeu_pd(p + 2 * i, a.v[i]); }
+inline void dstore(double* p, const D16& a) {
+  for (int i = 0; i < 8; ++i) _mm_storeu_pd(p + 2 * i, a.v[i]);
+}
 
 // ---- float64 lanes: arithmetic for per-lane epilogues, conversions, log's range reduction
-#define FUSELOSS_DOP(op, fn) \
-  inline D16 operator op(const D16& a, const D16& b) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = fn(a.v[i], b.v[i]); return r; }
+#define FUSELOSS_DOP(op, fn)                                 \
+  inline D16 operator op(const D16& a, const D16& b) {       \
+    D16 r;                                                   \
+    for (int i = 0; i < 8; ++i) r.v[i] = fn(a.v[i], b.v[i]); \
+    return r;                                                \
+  }
 FUSELOSS_DOP(+, _mm_add_pd)
 FUSELOSS_DOP(-, _mm_sub_pd)
 FUSELOSS_DOP(*, _mm_mul_pd)
 FUSELOSS_DOP(/, _mm_div_pd)
 #undef FUSELOSS_DOP
-template <> inline D16 dsplat<D16>(double a) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_set1_pd(a); return r; }
-template <> inline D16 dload<D16>(const double* p) { D16 r; for (int i = 0; i < 8; ++i) r.v[i] = _mm_loadu_pd(p + 2 * i); return r; }
-template <> inline D16 dload_f<D16>(const float* p) {
+template <>
+inline D16 dsplat<D16>(double a) {
+  D16 r;
+  for (int i = 0; i < 8; ++i) r.v[i] = _mm_set1_pd(a);
+  return r;
+}
+template <>
+inline D16 dload<D16>(const double* p) {
+  D16 r;
+  for (int i = 0; i < 8; ++i) r.v[i] = _mm_loadu_pd(p + 2 * i);
+  return r;
+}
+template <>
+inline D16 dload_f<D16>(const float* p) {
   D16 r;
   for (int i = 0; i < 4; ++i) {
     const __m128 f = _mm_loadu_ps(p + 4 * i);
@@ -80,15 +121,29 @@ inline void log_reduce(const D16& x, D16* m, D16* k) {
 }
 
 // ---- more float ops for the elementwise losses: div, min, abs, compare-selects, log's range reduction
-inline F16 div(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_div_ps(a.v[i], b.v[i]); return r; }
-inline F16 min(const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_min_ps(a.v[i], b.v[i]); return r; }
+inline F16 div(const F16& a, const F16& b) {
+  F16 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_div_ps(a.v[i], b.v[i]);
+  return r;
+}
+inline F16 min(const F16& a, const F16& b) {
+  F16 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_min_ps(a.v[i], b.v[i]);
+  return r;
+}
 inline F16 abs(const F16& a) {
   const __m128 m = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-  F16 r; for (int i = 0; i < 4; ++i) r.v[i] = _mm_and_ps(a.v[i], m); return r;
+  F16 r;
+  for (int i = 0; i < 4; ++i) r.v[i] = _mm_and_ps(a.v[i], m);
+  return r;
 }
 inline __m128 blend4(__m128 mask, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b)); }
-#define FUSELOSS_SELECT(name, cmp) \
-  inline F16 name(const F16& p, const F16& q, const F16& a, const F16& b) { F16 r; for (int i = 0; i < 4; ++i) r.v[i] = blend4(cmp(p.v[i], q.v[i]), a.v[i], b.v[i]); return r; }
+#define FUSELOSS_SELECT(name, cmp)                                                    \
+  inline F16 name(const F16& p, const F16& q, const F16& a, const F16& b) {           \
+    F16 r;                                                                            \
+    for (int i = 0; i < 4; ++i) r.v[i] = blend4(cmp(p.v[i], q.v[i]), a.v[i], b.v[i]); \
+    return r;                                                                         \
+  }
 FUSELOSS_SELECT(select_lt, _mm_cmplt_ps)
 FUSELOSS_SELECT(select_le, _mm_cmple_ps)
 FUSELOSS_SELECT(select_eq, _mm_cmpeq_ps)
@@ -112,7 +167,9 @@ constexpr int kGemmMR = 3, kGemmNV = 1;
 inline void dacc_prod_exact(D16& acc, const D16& a, const D16& b) { acc = acc + a * b; }
 // One register of float64 lanes (a part of a D16), for kernels that keep many accumulators live: the same
 // exact-product accumulation as dacc_prod_exact, kDPart lanes at a time.
-struct DP { __m128d v; };
+struct DP {
+  __m128d v;
+};
 constexpr int kDPart = 2;
 // The native vector width in bytes, for kernels written with GCC vector types (GradDrop).
 constexpr int kVecBytes = 16;
