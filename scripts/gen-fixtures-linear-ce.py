@@ -32,19 +32,22 @@ def f32(t):
     return t.float().double()  # values representable in float32, computed in float64
 
 
+def targets(n, c, probs, ignore):
+    """Class probabilities [N, C] (every row counted), or class ids [N] with `ignore` rows set to -100."""
+    if probs:
+        return f32(torch.softmax(torch.randn(n, c) * 2, dim=1)), torch.ones(n, dtype=torch.bool)
+    target = torch.randint(0, c, (n,))
+    if ignore:
+        target[torch.randperm(n)[:ignore]] = -100
+    return target, target != -100
+
+
 def case(name, n, h, c, bias=True, probs=False, weight=False, ignore=0, smoothing=0.0, reduction='mean', z=0.0,
          cap=0.0, sample_weight=False, grad_output=False, grad_scale=1.0, chunk=None, scale=1.0):
     x = f32(torch.randn(n, h) * scale).requires_grad_(True)
     W = f32(torch.randn(c, h) * 0.3).requires_grad_(True)
     b = f32(torch.randn(c) * 0.5).requires_grad_(True) if bias else None
-    if probs:
-        target = f32(torch.softmax(torch.randn(n, c) * 2, dim=1))
-        counted = torch.ones(n, dtype=torch.bool)
-    else:
-        target = torch.randint(0, c, (n,))
-        if ignore:
-            target[torch.randperm(n)[:ignore]] = -100
-        counted = target != -100
+    target, counted = targets(n, c, probs, ignore)
     w = f32(torch.rand(c) + 0.25) if weight else None
     sw = f32(torch.rand(n) + 0.5) if sample_weight else None
     go = f32(torch.randn(n)) if grad_output else None
@@ -133,14 +136,7 @@ cases.append(case('large logits', 8, 6, 25, scale=30.0))
 def ce_case(name, n, c, probs=False, ignore=0, smoothing=0.0, reduction='mean', z=0.0, cap=0.0, weight=False, scale=3.0):
     """crossEntropy's extras on plain logits [N, C]: the same formulas, the gradient on the logits."""
     x = f32(torch.randn(n, c) * scale).requires_grad_(True)
-    if probs:
-        target = f32(torch.softmax(torch.randn(n, c) * 2, dim=1))
-        counted = torch.ones(n, dtype=torch.bool)
-    else:
-        target = torch.randint(0, c, (n,))
-        if ignore:
-            target[torch.randperm(n)[:ignore]] = -100
-        counted = target != -100
+    target, counted = targets(n, c, probs, ignore)
     w = f32(torch.rand(c) + 0.25) if weight else None
     zz = cap * torch.tanh(x / cap) if cap > 0 else x
     ce = F.cross_entropy(zz, target, weight=w, ignore_index=-100, label_smoothing=smoothing, reduction='none')

@@ -26,7 +26,11 @@ namespace {
 // About 128 KiB of logits per chunk: large enough to amortise scheduling, small enough to balance.
 constexpr int64_t kChunkElems = 32768;
 
-ce::ChunkKernel kernel_for(Isa isa) {
+ce::ChunkKernel kernel_for(Isa isa) { return ce::chunk_kernel(isa); }
+
+}  // namespace
+
+ce::ChunkKernel ce::chunk_kernel(Isa isa) {
   switch (isa) {
     case Isa::Avx512:
       return ce::chunk_avx512;
@@ -36,8 +40,6 @@ ce::ChunkKernel kernel_for(Isa isa) {
       return ce::chunk_baseline;
   }
 }
-
-}  // namespace
 
 Status ce::prepare(const CrossEntropyArgs& a, ce::KernelArgs* out, double* denominator) {
   // ---- shapes

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 
+#include "fuseloss/cpu.h"
 #include "fuseloss/cross_entropy.h"
 
 namespace fuseloss {
@@ -63,6 +64,8 @@ using ChunkKernel = double (*)(const KernelArgs&, int64_t begin, int64_t end);
 double chunk_baseline(const KernelArgs&, int64_t, int64_t);
 double chunk_avx2(const KernelArgs&, int64_t, int64_t);
 double chunk_avx512(const KernelArgs&, int64_t, int64_t);
+// The chunk kernel of an ISA level (the cross-entropy driver's and linear_cross_entropy's).
+ChunkKernel chunk_kernel(Isa isa);
 
 }  // namespace ce
 }  // namespace fuseloss

@@ -35,17 +35,6 @@ constexpr int64_t kChunkFloats = int64_t(6) << 20;  // 24 MiB of logits per chun
 constexpr int64_t kVocabBlock = 2048;               // columns of W per GEMM: ~3 MiB of packed W
 constexpr int64_t kCeUnitFloats = 32768;            // cross-entropy work per pool chunk (as cross_entropy.cc)
 
-ce::ChunkKernel ce_kernel_for(Isa isa) {
-  switch (isa) {
-    case Isa::Avx512:
-      return ce::chunk_avx512;
-    case Isa::Avx2:
-      return ce::chunk_avx2;
-    default:
-      return ce::chunk_baseline;
-  }
-}
-
 Status length(const char* name, int64_t got, int64_t want, const std::string& what) {
   if (got < 0 || got == want) return Status::ok();
   return Status::range_error(std::string(name) + ": expected " + std::to_string(want) + " elements (" + what + ") but received " +
@@ -263,7 +252,7 @@ Status linear_cross_entropy(const LinearCrossEntropyArgs& a, LinearCrossEntropyR
   x.status = status.data();
 
   x.a = &a;
-  x.kernel = ce_kernel_for(active_isa());
+  x.kernel = ce::chunk_kernel(active_isa());
   x.logits = logits.get();
   x.grad = separate ? grad_buf.get() : logits.get();
   x.lse = lse.get();
