@@ -124,6 +124,16 @@ cases.append(case('hingeLoss', torch.tensor([[1., -1., 0., 1e4, -1e4]]), torch.t
 # A size that crosses two 32 Ki-element chunks
 x = torch.randn(34, 1000) * 3
 cases.append(case('binaryCrossEntropyWithLogits', x, (torch.rand(34, 1000) < 0.3).float(), 'mean', {'posWeight': torch.rand(1000) + 0.5}, 'multi-chunk'))
+# softMarginLoss (added after the others, so their random draws are unchanged)
+for shape in shapes:
+    for reduction in ['mean', 'sum', 'none']:
+        x = torch.randn(shape) * 2
+        tpm = torch.where(torch.rand(shape) < 0.5, torch.tensor(1.0), torch.tensor(-1.0))
+        cases.append(case('softMarginLoss', x, tpm, reduction))
+# −t·x up to 80 (PyTorch's log(1 + exp(−t·x)) overflows beyond ~88 in float32 and ~709 in float64, where
+# fuseloss's stable softplus stays finite: documented in docs/losses.md) and down to −1e4 (a zero loss; between,
+# PyTorch's 1 + exp(−t·x) rounds tiny losses, so those are left to the random cases).
+cases.append(case('softMarginLoss', torch.tensor([[-80., 5., 0., -5., 1e4]]), torch.tensor([[1., -1., 1., 1., 1.]]), 'none', {}, 'extreme'))
 
 with open(OUT, 'w') as f:
     json.dump({'generator': 'scripts/gen-fixtures-elementwise.py', 'torch': torch.__version__, 'dtype': 'float64', 'cases': cases},

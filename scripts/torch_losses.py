@@ -45,6 +45,8 @@ def elementwise(name, x, t, o, reduction):
     if name == 'poissonNllLoss':
         return F.poisson_nll_loss(x, t, log_input=o.get('logInput', True), full=o.get('full', False),
                                   eps=o.get('eps', 1e-8), reduction=reduction)
+    if name == 'softMarginLoss':
+        return F.soft_margin_loss(x, t, reduction=reduction)
     if name == 'sigmoidFocalLoss':
         return sigmoid_focal_loss(x, t, alpha=o.get('alpha', 0.25), gamma=o.get('gamma', 2.0), reduction=reduction)
     return None

@@ -63,6 +63,8 @@ export {
   hingeLossAsync,
   logLoss,
   logLossAsync,
+  softMarginLoss,
+  softMarginLossAsync,
 } from './losses/elementwise';
 export type {
   ElementwiseOptions,
@@ -78,6 +80,7 @@ export type {
   SigmoidFocalLossOptions,
   HingeLossOptions,
   LogLossOptions,
+  SoftMarginLossOptions,
   ElementwiseResult,
   ElementwiseTarget,
   ElementwiseLossFn,

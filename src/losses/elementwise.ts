@@ -77,6 +77,8 @@ export interface SigmoidFocalLossOptions<R extends Reduction = Reduction> extend
   /** Focusing exponent on (1 − p_t), ≥ 0 (torchvision's `gamma`). Default 2. */
   gamma?: number;
 }
+/** `softMarginLoss` options (PyTorch's F.soft_margin_loss: targets ±1; no options of its own). */
+export type SoftMarginLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
 /** `hingeLoss` options (tf.losses.hingeLoss: labels 0/1; no options of its own). */
 export type HingeLossOptions<R extends Reduction = Reduction> = ElementwiseOptions<R>;
 /** `logLoss` options (tf.losses.logLoss; input: probabilities). */
@@ -374,6 +376,11 @@ const focal = pair<SigmoidFocalLossOptions>('sigmoidFocalLoss');
 export const sigmoidFocalLoss = focal[0];
 /** `sigmoidFocalLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
 export const sigmoidFocalLossAsync = focal[1];
+const softMargin = pair<SoftMarginLossOptions>('softMarginLoss');
+/** PyTorch's `F.soft_margin_loss`: log(1 + exp(−t·x)) per element, targets ±1 (a logistic loss on margins). */
+export const softMarginLoss = softMargin[0];
+/** `softMarginLoss` off the event loop (the kernel runs on the thread pool); resolves to the same result, bit for bit. */
+export const softMarginLossAsync = softMargin[1];
 const hinge = pair<HingeLossOptions>('hingeLoss');
 /** TensorFlow.js's `tf.losses.hingeLoss`: labels 0/1 read as ±1, max(0, 1 − y·x) per element (no PyTorch function). */
 export const hingeLoss = hinge[0];

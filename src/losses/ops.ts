@@ -235,7 +235,8 @@ export type ElementwiseName =
   | 'poissonNllLoss'
   | 'sigmoidFocalLoss'
   | 'hingeLoss'
-  | 'logLoss';
+  | 'logLoss'
+  | 'softMarginLoss';
 /** An elementwise loss in the op table. */
 export interface ElementwiseSpec extends LossSpec {
   /** The function's name. */
@@ -371,6 +372,14 @@ export const sigmoidFocalLossSpec = elementwise(
   { default: 'none' },
 );
 
+export const softMarginLossSpec = elementwise(
+  'softMarginLoss',
+  12,
+  'torch.nn.functional.soft_margin_loss',
+  `${sameShape}, values 1 or -1`,
+  [],
+);
+
 // Two losses of TensorFlow.js without a PyTorch function (fuseloss/tfjs uses them for tf.losses.*).
 export const hingeLossSpec = elementwise('hingeLoss', 10, 'tf.losses.hingeLoss', `${sameShape}, labels 0 or 1 (read as −1 / +1)`, []);
 export const logLossSpec = elementwise('logLoss', 11, 'tf.losses.logLoss', `${sameShape}, labels in [0, 1] (input: probabilities)`, [
@@ -398,6 +407,7 @@ export const ELEMENTWISE_LOSSES: readonly ElementwiseSpec[] = [
   sigmoidFocalLossSpec,
   hingeLossSpec,
   logLossSpec,
+  softMarginLossSpec,
 ];
 /** Each elementwise loss's native kind, from the rows above. */
 export const ELEMENTWISE_KIND: Readonly<Record<ElementwiseName, number>> = Object.fromEntries(

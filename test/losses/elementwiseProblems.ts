@@ -21,6 +21,7 @@ export function problem(name: ElementwiseName, seed: number, numel: number) {
         target[i] = u < 0.3 ? 1 : u < 0.9 ? 0 : r.next();
         break;
       case 'hingeEmbeddingLoss':
+      case 'softMarginLoss':
         input[i] = z;
         target[i] = u < 0.5 ? 1 : -1;
         break;
@@ -61,6 +62,7 @@ export const optionSets: Record<ElementwiseName, Record<string, unknown>[]> = {
   sigmoidFocalLoss: [{}, { alpha: -1 }, { gamma: 0 }, { gamma: 1, alpha: 0.5 }],
   hingeLoss: [{}],
   logLoss: [{}, { epsilon: 1e-3 }, { epsilon: 0 }],
+  softMarginLoss: [{}],
 };
 
 export function materialize(name: ElementwiseName, o: Record<string, unknown>, shape: number[], seed: number) {

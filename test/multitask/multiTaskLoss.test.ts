@@ -127,6 +127,7 @@ const CASES: Case[] = [
   simple('sigmoidFocalLoss', 10, { gamma: 1.5 }, (k, s) => rng(s).floats(k, 2), bits01),
   simple('hingeLoss', 6, {}, (k, s) => rng(s).floats(k, 2), bits01),
   simple('logLoss', 5, { epsilon: 1e-6 }, (k, s) => uniform(k, 0.02, 0.98, s), bits01),
+  simple('softMarginLoss', 4, {}, (k, s) => rng(s).floats(k, 2), signs),
   {
     loss: 'multiMarginLoss',
     options: { p: 2, margin: 0.8 },

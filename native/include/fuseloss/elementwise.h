@@ -25,7 +25,8 @@ namespace fuseloss {
   X(PoissonNll, 8, poissonNllLoss)                  /* flag = log_input, flag2 = full, p0 = eps */ \
   X(SigmoidFocal, 9, sigmoidFocalLoss)              /* p0 = alpha (< 0: no alpha weighting), p1 = gamma */ \
   X(Hinge, 10, hingeLoss)                           /* tf.losses.hingeLoss: labels 0/1 as ±1, max(0, 1 − (2t − 1)·x) */ \
-  X(LogLoss, 11, logLoss)                           /* tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon */
+  X(LogLoss, 11, logLoss)                           /* tf.losses.logLoss: −t·log(x + p0) − (1 − t)·log(1 − x + p0), p0 = epsilon */ \
+  X(SoftMargin, 12, softMarginLoss)                 /* log(1 + exp(−t·x)), targets ±1 */
 
 enum class ElementwiseLoss : int {
 #define FUSELOSS_EW_ENUM(name, code, ts) name = code,

@@ -83,6 +83,11 @@ export function elementLoss(name: ElementwiseName, x: number, t: number, pw: num
         b = 1 - x + p.epsilon;
       return [-t * Math.log(a) - (1 - t) * Math.log(b), -t / a + (1 - t) / b];
     }
+    case 'softMarginLoss': {
+      // PyTorch: log(1 + exp(−t·x)); d/dx = −t·σ(−t·x)
+      const z = t * x;
+      return [softplusNeg(z), -t * sigmoid(-z)];
+    }
     case 'sigmoidFocalLoss': {
       const pr = sigmoid(x);
       const ce = (1 - t) * x + softplusNeg(x);
