@@ -118,6 +118,18 @@ export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
+/** RangeError '<out> overlaps <array>' when an output overlaps an input or another output (nothing written yet). */
+export function checkNoOverlap(
+  outs: readonly (readonly [string, ArrayBufferView | null])[],
+  ins: readonly (readonly [string, ArrayBufferView | null])[],
+): void {
+  for (const [n, o] of outs) {
+    if (!o) continue;
+    for (const [m, i] of ins) if (i && overlaps(o, i)) throw new RangeError(`${n} overlaps ${m}`);
+    for (const [m, q] of outs) if (q && q !== o && m !== n && overlaps(o, q)) throw new RangeError(`${n} overlaps ${m}`);
+  }
+}
+
 export function sameView(a: ArrayBufferView, b: ArrayBufferView): boolean {
   return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
 }

@@ -14,7 +14,7 @@ import {
   checkFinite,
   checkNotDetached,
   checkOptionNames,
-  overlaps,
+  checkNoOverlap,
   rangeError,
   scalarOption,
   typeError,
@@ -249,11 +249,7 @@ function plan(input: FloatInput, linearWeight: FloatInput, target: TargetInput, 
     ['sampleWeight', sampleWeight],
     ['gradOutput', gradOutput],
   ];
-  for (const [on, o] of outs) {
-    if (!o) continue;
-    for (const [m, i] of ins) if (i && overlaps(o, i)) throw new RangeError(`${name}: ${on} overlaps ${m}`);
-    for (const [m, q] of outs) if (q && q !== o && overlaps(o, q)) throw new RangeError(`${name}: ${on} overlaps ${m}`);
-  }
+  checkNoOverlap(outs, ins);
   return {
     problem: {
       input: x.data,
@@ -353,7 +349,7 @@ export function linearCrossEntropy<R extends Reduction = 'mean'>(
 ): LinearCrossEntropyResult<R> {
   const p = plan(input, linearWeight, target, options);
   if (p.backend === 'reference') return result(p, reference(p));
-  const stats = new Float64Array(3);
+  const stats = new Float64Array(2);
   const loss = native().linearCrossEntropy(...nativeArgs(p, stats));
   return result(p, { loss, zLoss: stats[0], accuracy: stats[1] });
 }
@@ -370,7 +366,7 @@ export async function linearCrossEntropyAsync<R extends Reduction = 'mean'>(
 ): Promise<LinearCrossEntropyResult<R>> {
   const p = plan(input, linearWeight, target, options);
   if (p.backend === 'reference') return result(p, reference(p));
-  const stats = new Float64Array(3);
+  const stats = new Float64Array(2);
   const loss = await native().linearCrossEntropyAsync(...nativeArgs(p, stats));
   return result(p, { loss, zLoss: stats[0], accuracy: stats[1] });
 }

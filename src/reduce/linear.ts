@@ -5,7 +5,7 @@ import { DeviceBuffer, holding, toNativeArgs } from '../backends/device';
 import { combineGradientsAsyncWithGram, type CombineOptions, combineWithGram } from './combine';
 import { linearBackwardReference, linearForwardReference, type LinearProblem } from '../backends/reference/linear';
 import { gramReference } from '../backends/reference/reduce';
-import { backendFor, checkNotDetached, overlaps, rangeError, typeError } from '../core/validate';
+import { backendFor, checkNoOverlap, checkNotDetached, rangeError, typeError } from '../core/validate';
 
 /** The dims of a linear layer y = x·Wᵀ + b (torch.nn.Linear's layout: W is [outFeatures, inFeatures]). */
 export interface LinearShape {
@@ -93,14 +93,6 @@ function fresh(length: number, device: boolean): Float32Array {
   return device ? (DeviceBuffer.alloc(length) as unknown as Float32Array) : new Float32Array(length);
 }
 
-function noOverlap(outs: [string, Float32Array | null][], ins: [string, Float32Array | null][]): void {
-  for (const [n, o] of outs) {
-    if (!o) continue;
-    for (const [m, i] of ins) if (i && overlaps(o, i)) throw new RangeError(`${n} overlaps ${m}`);
-    for (const [m, p] of outs) if (p && p !== o && m !== n && overlaps(o, p)) throw new RangeError(`${n} overlaps ${m}`);
-  }
-}
-
 function planForward(x0: F32Arg, weight0: F32Arg, bias0: F32Arg | null | undefined, options: LinearForwardOptions) {
   const p = dims(options, 'linearForward', true);
   const { batch: B, inFeatures: I, outFeatures: O } = p;
@@ -111,7 +103,7 @@ function planForward(x0: F32Arg, weight0: F32Arg, bias0: F32Arg | null | undefin
   const device = [x0, weight0, bias0].some((a) => a instanceof DeviceBuffer);
   const y =
     options.out?.output === undefined ? fresh(B * O, device) : array(options.out.output, 'out.output', B * O, '[batch, outFeatures]');
-  noOverlap(
+  checkNoOverlap(
     [['out.output', y]],
     [
       ['x', x],
@@ -214,7 +206,7 @@ function planBackward(x0: F32Arg | null, gradOut0: F32Arg, weight0: F32Arg | nul
   const gw = make('gradWeight', O * I, '[outFeatures, inFeatures]');
   const gb = make('gradBias', O, '[outFeatures]');
   const gi = make('gradInput', B * I, '[batch, inFeatures]');
-  noOverlap(
+  checkNoOverlap(
     [
       ['out.gradWeight', gw],
       ['out.gradBias', gb],
@@ -410,7 +402,7 @@ function planHeads(x0: F32Arg, heads: Readonly<Record<string, HeadInput>>, optio
       [`heads.${h.name}.gradOut`, h.gradOut],
     ]),
   ] as [string, Float32Array][];
-  noOverlap(outs, ins);
+  checkNoOverlap(outs, ins);
   const combine = options.combine === undefined ? { method: 'sum' as const } : options.combine;
   if (combine !== false && (typeof combine !== 'object' || combine === null))
     throw typeError('combine options or false', 'multiHeadBackward.combine', combine);

@@ -286,6 +286,45 @@ describe('linearCrossEntropy: outputs, accumulate, compute', () => {
     expect(some.loss).toBe(all.loss);
     expectSameBits(some.gradLinearWeight, all.gradLinearWeight, 'gradLinearWeight');
   });
+  it('accumulate and compute: native and reference agree (into preset outputs, one gradient skipped)', () => {
+    const start = () => ({ gradLinearWeight: rng(8).floats(c * h), gradLinearBias: rng(9).floats(c) });
+    const run = (backend: 'native' | 'reference') => {
+      const out = start();
+      const r = fl.linearCrossEntropy(p.x, p.w, p.target, {
+        shape: [n, h],
+        linearBias: p.b,
+        out,
+        accumulate: true,
+        compute: { gradInput: false },
+        labelSmoothing: 0.1,
+        lseSquareScale: 1e-2,
+        backend,
+      });
+      expect(r.gradInput.length).toBe(0);
+      return { r, out };
+    };
+    const a = run('native'),
+      b = run('reference');
+    expectClose([a.r.loss], [b.r.loss], 1e-6, 0, 'loss');
+    expectClose(a.out.gradLinearWeight, b.out.gradLinearWeight, 1e-5, 1e-6, 'accumulated gradLinearWeight');
+    expectClose(a.out.gradLinearBias, b.out.gradLinearBias, 1e-5, 1e-6, 'accumulated gradLinearBias');
+    // and the accumulated sums are start + one call's gradients
+    const fresh = fl.linearCrossEntropy(p.x, p.w, p.target, {
+      shape: [n, h],
+      linearBias: p.b,
+      labelSmoothing: 0.1,
+      lseSquareScale: 1e-2,
+      backend: 'reference',
+    });
+    const s0 = start();
+    expectClose(
+      b.out.gradLinearWeight,
+      s0.gradLinearWeight.map((v, i) => v + fresh.gradLinearWeight[i]),
+      1e-6,
+      1e-7,
+      'start + gradients',
+    );
+  });
   it('accepts tensors ({ data, dims }) and int64 targets', () => {
     const a = fl.linearCrossEntropy(
       { data: p.x, dims: [n, h] },

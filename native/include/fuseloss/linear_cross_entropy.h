@@ -46,10 +46,9 @@ struct LinearCrossEntropyArgs {
 };
 
 struct LinearCrossEntropyResult {
-  double loss = 0.0;       // reduced loss (cross-entropy + z-loss); 0 for None
-  double z_loss = 0.0;     // the z-loss part, reduced like the loss (for None: its sum)
-  double accuracy = 0.0;   // share of counted rows whose argmax is the target (class ids; NaN when none counts)
-  int64_t chunk_rows = 0;  // the chunk size used
+  double loss = 0.0;      // reduced loss (cross-entropy + z-loss); 0 for None
+  double z_loss = 0.0;    // the z-loss part, reduced like the loss (for None: its sum)
+  double accuracy = 0.0;  // share of counted rows whose argmax is the target (class ids; NaN when none counts)
 };
 
 // Rows per chunk for C classes when the caller names none: about 24 MiB of logits, at least 16 rows.

@@ -320,7 +320,6 @@ Status linear_cross_entropy(const LinearCrossEntropyArgs& a, LinearCrossEntropyR
   }
   if (a.grad_bias)
     for (int64_t j = 0; j < C; ++j) a.grad_bias[j] = a.accumulate ? float(double(a.grad_bias[j]) + bias_acc[j]) : float(bias_acc[j]);
-  result->chunk_rows = R;
   result->accuracy = a.target_index && a.want_accuracy ? double(correct) / count : std::numeric_limits<double>::quiet_NaN();
   if (a.reduction == Reduction::Mean) {
     result->z_loss = zs != 0.0 ? z_total / count : 0.0;

@@ -1,9 +1,9 @@
 // linearCrossEntropy / linearCrossEntropyAsync. Positional arguments (the TS layer normalises options):
 //   (input, linearWeight, linearBias|null, target (Int32Array ids | Float32Array probabilities),
 //    weight|null, sampleWeight|null, gradOutput|null, out.gradInput|null, out.gradLinearWeight|null,
-//    out.gradLinearBias|null, out.loss|null, out.lse|null, stats: Float64Array(3), N, H, C, ignoreIndex,
+//    out.gradLinearBias|null, out.loss|null, out.lse|null, stats: Float64Array(2), N, H, C, ignoreIndex,
 //    labelSmoothing, reduction (0 none, 1 mean, 2 sum), gradScale, lseSquareScale, softcap, chunkSize (0: auto),
-//    accumulate, wantAccuracy) -> the reduced loss; stats = [zLoss, accuracy, chunk rows used].
+//    accumulate, wantAccuracy) -> the reduced loss; stats = [zLoss, accuracy].
 #include <napi.h>
 
 #include "args.h"
@@ -50,8 +50,8 @@ Status parse(const Napi::CallbackInfo& info, Call* c) {
       !(st = float_array(info[10], "out.loss", true, &lo)).is_ok() || !(st = float_array(info[11], "out.lse", true, &lse)).is_ok())
     return st;
   if (!info[12].IsTypedArray() || info[12].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[12].As<Napi::TypedArray>().ElementLength() < 3)
-    return Status::type_error("linearCrossEntropy: stats must be a Float64Array of 3");
+      info[12].As<Napi::TypedArray>().ElementLength() < 2)
+    return Status::type_error("linearCrossEntropy: stats must be a Float64Array of 2");
   Napi::TypedArray s = info[12].As<Napi::TypedArray>();
   c->stats = reinterpret_cast<double*>(static_cast<uint8_t*>(s.ArrayBuffer().Data()) + s.ByteOffset());
   const int64_t kMax = int64_t(1) << 40;
@@ -82,7 +82,7 @@ Status compute(const Call& c, double* loss) {
   Status st = linear_cross_entropy(c.a, &r);
   if (!st.is_ok()) return st;
   *loss = r.loss;
-  c.stats[0] = r.z_loss, c.stats[1] = r.accuracy, c.stats[2] = double(r.chunk_rows);
+  c.stats[0] = r.z_loss, c.stats[1] = r.accuracy;
   return st;
 }
 
